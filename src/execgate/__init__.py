@@ -1,0 +1,3 @@
+"""execgate: one GraphQL API over many workflow-automation instances."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,175 @@
+"""The one place that speaks HTTP to backends: clients, timeouts, limits and error mapping.
+
+Every adapter sends its requests through ``BackendHTTP.request``. It maps transport failures and
+backend status codes to the domain error tree, limits in-flight requests per instance, retries
+idempotent reads once on a refused connection or a gateway-class 5xx, and never retries a
+mutation. Messages name the instance and never its URL or credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from execgate.domain.errors import (
+    BackendError,
+    UpstreamBadResponse,
+    UpstreamForbidden,
+    UpstreamTimeout,
+    UpstreamUnauthorized,
+    UpstreamUnavailable,
+)
+
+_RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPSettings:
+    """Per-instance transport settings (config keys ``timeout_seconds`` and friends)."""
+
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 3.0
+    mutation_timeout_seconds: float = 30.0
+    retry_timeout_seconds: float = 300.0
+    max_concurrency: int = 16
+    read_retries: int = 1
+
+
+def build_client(
+    base_url: str,
+    headers: Mapping[str, str],
+    settings: HTTPSettings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` for one instance; the caller (the app lifespan) closes it."""
+    limits = httpx.Limits(
+        max_connections=settings.max_concurrency,
+        max_keepalive_connections=settings.max_concurrency,
+    )
+    timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers=dict(headers),
+        timeout=timeout,
+        limits=limits,
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
+class BackendHTTP:
+    """Sends one instance's requests and turns failures into ``BackendError`` subclasses."""
+
+    def __init__(
+        self, instance: str, client: httpx.AsyncClient, settings: HTTPSettings | None = None
+    ) -> None:
+        self.instance = instance
+        self.client = client
+        self.settings = settings or HTTPSettings()
+        self._slots = asyncio.Semaphore(self.settings.max_concurrency)
+        self.calls = 0
+        """Requests sent so far (tests and benchmarks read it)."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        mutation: bool = False,
+        timeout: float | None = None,
+        ok: frozenset[int] = frozenset({200}),
+    ) -> httpx.Response:
+        """Send a request; return the response if its status is in ``ok`` or is 4xx.
+
+        401, 403, 5xx and transport failures raise. Other 4xx come back to the adapter, which
+        knows what they mean for its API (404 not found, 409 conflict, ...).
+        """
+        attempts = 1 if mutation else 1 + self.settings.read_retries
+        request_timeout: httpx.Timeout | None = None
+        if timeout is not None:
+            request_timeout = httpx.Timeout(timeout, connect=self.settings.connect_timeout_seconds)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                async with self._slots:
+                    self.calls += 1
+                    if request_timeout is None:
+                        response = await self.client.request(method, path, params=params, json=json)
+                    else:
+                        response = await self.client.request(
+                            method, path, params=params, json=json, timeout=request_timeout
+                        )
+            except httpx.TimeoutException as exc:
+                if mutation:
+                    raise UpstreamTimeout(
+                        self.instance,
+                        f"instance {self.instance!r} did not answer in time; "
+                        "the outcome of the action is unknown",
+                    ) from exc
+                if last:
+                    raise UpstreamTimeout(
+                        self.instance, f"instance {self.instance!r} did not answer in time"
+                    ) from exc
+                continue
+            except httpx.ConnectError as exc:
+                if last:
+                    raise UpstreamUnavailable(
+                        self.instance, f"instance {self.instance!r} refused the connection"
+                    ) from exc
+                await asyncio.sleep(0.05)
+                continue
+            except httpx.HTTPError as exc:
+                if mutation or last:
+                    raise UpstreamUnavailable(
+                        self.instance, f"instance {self.instance!r} is unreachable"
+                    ) from exc
+                continue
+            status = response.status_code
+            if status in ok:
+                return response
+            if status == 401:
+                raise UpstreamUnauthorized(
+                    self.instance, f"instance {self.instance!r} rejected execgate's credential"
+                )
+            if status == 403:
+                raise UpstreamForbidden(
+                    self.instance,
+                    f"instance {self.instance!r} does not allow execgate's credential to do this",
+                )
+            if status >= 500:
+                if status in _RETRYABLE_STATUS and not mutation and not last:
+                    await asyncio.sleep(0.05)
+                    continue
+                raise UpstreamUnavailable(
+                    self.instance, f"instance {self.instance!r} answered HTTP {status}"
+                )
+            if 400 <= status < 500:
+                return response
+            raise UpstreamBadResponse(
+                self.instance, f"instance {self.instance!r} answered unexpected HTTP {status}"
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def json(self, response: httpx.Response) -> Any:
+        """The response body as JSON, or ``UpstreamBadResponse``."""
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UpstreamBadResponse(
+                self.instance, f"instance {self.instance!r} answered with a body that is not JSON"
+            ) from exc
+
+    def bad(self, what: str) -> BackendError:
+        """An ``UpstreamBadResponse`` naming what was wrong with the answer."""
+        return UpstreamBadResponse(
+            self.instance, f"instance {self.instance!r} answered an unexpected shape: {what}"
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,1 @@
+"""Domain: plain data, the backend port and the error tree. Imports no framework."""

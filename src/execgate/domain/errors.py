@@ -1,0 +1,91 @@
+"""The one error tree of execgate.
+
+Adapters raise these; the service and API layers map them to GraphQL error codes. No message
+carries a credential or a backend URL: adapters name the instance, never its address.
+
+    ExecgateError
+    ├── BackendError                 a backend could not give a usable answer (has .instance)
+    │   ├── UpstreamUnavailable      refused, reset, 5xx
+    │   ├── UpstreamTimeout          no answer in time (for a mutation: outcome unknown)
+    │   ├── UpstreamUnauthorized     the backend rejected our credential (401)
+    │   ├── UpstreamForbidden        the credential may not do this (403)
+    │   └── UpstreamBadResponse      an answer that is not what the API promises
+    ├── NotFound                     no such execution/workflow/instance/node
+    ├── Unsupported                  the instance's API has no such operation
+    ├── Conflict                     the backend refused the action in the item's current state
+    ├── InvalidCursor                a cursor that is not one of ours, or tampered, or stale
+    └── InvalidArgument              an argument out of range (first, filter values, ids)
+"""
+
+from __future__ import annotations
+
+
+class ExecgateError(Exception):
+    """Base of every error execgate raises on purpose. ``code`` is the stable GraphQL code."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BackendError(ExecgateError):
+    code = "UPSTREAM_UNAVAILABLE"
+
+    def __init__(self, instance: str, message: str) -> None:
+        super().__init__(message)
+        self.instance = instance
+
+
+class UpstreamUnavailable(BackendError):
+    code = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamTimeout(BackendError):
+    code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamUnauthorized(BackendError):
+    code = "UPSTREAM_UNAUTHORIZED"
+
+
+class UpstreamForbidden(BackendError):
+    code = "UPSTREAM_FORBIDDEN"
+
+
+class UpstreamBadResponse(BackendError):
+    code = "UPSTREAM_BAD_RESPONSE"
+
+
+class NotFound(ExecgateError):
+    code = "NOT_FOUND"
+
+
+class Unsupported(ExecgateError):
+    code = "UNSUPPORTED"
+
+
+class Conflict(ExecgateError):
+    """The backend refused an action because of the item's state (e.g. stop of a finished one).
+
+    ``reason`` narrows it: ``not_cancellable``, ``not_retryable``, ``running``.
+    """
+
+    code = "CONFLICT"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidCursor(ExecgateError):
+    code = "INVALID_CURSOR"
+
+
+class InvalidArgument(ExecgateError):
+    code = "BAD_USER_INPUT"
+
+
+class UnknownInstance(InvalidArgument):
+    code = "UNKNOWN_INSTANCE"

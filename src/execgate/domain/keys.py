@@ -1,0 +1,54 @@
+"""Hashable keys: loader keys and the inside of global IDs.
+
+An instance name is letters, digits, ``-`` and ``_`` (config enforces it), so ``:`` separates
+the parts of a key unambiguously; the last part may itself contain ``:``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class WorkflowKey(NamedTuple):
+    instance: str
+    native_id: str
+
+    def encode(self) -> str:
+        return f"{self.instance}:{self.native_id}"
+
+    @classmethod
+    def decode(cls, raw: str) -> WorkflowKey:
+        instance, sep, native = raw.partition(":")
+        if not sep or not instance or not native:
+            raise ValueError("malformed workflow key")
+        return cls(instance, native)
+
+
+class ExecutionKey(NamedTuple):
+    instance: str
+    native_id: str
+
+    def encode(self) -> str:
+        return f"{self.instance}:{self.native_id}"
+
+    @classmethod
+    def decode(cls, raw: str) -> ExecutionKey:
+        instance, sep, native = raw.partition(":")
+        if not sep or not instance or not native:
+            raise ValueError("malformed execution key")
+        return cls(instance, native)
+
+
+class NodeExecutionKey(NamedTuple):
+    execution: ExecutionKey
+    native_id: str
+
+    def encode(self) -> str:
+        return f"{self.execution.instance}:{self.execution.native_id}:{self.native_id}"
+
+    @classmethod
+    def decode(cls, raw: str) -> NodeExecutionKey:
+        parts = raw.split(":", 2)
+        if len(parts) != 3 or not all(parts):
+            raise ValueError("malformed node execution key")
+        return cls(ExecutionKey(parts[0], parts[1]), parts[2])

@@ -1,0 +1,190 @@
+"""Plain data the rest of execgate speaks: instances, workflows, executions, node executions.
+
+Everything here is a frozen dataclass or an enum; no framework is imported. Adapters build these
+from each backend's wire format; the API layer renders them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
+
+JSONValue = Any
+"""Arbitrary JSON-shaped data as a backend returned it (dicts, lists, scalars)."""
+
+
+class BackendKind(enum.Enum):
+    TEAM = "team"
+    N8N = "n8n"
+
+
+class ExecutionStatus(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    CRASHED = "CRASHED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_active(self) -> bool:
+        """Still changing: its state may differ on the next read."""
+        return self in _ACTIVE
+
+    @property
+    def is_finished(self) -> bool:
+        return not self.is_active and self is not ExecutionStatus.UNKNOWN
+
+
+_ACTIVE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING})
+
+
+class ExecutionMode(enum.Enum):
+    """How an execution was started, normalised across backend kinds (the raw value is kept)."""
+
+    WEBHOOK = "WEBHOOK"
+    MANUAL = "MANUAL"
+    SCHEDULE = "SCHEDULE"
+    TRIGGER = "TRIGGER"
+    API = "API"
+    EVENT = "EVENT"
+    RETRY = "RETRY"
+    CLI = "CLI"
+    INTEGRATED = "INTEGRATED"
+    INTERNAL = "INTERNAL"
+    ERROR_WORKFLOW = "ERROR_WORKFLOW"
+    EVALUATION = "EVALUATION"
+    CHAT = "CHAT"
+    UNKNOWN = "UNKNOWN"
+
+
+class Capability(enum.Enum):
+    """What an instance's API can do, so clients can offer only what will work."""
+
+    CANCEL = "CANCEL"
+    RETRY = "RETRY"
+    DELETE = "DELETE"
+    EXPORT = "EXPORT"
+    STATUS_FILTER = "STATUS_FILTER"
+    WORKFLOW_FILTER = "WORKFLOW_FILTER"
+    DATE_FILTER = "DATE_FILTER"
+    TOTAL_COUNT = "TOTAL_COUNT"
+    BATCH_NODE_DATA = "BATCH_NODE_DATA"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    name: str
+    kind: BackendKind
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    key: WorkflowKey
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeExecution:
+    """One run of one node inside an execution, in execution order (``position``)."""
+
+    key: NodeExecutionKey
+    node_name: str
+    node_type: str | None
+    status: ExecutionStatus
+    status_raw: str | None
+    position: int
+    run_index: int = 0
+    retry_count: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    input_data: JSONValue = None
+    output_data: JSONValue = None
+    error_message: str | None = None
+
+    @property
+    def execution_key(self) -> ExecutionKey:
+        return self.key.execution
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """An execution as one backend reported it, normalised.
+
+    ``node_executions`` is ``None`` when the read that produced this object did not include
+    per-node data (a list item); an empty tuple means the execution has no node runs.
+    """
+
+    key: ExecutionKey
+    workflow_id: str
+    status: ExecutionStatus
+    status_raw: str
+    mode: ExecutionMode
+    mode_raw: str | None
+    finished: bool
+    workflow_name: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    error_message: str | None = None
+    input_data: JSONValue = None
+    output_data: JSONValue = None
+    retry_of: str | None = None
+    retry_success_id: str | None = None
+    node_executions: tuple[NodeExecution, ...] | None = None
+
+    @property
+    def instance(self) -> str:
+        return self.key.instance
+
+    @property
+    def native_id(self) -> str:
+        return self.key.native_id
+
+    @property
+    def workflow_key(self) -> WorkflowKey:
+        return WorkflowKey(self.key.instance, self.workflow_id)
+
+    @property
+    def sort_time(self) -> datetime | None:
+        """The time the feed orders by: start, or creation for one that has not started."""
+        return self.started_at or self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionQuery:
+    """Filters for one backend's list, already narrowed to that backend.
+
+    ``statuses`` empty means every status. Adapters push down what their API supports and
+    apply the rest themselves, so every item they return matches the whole query.
+    """
+
+    statuses: frozenset[ExecutionStatus] = frozenset()
+    workflow_id: str | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    include_nodes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A slice of one backend's executions in the feed order, resumable from ``position``.
+
+    ``position`` is adapter-defined JSON-able data (see ``Backend.position_after``) that resumes
+    the stream right after the last item; ``None`` once the stream is exhausted. ``total`` is the
+    backend's exact count for the query when it reports one.
+    """
+
+    items: tuple[Execution, ...]
+    position: Mapping[str, Any] | None
+    total: int | None = None
+    calls: int = field(default=1, compare=False)

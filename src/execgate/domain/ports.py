@@ -1,0 +1,56 @@
+"""The port every backend adapter implements (ports and adapters: the service depends on this)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from execgate.domain.models import (
+    BackendKind,
+    Capability,
+    Execution,
+    ExecutionQuery,
+    Page,
+    Workflow,
+)
+
+
+class Backend(Protocol):
+    """One workflow-automation instance, spoken to through its own API.
+
+    Streams: ``list_executions`` returns items in the feed order for that instance (newest
+    first by ``Execution.sort_time``, ties by native id descending) starting strictly after
+    ``position`` (``None``: from the newest). Every item matches the whole query, whatever the
+    backend could push down. Reads may be retried by the adapter; mutations never are.
+    """
+
+    name: str
+    kind: BackendKind
+
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    async def list_executions(
+        self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
+    ) -> Page: ...
+
+    async def get_executions(
+        self, native_ids: Sequence[str], *, include_nodes: bool
+    ) -> Mapping[str, Execution]:
+        """Read several executions; ids that do not exist are absent from the result."""
+        ...
+
+    async def get_workflows(self, native_ids: Sequence[str]) -> Mapping[str, Workflow]:
+        """Read several workflows; ids that do not exist are absent from the result."""
+        ...
+
+    async def cancel(self, native_id: str) -> Execution | None:
+        """Stop a running, pending or waiting execution; returns its new state when known."""
+        ...
+
+    async def retry(self, native_id: str) -> Execution:
+        """Run a finished execution again; returns the new execution."""
+        ...
+
+    async def delete(self, native_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,106 @@
+"""A mutable, clock-driven store of simulated executions, shared by both simulators.
+
+Active executions progress on their own: ``advance()`` (called by the simulators before every
+request) completes each one whose ``finishes_at`` has passed, so a running execution in the demo
+really finishes, or can be stopped before it does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from execgate.simulate.data import ACTIVE_STATUSES, SimExecution, SimWorkflow
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SimStore:
+    """Workflows and executions of one simulated instance.
+
+    ``id_style`` decides how new ids look: ``numeric`` (n8n: "1", "2", ...) or ``uuid``
+    (team-style). ``clock`` is injectable so tests control time.
+    """
+
+    def __init__(
+        self,
+        workflows: Iterable[SimWorkflow],
+        executions: Iterable[SimExecution],
+        *,
+        id_style: str = "numeric",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.workflows: dict[str, SimWorkflow] = {w.id: w for w in workflows}
+        self.executions: dict[str, SimExecution] = {e.id: e for e in executions}
+        self.id_style = id_style
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._next_numeric = 1 + max(
+            (int(e.id) for e in self.executions.values() if e.id.isdigit()), default=0
+        )
+        self._uuid_counter = 0
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def new_id(self) -> str:
+        with self.lock:
+            if self.id_style == "numeric":
+                value = str(self._next_numeric)
+                self._next_numeric += 1
+                return value
+            import uuid
+
+            self._uuid_counter += 1
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"execgate-sim/{id(self)}/{self._uuid_counter}"))
+
+    def advance(self) -> None:
+        """Complete every active execution whose planned finish time has passed."""
+        now = self.now()
+        with self.lock:
+            for execution in self.executions.values():
+                if (
+                    execution.status in ACTIVE_STATUSES
+                    and execution.finishes_at is not None
+                    and execution.finishes_at <= now
+                ):
+                    finish(execution, execution.final_status or "success", execution.finishes_at)
+
+    def add(self, execution: SimExecution) -> SimExecution:
+        with self.lock:
+            self.executions[execution.id] = execution
+            if execution.id.isdigit():
+                self._next_numeric = max(self._next_numeric, int(execution.id) + 1)
+            return execution
+
+    def get(self, execution_id: str) -> SimExecution | None:
+        with self.lock:
+            execution = self.executions.get(execution_id)
+            return None if execution is None or execution.deleted else execution
+
+    def remove(self, execution_id: str) -> SimExecution | None:
+        with self.lock:
+            return self.executions.pop(execution_id, None)
+
+    def visible(self) -> list[SimExecution]:
+        with self.lock:
+            return [e for e in self.executions.values() if not e.deleted]
+
+
+def finish(execution: SimExecution, status: str, at: datetime) -> None:
+    """Move an active execution to a final status at ``at`` (its runs end no later than that)."""
+    execution.status = status
+    execution.finished_at = at
+    execution.finishes_at = None
+    execution.final_status = None
+    execution.wait_till = None
+    if execution.started_at is None:
+        execution.started_at = at
+    for run in execution.runs:
+        if run.status in ("running", "waiting"):
+            run.status = "success" if status == "success" else "error"
+            if status != "success" and run.error is None:
+                run.error = execution.error_message or "execution stopped"
