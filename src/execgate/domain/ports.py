@@ -33,6 +33,10 @@ class Backend(Protocol):
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page: ...
 
+    async def count_executions(self, query: ExecutionQuery) -> int | None:
+        """The exact number of executions matching ``query``, or ``None`` if not cheaply known."""
+        ...
+
     async def get_executions(
         self, native_ids: Sequence[str], *, include_nodes: bool
     ) -> Mapping[str, Execution]:
