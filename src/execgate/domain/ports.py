@@ -33,6 +33,16 @@ class Backend(Protocol):
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page: ...
 
+    def position_after(
+        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+    ) -> Mapping[str, Any]:
+        """The resume position right after the last of ``consumed``.
+
+        ``consumed`` is a non-empty prefix of a page read from ``previous``, in stream order;
+        the service consumes only part of a page when it merges instances.
+        """
+        ...
+
     async def count_executions(self, query: ExecutionQuery) -> int | None:
         """The exact number of executions matching ``query``, or ``None`` if not cheaply known."""
         ...

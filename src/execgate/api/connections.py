@@ -1,0 +1,185 @@
+"""The executions connection: Relay edges and page info over the merged feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from execgate.api import ids
+from execgate.api.context import Info, PartialError
+from execgate.api.types import ExecutionNode, ExecutionStatus
+from execgate.domain.errors import InvalidArgument
+from execgate.domain.keys import WorkflowKey
+from execgate.service.cursors import FeedState
+from execgate.service.feed import FeedPage
+from execgate.service.gateway import FeedFilter
+
+_DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
+
+
+class BackwardPaginationUnsupported(InvalidArgument):
+    code = "BACKWARD_PAGINATION_UNSUPPORTED"
+
+
+@strawberry.input(description="Narrows the executions feed; every field is optional.")
+class ExecutionFilter:
+    instances: list[str] | None = strawberry.UNSET
+    workflow_id: strawberry.ID | None = strawberry.UNSET
+    status: list[ExecutionStatus] | None = strawberry.UNSET  # type: ignore[valid-type]
+    started_after: datetime | None = strawberry.UNSET
+    started_before: datetime | None = strawberry.UNSET
+
+
+@strawberry.type(description="An instance left out of this page because it failed to answer.")
+class SkippedInstance:
+    instance: str
+    code: str
+    message: str
+
+
+@strawberry.type
+class ExecutionEdge:
+    node: ExecutionNode
+    state: strawberry.Private[FeedState]
+    page: strawberry.Private[FeedPage]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        return self.page.cursor(self.state)
+
+
+@strawberry.type
+class ExecutionConnection:
+    edges: list[ExecutionEdge]
+    page_info: relay.PageInfo
+    skipped_instances: list[SkippedInstance] = strawberry.field(
+        description="Instances that failed and are missing from this page; the cursor resumes "
+        "them on the next page."
+    )
+    feed_filter: strawberry.Private[FeedFilter]
+
+    @strawberry.field(description="The executions of this page (the edges' nodes).")
+    def nodes(self) -> list[ExecutionNode]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(
+        description="Exact number of executions matching the filter across the selected "
+        "instances, or null when an instance does not report totals."
+    )
+    async def total_count(self, info: Info) -> int | None:
+        return await info.context.gateway.count(self.feed_filter)
+
+
+def _to_filter(
+    raw: ExecutionFilter | None, *, instance: str | None, workflow: WorkflowKey | None
+) -> FeedFilter:
+    instances: tuple[str, ...] | None = None
+    workflow_key = workflow
+    statuses: frozenset[object] = frozenset()
+    after = before = None
+    if raw is not None:
+        if raw.instances:
+            instances = tuple(raw.instances)
+        if raw.workflow_id:
+            workflow_key = ids.workflow_key(str(raw.workflow_id))
+        if raw.status:
+            statuses = frozenset(raw.status)
+        after = raw.started_after or None
+        before = raw.started_before or None
+    if instance is not None:
+        if instances is not None and instance not in instances:
+            instances = ()
+        else:
+            instances = (instance,)
+    if workflow is not None and workflow_key != workflow:
+        raise InvalidArgument("filter.workflowId conflicts with the workflow being read")
+    return FeedFilter(
+        instances=instances,
+        workflow=workflow_key,
+        statuses=frozenset(statuses),  # type: ignore[arg-type]
+        started_after=after,
+        started_before=before,
+    )
+
+
+def _fields(
+    selections: list[SelectedField | FragmentSpread | InlineFragment],
+) -> list[SelectedField]:
+    """The fields of a selection set, with fragments flattened."""
+    out: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            out.append(selection)
+        else:
+            out.extend(_fields(selection.selections))
+    return out
+
+
+def _wants_detail(info: Info) -> bool:
+    """Whether the query asks for node data of the listed executions (edges.node or nodes)."""
+    for connection in info.selected_fields:
+        for field in _fields(connection.selections):
+            if field.name == "nodes":
+                nodes = [field]
+            elif field.name == "edges":
+                nodes = [f for f in _fields(field.selections) if f.name == "node"]
+            else:
+                continue
+            for node in nodes:
+                if any(f.name in _DETAIL_FIELDS for f in _fields(node.selections)):
+                    return True
+    return False
+
+
+async def resolve_executions(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    raw_filter: ExecutionFilter | None,
+    *,
+    last: int | None = None,
+    before: str | None = None,
+    instance: str | None = None,
+    workflow: WorkflowKey | None = None,
+) -> ExecutionConnection:
+    if last is not None or before is not None:
+        raise BackwardPaginationUnsupported(
+            "execgate pages forward only: use 'first' and 'after'"
+        )
+    feed_filter = _to_filter(raw_filter, instance=instance, workflow=workflow)
+    context = info.context
+    page = await context.gateway.feed(
+        feed_filter, first=first, after=after, include_nodes=_wants_detail(info)
+    )
+    for skipped in page.skipped:
+        context.partial_errors.append(
+            PartialError(
+                path=tuple(info.path.as_list()),
+                message=skipped.error.message,
+                code=skipped.error.code,
+                instance=skipped.instance,
+            )
+        )
+    edges = []
+    for edge in page.edges:
+        context.loaders.prime(edge.node)
+        edges.append(ExecutionEdge(node=ExecutionNode.from_domain(edge.node), state=edge.state, page=page))
+    start = page.cursor(page.edges[0].state) if page.edges else None
+    end = page.cursor(page.end_state) if page.edges else None
+    return ExecutionConnection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=start,
+            end_cursor=end,
+        ),
+        skipped_instances=[
+            SkippedInstance(instance=s.instance, code=s.error.code, message=s.error.message)
+            for s in page.skipped
+        ],
+        feed_filter=feed_filter,
+    )

@@ -1,0 +1,79 @@
+"""Per-request DataLoaders: batch and dedupe reads by key, grouped by instance.
+
+Built fresh for every request in ``get_context``, so one request never sees another's cache.
+Executions already read in full by a list (n8n lists with ``includeData``) are primed, so
+asking for their nodes costs no further call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from execgate.domain.keys import ExecutionKey, WorkflowKey
+from execgate.domain.models import Execution, Workflow
+from execgate.service.gateway import Gateway
+
+K = TypeVar("K", ExecutionKey, WorkflowKey)
+V = TypeVar("V")
+
+
+async def _grouped(
+    keys: Sequence[K],
+    fetch: Callable[[str, list[str]], Any],
+) -> list[Any]:
+    by_instance: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        if key.native_id not in by_instance[key.instance]:
+            by_instance[key.instance].append(key.native_id)
+    names = list(by_instance)
+    results: list[Mapping[str, Any]] = await asyncio.gather(
+        *(fetch(name, by_instance[name]) for name in names)
+    )
+    found = dict(zip(names, results, strict=True))
+    return [found[key.instance].get(key.native_id) for key in keys]
+
+
+class Loaders:
+    """The loaders of one request."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.execution = DataLoader(self._load_executions)
+        self.workflow = DataLoader(self._load_workflows)
+
+    async def _load_executions(self, keys: list[ExecutionKey]) -> list[Execution | None]:
+        async def fetch(instance: str, ids: list[str]) -> Mapping[str, Execution]:
+            return await self.gateway.get_executions(instance, ids, include_nodes=True)
+
+        return await _grouped(keys, fetch)
+
+    async def _load_workflows(self, keys: list[WorkflowKey]) -> list[Workflow | None]:
+        async def fetch(instance: str, ids: list[str]) -> Mapping[str, Workflow]:
+            return await self.gateway.get_workflows(instance, ids)
+
+        return await _grouped(keys, fetch)
+
+    def prime(self, execution: Execution) -> None:
+        """Remember an execution read in full (with its nodes) by a list call."""
+        if execution.node_executions is not None:
+            self.execution.prime(execution.key, execution)
+        if execution.workflow_name is not None:
+            self.workflow.prime(
+                execution.workflow_key, Workflow(execution.workflow_key, execution.workflow_name)
+            )
+
+    async def execution_detail(self, key: ExecutionKey) -> Execution | None:
+        result: Execution | None = await self.execution.load(key)
+        return result
+
+    async def workflow_of(self, key: WorkflowKey) -> Workflow | None:
+        result: Workflow | None = await self.workflow.load(key)
+        return result
+
+    def forget(self, key: ExecutionKey) -> None:
+        self.execution.clear(key)

@@ -1,0 +1,85 @@
+"""The Query root: node refetch, instances, one execution, the merged feed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import strawberry
+from strawberry import relay
+
+from execgate.api import ids
+from execgate.api.connections import ExecutionConnection, ExecutionFilter, resolve_executions
+from execgate.api.context import Info
+from execgate.api.types import NODE_CLASSES, ExecutionNode, InstanceNode, WorkflowNode
+
+MAX_NODES = 100
+
+
+async def _resolve_many(info: Info, raw_ids: list[strawberry.ID]) -> list[relay.Node | None]:
+    decoded = [ids.decode(str(raw)) for raw in raw_ids]
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for type_name, key in decoded:
+        by_type[type_name].append(key)
+    resolved: dict[tuple[str, str], relay.Node | None] = {}
+    for type_name, keys in by_type.items():
+        cls = NODE_CLASSES[type_name]
+        try:
+            result = cls.resolve_nodes(info=info, node_ids=keys)
+            if hasattr(result, "__await__"):
+                result = await result
+        except ValueError:
+            raise ids.InvalidID(f"malformed {type_name} ID") from None
+        for key, node in zip(keys, result, strict=True):
+            resolved[(type_name, key)] = node
+    return [resolved[item] for item in decoded]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Fetch any object by its global ID; null if it does not exist.")
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        return (await _resolve_many(info, [id]))[0]
+
+    @strawberry.field(description="Fetch several objects by global ID, in order (at most 100).")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[relay.Node | None]:
+        if len(ids) > MAX_NODES:
+            from execgate.domain.errors import InvalidArgument
+
+            raise InvalidArgument(f"at most {MAX_NODES} ids per call")
+        return await _resolve_many(info, ids)
+
+    @strawberry.field(description="Every configured instance.")
+    def instances(self, info: Info) -> list[InstanceNode]:
+        return [InstanceNode.from_domain(i) for i in info.context.gateway.instances()]
+
+    @strawberry.field(description="One instance by name; null if there is none.")
+    def instance(self, info: Info, name: str) -> InstanceNode | None:
+        found = info.context.gateway.instance(name)
+        return None if found is None else InstanceNode.from_domain(found)
+
+    @strawberry.field(description="One execution by its global ID; null if it does not exist.")
+    async def execution(self, info: Info, id: strawberry.ID) -> ExecutionNode | None:
+        key = ids.execution_key(str(id))
+        found = await info.context.loaders.execution_detail(key)
+        return None if found is None else ExecutionNode.from_domain(found)
+
+    @strawberry.field(description="One workflow by its global ID; null if it does not exist.")
+    async def workflow(self, info: Info, id: strawberry.ID) -> WorkflowNode | None:
+        key = ids.workflow_key(str(id))
+        found = await info.context.loaders.workflow_of(key)
+        return None if found is None else WorkflowNode.build(key, found.name)
+
+    @strawberry.field(
+        description="Executions across every selected instance, newest first (by start time, "
+        "or creation time for those not started), paged forward with 'first'/'after'."
+    )
+    async def executions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ExecutionFilter | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ExecutionConnection:
+        return await resolve_executions(info, first, after, filter, last=last, before=before)

@@ -1,0 +1,40 @@
+"""Assembles the schema (and nothing else)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+
+from execgate.api.errors import ErrorCodes
+from execgate.api.queries import Query
+from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
+from execgate.domain.errors import ExecgateError
+
+log = logging.getLogger("execgate.api")
+
+
+class ExecgateSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if error.original_error is not None and not isinstance(
+                error.original_error, ExecgateError | GraphQLError
+            ):
+                log.error("unexpected error", exc_info=error.original_error)
+
+
+def build_schema(**kwargs: Any) -> strawberry.Schema:
+    return ExecgateSchema(
+        query=Query,
+        types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
+        extensions=[ErrorCodes],
+        **kwargs,
+    )
+
+
+schema = build_schema()

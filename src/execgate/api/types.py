@@ -1,0 +1,288 @@
+"""Strawberry types: Instance, Workflow, Execution, NodeExecution, built from domain objects.
+
+Scalar fields are plain attributes copied once in ``from_domain`` (cheap to resolve); fields that
+may need a backend read (nodes, data, workflow names, retry links) go through the loaders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from execgate.api import ids
+from execgate.api.context import Info
+from execgate.domain import models
+from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
+
+if TYPE_CHECKING:
+    from execgate.api.connections import ExecutionConnection, ExecutionFilter
+
+ExecutionStatus = strawberry.enum(
+    models.ExecutionStatus, name="ExecutionStatus", description="Normalised execution status."
+)
+ExecutionMode = strawberry.enum(
+    models.ExecutionMode, name="ExecutionMode", description="How an execution was started."
+)
+BackendKind = strawberry.enum(models.BackendKind, name="BackendKind")
+InstanceCapability = strawberry.enum(
+    models.Capability, name="InstanceCapability", description="What an instance's API can do."
+)
+
+_Connection = Annotated["ExecutionConnection", strawberry.lazy("execgate.api.connections")]
+_Filter = Annotated["ExecutionFilter", strawberry.lazy("execgate.api.connections")]
+
+
+@strawberry.type(name="Instance", description="One configured workflow-automation instance.")
+class InstanceNode(relay.Node):
+    key: relay.NodeID[str]
+    name: str
+    kind: BackendKind  # type: ignore[valid-type]
+
+    @strawberry.field(description="What this instance's API supports.")
+    def capabilities(self, info: Info) -> list[InstanceCapability]:  # type: ignore[valid-type]
+        backend = info.context.gateway.backend(self.name)
+        return sorted(backend.capabilities(), key=lambda c: c.value)
+
+    @strawberry.field(description="This instance's executions, newest first.")
+    async def executions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: _Filter | None = None,
+    ) -> _Connection:
+        from execgate.api.connections import resolve_executions
+
+        return await resolve_executions(info, first, after, filter, instance=self.name)
+
+    @classmethod
+    def from_domain(cls, instance: models.Instance) -> InstanceNode:
+        return cls(key=instance.name, name=instance.name, kind=instance.kind)
+
+    @classmethod
+    def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[InstanceNode | None]:
+        found = []
+        for name in node_ids:
+            instance = info.context.gateway.instance(name)
+            found.append(None if instance is None else cls.from_domain(instance))
+        return found
+
+
+@strawberry.type(name="Workflow", description="A workflow of one instance.")
+class WorkflowNode(relay.Node):
+    key: relay.NodeID[str]
+    native_id: str
+    known_name: strawberry.Private[str | None]
+    instance_name: strawberry.Private[str]
+
+    @strawberry.field(description="The workflow's name, when the instance reports one.")
+    async def name(self, info: Info) -> str | None:
+        if self.known_name is not None:
+            return self.known_name
+        workflow = await info.context.loaders.workflow_of(
+            WorkflowKey(self.instance_name, self.native_id)
+        )
+        return None if workflow is None else workflow.name
+
+    @strawberry.field
+    def instance(self, info: Info) -> InstanceNode:
+        return _instance(info, self.instance_name)
+
+    @strawberry.field(description="This workflow's executions, newest first.")
+    async def executions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: _Filter | None = None,
+    ) -> _Connection:
+        from execgate.api.connections import resolve_executions
+
+        workflow = WorkflowKey(self.instance_name, self.native_id)
+        return await resolve_executions(info, first, after, filter, workflow=workflow)
+
+    @classmethod
+    def build(cls, key: WorkflowKey, name: str | None) -> WorkflowNode:
+        return cls(
+            key=key.encode(), native_id=key.native_id, known_name=name, instance_name=key.instance
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[WorkflowNode | None]:
+        result: list[WorkflowNode | None] = []
+        for raw in node_ids:
+            key = WorkflowKey.decode(raw)
+            workflow = await info.context.loaders.workflow_of(key)
+            result.append(None if workflow is None else cls.build(key, workflow.name))
+        return result
+
+
+@strawberry.type(name="NodeExecution", description="One run of one node within an execution.")
+class NodeExecutionNode(relay.Node):
+    key: relay.NodeID[str]
+    node_name: str
+    node_type: str | None
+    status: ExecutionStatus  # type: ignore[valid-type]
+    status_raw: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    input_data: JSON | None
+    output_data: JSON | None
+    error_message: str | None
+    retry_count: int
+    run_index: int
+    execution_key: strawberry.Private[ExecutionKey]
+
+    @strawberry.field
+    async def execution(self, info: Info) -> ExecutionNode:
+        execution = await info.context.loaders.execution_detail(self.execution_key)
+        if execution is None:
+            raise ids.InvalidID("the execution of this node no longer exists")
+        return ExecutionNode.from_domain(execution)
+
+    @classmethod
+    def from_domain(cls, node: models.NodeExecution) -> NodeExecutionNode:
+        return cls(
+            key=node.key.encode(),
+            node_name=node.node_name,
+            node_type=node.node_type,
+            status=node.status,
+            status_raw=node.status_raw,
+            started_at=node.started_at,
+            finished_at=node.finished_at,
+            duration_ms=node.duration_ms,
+            input_data=node.input_data,
+            output_data=node.output_data,
+            error_message=node.error_message,
+            retry_count=node.retry_count,
+            run_index=node.run_index,
+            execution_key=node.key.execution,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[NodeExecutionNode | None]:
+        result: list[NodeExecutionNode | None] = []
+        for raw in node_ids:
+            key = NodeExecutionKey.decode(raw)
+            execution = await info.context.loaders.execution_detail(key.execution)
+            match = None
+            for node in (execution.node_executions or ()) if execution else ():
+                if node.key == key:
+                    match = cls.from_domain(node)
+            result.append(match)
+        return result
+
+
+@strawberry.type(name="Execution", description="One execution of a workflow on one instance.")
+class ExecutionNode(relay.Node):
+    key: relay.NodeID[str]
+    native_id: str
+    status: ExecutionStatus  # type: ignore[valid-type]
+    status_raw: str = strawberry.field(description="The status exactly as the backend said it.")
+    finished: bool
+    mode: ExecutionMode  # type: ignore[valid-type]
+    mode_raw: str | None = strawberry.field(description="The trigger/mode as the backend said it.")
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error_message: str | None
+    obj: strawberry.Private[models.Execution]
+
+    @strawberry.field
+    def instance(self, info: Info) -> InstanceNode:
+        return _instance(info, self.obj.instance)
+
+    @strawberry.field
+    def workflow(self) -> WorkflowNode:
+        return WorkflowNode.build(self.obj.workflow_key, self.obj.workflow_name)
+
+    async def _detail(self, info: Info) -> models.Execution | None:
+        if self.obj.node_executions is not None:
+            return self.obj
+        return await info.context.loaders.execution_detail(self.obj.key)
+
+    @strawberry.field(description="The workflow's input (the trigger's output).")
+    async def input_data(self, info: Info) -> JSON | None:
+        detail = await self._detail(info)
+        return None if detail is None else detail.input_data
+
+    @strawberry.field(description="The workflow's output (the last node's output).")
+    async def output_data(self, info: Info) -> JSON | None:
+        detail = await self._detail(info)
+        return None if detail is None else detail.output_data
+
+    @strawberry.field(description="Every node run, in execution order.")
+    async def node_executions(self, info: Info) -> list[NodeExecutionNode]:
+        detail = await self._detail(info)
+        if detail is None or not detail.node_executions:
+            return []
+        return [NodeExecutionNode.from_domain(n) for n in detail.node_executions]
+
+    @strawberry.field(description="The execution this one retried.")
+    async def retry_of(self, info: Info) -> ExecutionNode | None:
+        return await _linked(info, self.obj.instance, self.obj.retry_of)
+
+    @strawberry.field(description="The retry of this execution that succeeded.")
+    async def retry_success(self, info: Info) -> ExecutionNode | None:
+        return await _linked(info, self.obj.instance, self.obj.retry_success_id)
+
+    @classmethod
+    def from_domain(cls, execution: models.Execution) -> ExecutionNode:
+        return cls(
+            key=execution.key.encode(),
+            native_id=execution.native_id,
+            status=execution.status,
+            status_raw=execution.status_raw,
+            finished=execution.finished,
+            mode=execution.mode,
+            mode_raw=execution.mode_raw,
+            created_at=execution.created_at,
+            started_at=execution.started_at,
+            finished_at=execution.finished_at,
+            duration_ms=execution.duration_ms,
+            error_message=execution.error_message,
+            obj=execution,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[ExecutionNode | None]:
+        keys = [ExecutionKey.decode(raw) for raw in node_ids]
+        found = await info.context.loaders.execution.load_many(keys)
+        return [None if e is None else cls.from_domain(e) for e in found]
+
+
+async def _linked(info: Info, instance: str, native_id: str | None) -> ExecutionNode | None:
+    if not native_id:
+        return None
+    execution = await info.context.loaders.execution_detail(ExecutionKey(instance, native_id))
+    return None if execution is None else ExecutionNode.from_domain(execution)
+
+
+def _instance(info: Info, name: str) -> InstanceNode:
+    instance = info.context.gateway.instance(name)
+    if instance is None:
+        raise ids.InvalidID(f"no instance named {name!r}")
+    return InstanceNode.from_domain(instance)
+
+
+NODE_CLASSES: dict[str, Any] = {
+    "Instance": InstanceNode,
+    "Workflow": WorkflowNode,
+    "Execution": ExecutionNode,
+    "NodeExecution": NodeExecutionNode,
+}

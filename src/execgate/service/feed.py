@@ -1,0 +1,175 @@
+"""The merged executions feed: one newest-first list across instances, paged by cursors.
+
+Each selected instance is read as a stream in its own order from the position the cursor
+remembers for it; the streams are merged k-way by the feed order (newest ``sort_time`` first,
+then instance name, then native id descending, numerically where ids are numbers). One page
+reads at most ``first + 1`` items from each instance, so the gateway never scans a backend, and
+``hasNextPage`` is exact: there is a next page exactly when an item was read but not used.
+
+An instance that fails is skipped for this page: its error is reported and the cursor keeps its
+old position, so the next page resumes it once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from execgate.domain.errors import BackendError
+from execgate.domain.models import Execution, ExecutionQuery, Page
+from execgate.domain.ports import Backend
+from execgate.service.cursors import FeedState, encode_cursor
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def feed_key(execution: Execution) -> tuple[Any, ...]:
+    """Ascending sort key that puts executions in feed order (newest first)."""
+    moment = execution.sort_time or _EPOCH
+    native = execution.native_id
+    numeric = native.isdigit()
+    return (
+        -moment.timestamp(),
+        execution.instance,
+        0 if numeric else 1,
+        -int(native) if numeric else _Reversed(native),
+    )
+
+
+class _Reversed:
+    """Wraps a string so that it sorts in descending order inside an ascending key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.value > other.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedInstance:
+    instance: str
+    error: BackendError
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEdge:
+    node: Execution
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    edges: tuple[FeedEdge, ...]
+    has_next_page: bool
+    has_previous_page: bool
+    end_state: FeedState
+    skipped: tuple[SkippedInstance, ...] = ()
+    backend_calls: int = 0
+    digest: str = field(default="", compare=False)
+
+    def cursor(self, state: FeedState) -> str:
+        return encode_cursor(state, self.digest)
+
+
+async def _read(
+    backend: Backend, query: ExecutionQuery, limit: int, position: Mapping[str, Any] | None
+) -> Page:
+    return await backend.list_executions(query, limit=limit, position=position)
+
+
+async def read_feed(
+    streams: Mapping[str, tuple[Backend, ExecutionQuery]],
+    state: FeedState,
+    first: int,
+    *,
+    digest: str,
+    started: bool,
+) -> FeedPage:
+    """Read one page of ``first`` executions across ``streams`` resuming from ``state``.
+
+    ``started`` says whether ``state`` came from a cursor (so a previous page exists).
+    """
+    limit = first + 1
+    active = [name for name in sorted(streams) if name not in state.exhausted]
+    results = await asyncio.gather(
+        *(
+            _read(streams[name][0], streams[name][1], limit, state.positions.get(name))
+            for name in active
+        ),
+        return_exceptions=True,
+    )
+    pages: dict[str, Page] = {}
+    skipped: list[SkippedInstance] = []
+    calls = 0
+    for name, result in zip(active, results, strict=True):
+        if isinstance(result, BackendError):
+            skipped.append(SkippedInstance(name, result))
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            pages[name] = result
+            calls += result.calls
+
+    heap: list[tuple[tuple[Any, ...], str, int]] = []
+    for name, page in pages.items():
+        if page.items:
+            heap.append((feed_key(page.items[0]), name, 0))
+    heapq.heapify(heap)
+
+    consumed: dict[str, int] = dict.fromkeys(pages, 0)
+    edges: list[FeedEdge] = []
+    current = state
+    while heap and len(edges) < first:
+        _, name, index = heapq.heappop(heap)
+        page = pages[name]
+        item = page.items[index]
+        consumed[name] = index + 1
+        backend = streams[name][0]
+        current = current.advanced(
+            name, backend.position_after(state.positions.get(name), page.items[: index + 1])
+        )
+        edges.append(FeedEdge(item, current))
+        if index + 1 < len(page.items):
+            heapq.heappush(heap, (feed_key(page.items[index + 1]), name, index + 1))
+
+    has_next = False
+    end = current
+    for name, page in pages.items():
+        leftover = len(page.items) - consumed[name]
+        if leftover > 0:
+            has_next = True
+        elif page.position is None or len(page.items) < limit:
+            end = end.finished(name)
+    if edges:
+        # The last edge's cursor is the end cursor: it also knows which streams ran dry.
+        edges[-1] = FeedEdge(edges[-1].node, end)
+    if skipped:
+        # A skipped instance may still hold executions: the walk is not over.
+        has_next = has_next or bool(edges)
+    return FeedPage(
+        edges=tuple(edges),
+        has_next_page=has_next,
+        has_previous_page=started,
+        end_state=end,
+        skipped=tuple(skipped),
+        backend_calls=calls,
+        digest=digest,
+    )
+
+
+def merge_sorted(items: Sequence[Execution]) -> list[Execution]:
+    """Brute-force feed order of a whole set (tests and small in-memory views)."""
+    return sorted(items, key=feed_key)

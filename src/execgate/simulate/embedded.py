@@ -1,0 +1,59 @@
+"""The embedded demo: simulated instances of both kinds, served in process.
+
+``embedded()`` builds one team-style and two n8n-style simulators over seeded data and the
+settings that point the gateway at them through ``httpx.ASGITransport`` (no sockets), so
+``execgate demo`` works on a fresh machine with no configuration.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import httpx
+
+from execgate.backends.http import HTTPSettings
+from execgate.config import InstanceSettings, Settings
+from execgate.domain.models import BackendKind
+from execgate.simulate.generate import DEMO_TEAM_ID, demo_stores
+from execgate.simulate.n8n_api import create_n8n_app
+from execgate.simulate.store import SimStore
+from execgate.simulate.team_api import create_team_app
+
+
+@dataclass
+class Embedded:
+    settings: Settings
+    transports: dict[str, httpx.AsyncBaseTransport]
+    stores: dict[str, SimStore]
+
+
+def embedded(seed: int = 7, *, latency_ms: float = 0.0) -> Embedded:
+    instances: list[InstanceSettings] = []
+    transports: dict[str, httpx.AsyncBaseTransport] = {}
+    stores: dict[str, SimStore] = {}
+    for name, (kind, store) in demo_stores(seed).items():
+        credential = secrets.token_urlsafe(24)
+        if kind == "team":
+            app = create_team_app(store, team_id=DEMO_TEAM_ID, token=credential, latency_ms=latency_ms)
+            settings = InstanceSettings(
+                name=name,
+                kind=BackendKind.TEAM,
+                base_url=f"http://{name}.embedded",
+                credential=credential,
+                team_id=DEMO_TEAM_ID,
+                http=HTTPSettings(),
+            )
+        else:
+            app = create_n8n_app(store, api_key=credential, latency_ms=latency_ms)
+            settings = InstanceSettings(
+                name=name,
+                kind=BackendKind.N8N,
+                base_url=f"http://{name}.embedded",
+                credential=credential,
+                http=HTTPSettings(),
+            )
+        instances.append(settings)
+        transports[name] = httpx.ASGITransport(app=app)
+        stores[name] = store
+    return Embedded(Settings(instances=tuple(instances), source="embedded demo"), transports, stores)
