@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from execgate.api.errors import ErrorCodes
+from execgate.api.mutations import Mutation
 from execgate.api.queries import Query
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
 from execgate.domain.errors import ExecgateError
@@ -31,6 +32,7 @@ class ExecgateSchema(strawberry.Schema):
 def build_schema(**kwargs: Any) -> strawberry.Schema:
     return ExecgateSchema(
         query=Query,
+        mutation=Mutation,
         types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
         extensions=[ErrorCodes],
         **kwargs,

@@ -239,6 +239,35 @@ class ExecutionNode(relay.Node):
     async def retry_success(self, info: Info) -> ExecutionNode | None:
         return await _linked(info, self.obj.instance, self.obj.retry_success_id)
 
+    @strawberry.field(
+        description="The retry chain this execution belongs to, from the original to the latest "
+        "attempt the links reach (retryOf upwards, retrySuccess downwards); itself included."
+    )
+    async def retries(self, info: Info) -> list[ExecutionNode]:
+        chain = [self.obj]
+        seen = {self.obj.native_id}
+        current = self.obj
+        while current.retry_of and current.retry_of not in seen:
+            parent = await info.context.loaders.execution_detail(
+                ExecutionKey(current.instance, current.retry_of)
+            )
+            if parent is None:
+                break
+            chain.insert(0, parent)
+            seen.add(parent.native_id)
+            current = parent
+        current = self.obj
+        while current.retry_success_id and current.retry_success_id not in seen:
+            child = await info.context.loaders.execution_detail(
+                ExecutionKey(current.instance, current.retry_success_id)
+            )
+            if child is None:
+                break
+            chain.append(child)
+            seen.add(child.native_id)
+            current = child
+        return [ExecutionNode.from_domain(e) for e in chain]
+
     @classmethod
     def from_domain(cls, execution: models.Execution) -> ExecutionNode:
         return cls(

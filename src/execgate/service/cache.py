@@ -1,0 +1,232 @@
+"""A cache of finished executions shared across requests, and in-flight coalescing.
+
+A finished execution never changes, so once read in full (with its nodes) it is kept, bounded by
+entries and by an estimate of its size in bytes, least recently used first out. An entry also
+expires after ``ttl_seconds``, so a deletion made outside the gateway is noticed. Active
+executions (pending, running, waiting) are never cached: their next read may differ.
+
+``CachedBackend`` wraps any ``Backend``: detail reads are answered from the cache where they can
+be; executions that arrive in full from a list are remembered; identical reads in flight at the
+same time share one backend call; a delete through the gateway drops the entry. Mutations pass
+straight through, never coalesced, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from execgate.domain.keys import ExecutionKey
+from execgate.domain.models import (
+    BackendKind,
+    Capability,
+    Execution,
+    ExecutionQuery,
+    Page,
+    Workflow,
+)
+from execgate.domain.ports import Backend
+
+T = TypeVar("T")
+
+
+def estimate_size(value: Any, _depth: int = 0) -> int:
+    """A cheap estimate of the bytes a JSON-shaped value holds (enough for a memory bound)."""
+    if value is None or isinstance(value, bool | int | float):
+        return 8
+    if isinstance(value, str):
+        return 49 + len(value)
+    if _depth > 32:
+        return 64
+    if isinstance(value, Mapping):
+        return 64 + sum(
+            estimate_size(k, _depth + 1) + estimate_size(v, _depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return 56 + sum(estimate_size(v, _depth + 1) for v in value)
+    return 64
+
+
+def execution_size(execution: Execution) -> int:
+    size = 512 + estimate_size(execution.input_data) + estimate_size(execution.output_data)
+    for node in execution.node_executions or ():
+        size += 256 + estimate_size(node.input_data) + estimate_size(node.output_data)
+    return size
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    max_entries: int = 20_000
+    max_bytes: int = 256 * 1024 * 1024
+    ttl_seconds: float = 300.0
+
+
+class ExecutionCache:
+    """LRU of finished executions with nodes, keyed by ``ExecutionKey``."""
+
+    def __init__(
+        self, settings: CacheSettings | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings or CacheSettings()
+        self.clock = clock
+        self._entries: OrderedDict[ExecutionKey, tuple[Execution, int, float]] = OrderedDict()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: ExecutionKey) -> Execution | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        execution, size, stored = entry
+        if self.clock() - stored > self.settings.ttl_seconds:
+            self.drop(key)
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return execution
+
+    def put(self, execution: Execution) -> None:
+        if not execution.status.is_finished or execution.node_executions is None:
+            return
+        size = execution_size(execution)
+        if size > self.settings.max_bytes:
+            return
+        self.drop(execution.key)
+        self._entries[execution.key] = (execution, size, self.clock())
+        self.bytes += size
+        while self._entries and (
+            len(self._entries) > self.settings.max_entries or self.bytes > self.settings.max_bytes
+        ):
+            _, (_, old_size, _) = self._entries.popitem(last=False)
+            self.bytes -= old_size
+
+    def drop(self, key: ExecutionKey) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= entry[1]
+
+
+class Coalescer:
+    """Shares one in-flight call among identical concurrent requests."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
+        existing = self._inflight.get(key)
+        if existing is not None:
+            result: T = await asyncio.shield(existing)
+            return result
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await call()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._inflight[key]
+
+
+def _freeze(value: Any) -> Hashable:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return tuple(sorted(_freeze(v) for v in value))
+    return value  # type: ignore[no-any-return]
+
+
+class CachedBackend:
+    """A ``Backend`` that answers finished executions from an ``ExecutionCache``."""
+
+    def __init__(self, inner: Backend, cache: ExecutionCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.name = inner.name
+        self.kind: BackendKind = inner.kind
+        self._coalesce = Coalescer()
+
+    def capabilities(self) -> frozenset[Capability]:
+        return self.inner.capabilities()
+
+    def position_after(
+        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+    ) -> Mapping[str, Any]:
+        return self.inner.position_after(previous, consumed)
+
+    async def list_executions(
+        self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
+    ) -> Page:
+        key = ("list", query, limit, _freeze(position))
+        page = await self._coalesce.run(
+            key, lambda: self.inner.list_executions(query, limit=limit, position=position)
+        )
+        for item in page.items:
+            self.cache.put(item)
+        return page
+
+    async def count_executions(self, query: ExecutionQuery) -> int | None:
+        return await self._coalesce.run(
+            ("count", query), lambda: self.inner.count_executions(query)
+        )
+
+    async def get_executions(
+        self, native_ids: Sequence[str], *, include_nodes: bool
+    ) -> Mapping[str, Execution]:
+        found: dict[str, Execution] = {}
+        missing: list[str] = []
+        for native_id in native_ids:
+            cached = self.cache.get(ExecutionKey(self.name, native_id))
+            if cached is not None:
+                found[native_id] = cached
+            else:
+                missing.append(native_id)
+        if missing:
+            key = ("get", tuple(missing), include_nodes)
+            fetched = await self._coalesce.run(
+                key, lambda: self.inner.get_executions(missing, include_nodes=include_nodes)
+            )
+            for native_id, execution in fetched.items():
+                self.cache.put(execution)
+                found[native_id] = execution
+        return found
+
+    async def get_workflows(self, native_ids: Sequence[str]) -> Mapping[str, Workflow]:
+        return await self._coalesce.run(
+            ("workflows", tuple(native_ids)), lambda: self.inner.get_workflows(native_ids)
+        )
+
+    async def cancel(self, native_id: str) -> Execution | None:
+        self.cache.drop(ExecutionKey(self.name, native_id))
+        return await self.inner.cancel(native_id)
+
+    async def retry(self, native_id: str) -> Execution:
+        result = await self.inner.retry(native_id)
+        # The original gains a retrySuccessId when the retry succeeded.
+        self.cache.drop(ExecutionKey(self.name, native_id))
+        return result
+
+    async def delete(self, native_id: str) -> None:
+        try:
+            await self.inner.delete(native_id)
+        finally:
+            self.cache.drop(ExecutionKey(self.name, native_id))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

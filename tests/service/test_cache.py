@@ -1,0 +1,99 @@
+"""The finished-execution cache and in-flight coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from execgate.domain.errors import Unsupported
+from execgate.domain.keys import ExecutionKey
+from execgate.domain.models import ExecutionQuery, ExecutionStatus
+from execgate.service.cache import CachedBackend, CacheSettings, Coalescer, ExecutionCache
+from tests.fakes import FakeBackend, make_execution
+
+
+def _backend() -> FakeBackend:
+    return FakeBackend(
+        "a",
+        [
+            make_execution("a", "1", minutes=1),
+            make_execution("a", "2", minutes=2, status=ExecutionStatus.RUNNING),
+            make_execution("a", "3", minutes=3, status=ExecutionStatus.FAILED),
+        ],
+    )
+
+
+async def test_finished_executions_are_served_from_cache_and_running_ones_are_not() -> None:
+    inner = _backend()
+    cached = CachedBackend(inner, ExecutionCache())
+    await cached.get_executions(["1", "2", "3"], include_nodes=True)
+    assert inner.calls == 1
+    again = await cached.get_executions(["1", "3"], include_nodes=True)
+    assert set(again) == {"1", "3"}
+    assert inner.calls == 1, "finished executions come from the cache"
+    await cached.get_executions(["2"], include_nodes=True)
+    assert inner.calls == 2, "a running execution is read again every time"
+
+
+async def test_list_items_with_nodes_fill_the_cache() -> None:
+    inner = _backend()
+    cached = CachedBackend(inner, ExecutionCache())
+    await cached.list_executions(ExecutionQuery(include_nodes=True), limit=10)
+    calls = inner.calls
+    found = await cached.get_executions(["1", "3"], include_nodes=True)
+    assert set(found) == {"1", "3"} and inner.calls == calls
+
+
+async def test_bounds_by_entries_and_bytes_and_ttl() -> None:
+    now = [0.0]
+    cache = ExecutionCache(CacheSettings(max_entries=2, max_bytes=10**9, ttl_seconds=10), clock=lambda: now[0])
+    for i in range(3):
+        cache.put(make_execution("a", str(i + 1), minutes=i))
+    assert len(cache) == 2
+    assert cache.get(ExecutionKey("a", "1")) is None, "least recently used went first"
+    now[0] = 11
+    assert cache.get(ExecutionKey("a", "3")) is None, "expired after the TTL"
+    small = ExecutionCache(CacheSettings(max_entries=100, max_bytes=1500))
+    big = replace(make_execution("a", "9", minutes=1), output_data={"blob": "x" * 5000})
+    small.put(big)
+    assert len(small) == 0 and small.bytes == 0
+
+
+async def test_delete_through_the_gateway_drops_the_entry() -> None:
+    inner = _backend()
+    cache = ExecutionCache()
+    cached = CachedBackend(inner, cache)
+    await cached.get_executions(["1"], include_nodes=True)
+    assert cache.get(ExecutionKey("a", "1")) is not None
+    with pytest.raises(Unsupported):
+        await cached.delete("1")
+    assert cache.get(ExecutionKey("a", "1")) is None
+
+
+async def test_identical_reads_in_flight_share_one_call() -> None:
+    coalescer = Coalescer()
+    started = 0
+
+    async def slow() -> int:
+        nonlocal started
+        started += 1
+        await asyncio.sleep(0.01)
+        return 42
+
+    results = await asyncio.gather(*(coalescer.run("k", slow) for _ in range(5)))
+    assert results == [42] * 5
+    assert started == 1
+    # and a failure reaches every waiter without being retried
+    failures = 0
+
+    async def boom() -> int:
+        nonlocal failures
+        failures += 1
+        await asyncio.sleep(0.01)
+        raise RuntimeError("down")
+
+    outcomes = await asyncio.gather(*(coalescer.run("k", boom) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    assert failures == 1
