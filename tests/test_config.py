@@ -1,0 +1,564 @@
+"""Loading settings from TOML and the environment, and every way a config can be wrong."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from execgate.backends.http import HTTPSettings
+from execgate.config import ConfigError, InstanceSettings, Settings, load_settings
+from execgate.domain.models import BackendKind
+
+REPO = Path(__file__).resolve().parents[1]
+TEAM_ID = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
+TEAM_SECRET = "sdk_T0ps3cret-team-token"
+N8N_SECRET = "n8n-T0ps3cret-api-key"
+ENV = {"ACME_SDK_TOKEN": TEAM_SECRET, "N8N_PROD_API_KEY": N8N_SECRET}
+
+# The configuration exactly as the documentation shows it.
+DOCUMENTED = """\
+[[instances]]
+name = "acme"                  # unique; letters, digits, '-' and '_'
+kind = "team"                  # team-style REST API
+base_url = "http://127.0.0.1:9101"
+team_id = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
+token_env = "ACME_SDK_TOKEN"   # environment variable that holds the Bearer SDK token
+
+[[instances]]
+name = "n8n-prod"
+kind = "n8n"                   # n8n public API, served under {base_url}/api/v1
+base_url = "http://127.0.0.1:9102"
+api_key_env = "N8N_PROD_API_KEY"   # environment variable that holds the X-N8N-API-KEY value
+"""
+
+TEAM = """\
+[[instances]]
+name = "acme"
+kind = "team"
+base_url = "http://127.0.0.1:9101"
+team_id = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
+token_env = "ACME_SDK_TOKEN"
+"""
+
+N8N = """\
+[[instances]]
+name = "n8n-prod"
+kind = "n8n"
+base_url = "http://127.0.0.1:9102"
+api_key_env = "N8N_PROD_API_KEY"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "instances.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> Settings:
+    return load_settings(write(tmp_path, text), ENV if environ is None else environ)
+
+
+def problems(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The problems a broken config reports; also checks the message's shape and secrecy."""
+    path = write(tmp_path, text)
+    env = ENV if environ is None else environ
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env)
+    error = caught.value
+    message = str(error)
+    assert str(path) in message.splitlines()[0]
+    assert message.splitlines()[1:] == [f"  {p}" for p in error.problems]
+    assert "Traceback" not in message
+    for secret in env.values():
+        if secret.strip():
+            assert secret.strip() not in message
+    return error.problems
+
+
+def only(found: tuple[str, ...]) -> str:
+    assert len(found) == 1, found
+    return found[0]
+
+
+# -- a good config ---------------------------------------------------------------------------
+
+
+def test_documented_config_loads_exactly_as_written(tmp_path: Path) -> None:
+    # given
+    path = write(tmp_path, DOCUMENTED)
+    # when
+    settings = load_settings(path, ENV)
+    # then
+    assert settings == Settings(
+        instances=(
+            InstanceSettings(
+                name="acme",
+                kind=BackendKind.TEAM,
+                base_url="http://127.0.0.1:9101",
+                credential=TEAM_SECRET,
+                team_id=TEAM_ID,
+                http=HTTPSettings(),
+            ),
+            InstanceSettings(
+                name="n8n-prod",
+                kind=BackendKind.N8N,
+                base_url="http://127.0.0.1:9102",
+                credential=N8N_SECRET,
+                team_id=None,
+                http=HTTPSettings(),
+            ),
+        ),
+        max_first=100,
+        source=str(path),
+    )
+
+
+def test_secrets_never_appear_in_repr_or_str(tmp_path: Path) -> None:
+    settings = load(tmp_path, DOCUMENTED)
+    for text in (repr(settings), str(settings), repr(settings.instances[0])):
+        assert TEAM_SECRET not in text
+        assert N8N_SECRET not in text
+    assert "acme" in repr(settings)
+    assert settings.instances[0].credential == TEAM_SECRET
+
+
+def test_environment_defaults_to_the_process_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_SDK_TOKEN", "from-os-environ")
+    settings = load_settings(write(tmp_path, TEAM))
+    assert settings.instances[0].credential == "from-os-environ"
+
+
+def test_credential_surrounding_whitespace_is_dropped(tmp_path: Path) -> None:
+    settings = load(tmp_path, TEAM, {"ACME_SDK_TOKEN": "  tok-123\n"})
+    assert settings.instances[0].credential == "tok-123"
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        ("http://127.0.0.1:9101/", "http://127.0.0.1:9101"),
+        ("https://n8n.example.com//", "https://n8n.example.com"),
+        ("http://proxy.internal/n8n/", "http://proxy.internal/n8n"),
+        ("http://[::1]:9102", "http://[::1]:9102"),
+    ],
+)
+def test_base_url_is_normalised_without_trailing_slash(
+    tmp_path: Path, written: str, normalised: str
+) -> None:
+    settings = load(tmp_path, N8N.replace("http://127.0.0.1:9102", written))
+    assert settings.instances[0].base_url == normalised
+
+
+def test_optional_transport_keys_build_http_settings(tmp_path: Path) -> None:
+    # given: one instance with every optional key, one integer given for a float
+    text = TEAM + (
+        "timeout_seconds = 2.5\nconnect_timeout_seconds = 1\nmutation_timeout_seconds = 12.0\n"
+        "retry_timeout_seconds = 60.0\nmax_concurrency = 4\n"
+    )
+    # when
+    http = load(tmp_path, text).instances[0].http
+    # then
+    assert http == HTTPSettings(
+        timeout_seconds=2.5,
+        connect_timeout_seconds=1.0,
+        mutation_timeout_seconds=12.0,
+        retry_timeout_seconds=60.0,
+        max_concurrency=4,
+    )
+    assert isinstance(http.connect_timeout_seconds, float)
+
+
+def test_server_max_first(tmp_path: Path) -> None:
+    settings = load(tmp_path, TEAM + "\n[server]\nmax_first = 250\n")
+    assert settings.max_first == 250
+
+
+def test_server_table_may_come_first(tmp_path: Path) -> None:
+    settings = load(tmp_path, "[server]\nmax_first = 7\n\n" + N8N)
+    assert (settings.max_first, settings.instances[0].name) == (7, "n8n-prod")
+
+
+# -- the file itself -------------------------------------------------------------------------
+
+
+def test_missing_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, ENV)
+    assert str(path) in str(caught.value)
+    assert only(caught.value.problems).startswith("cannot read the file: ")
+
+
+def test_directory_is_not_readable_as_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, ENV)
+    assert only(caught.value.problems).startswith("cannot read the file")
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    text = '[[instances]]\nname = "acme"\nkind = team\n'
+    problem = only(problems(tmp_path, text))
+    assert problem.startswith("TOML syntax error")
+    assert "line 3" in problem
+
+
+def test_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[[instances]]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, ENV)
+    assert only(caught.value.problems) == "the file is not UTF-8 text"
+
+
+# -- instances: presence and shape -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "# nothing here\n", "instances = []\n"])
+def test_no_instances(tmp_path: Path, text: str) -> None:
+    assert only(problems(tmp_path, text)).startswith("no instances")
+
+
+def test_instances_as_a_single_table_is_the_wrong_type(tmp_path: Path) -> None:
+    text = TEAM.replace("[[instances]]", "[instances]")
+    problem = only(problems(tmp_path, text))
+    assert problem == "key 'instances': must be an array of tables ([[instances]]), not a table"
+
+
+def test_instance_that_is_not_a_table(tmp_path: Path) -> None:
+    found = problems(tmp_path, 'instances = [1, "x"]\n')
+    assert found == (
+        "instances[0]: must be a table ([[instances]]), not an integer",
+        "instances[1]: must be a table ([[instances]]), not a string",
+    )
+
+
+def test_unknown_top_level_key_suggests_the_right_one(tmp_path: Path) -> None:
+    found = problems(tmp_path, TEAM.replace("[[instances]]", "[[instance]]"))
+    assert found[0].startswith("top level: unknown key 'instance' (did you mean 'instances'?)")
+    assert "valid keys: instances, server" in found[0]
+    assert found[1].startswith("no instances")
+
+
+# -- names and kinds -------------------------------------------------------------------------
+
+
+def test_unknown_kind_lists_the_valid_ones(tmp_path: Path) -> None:
+    problem = only(problems(tmp_path, N8N.replace('kind = "n8n"', 'kind = "zapier"')))
+    assert problem == (
+        "instance 'n8n-prod': key 'kind': unknown kind 'zapier'; valid kinds: 'n8n', 'team'"
+    )
+
+
+def test_missing_kind(tmp_path: Path) -> None:
+    problem = only(problems(tmp_path, N8N.replace('kind = "n8n"\n', "")))
+    assert problem == "instance 'n8n-prod': key 'kind': missing"
+
+
+def test_duplicate_name_names_both_positions(tmp_path: Path) -> None:
+    text = TEAM + "\n" + N8N.replace('"n8n-prod"', '"acme"')
+    problem = only(problems(tmp_path, text))
+    assert problem == (
+        "instance 'acme': key 'name': duplicate name, instances[1] uses the same name as "
+        "instances[0]"
+    )
+
+
+@pytest.mark.parametrize("bad", ["acme prod", "acme:1", "acm\u00e9", "a/b", "x.y"])
+def test_name_with_bad_characters_is_named_by_position(tmp_path: Path, bad: str) -> None:
+    text = N8N + "\n" + TEAM.replace('"acme"', f'"{bad}"')
+    problem = only(problems(tmp_path, text))
+    assert problem == (
+        f"instances[1]: key 'name': {bad!r} may hold only letters, digits, '-' and '_'"
+    )
+
+
+def test_empty_missing_and_mistyped_names(tmp_path: Path) -> None:
+    text = (
+        TEAM.replace('"acme"', '""')
+        + "\n"
+        + N8N.replace('name = "n8n-prod"\n', "")
+        + "\n"
+        + N8N.replace('"n8n-prod"', "42")
+    )
+    assert problems(tmp_path, text) == (
+        "instances[0]: key 'name': must not be empty",
+        "instances[1]: key 'name': missing",
+        "instances[2]: key 'name': must be a string, not an integer",
+    )
+
+
+# -- required keys and credentials -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "line", "key", "kind"),
+    [
+        (TEAM, f'team_id = "{TEAM_ID}"\n', "team_id", "team"),
+        (TEAM, 'token_env = "ACME_SDK_TOKEN"\n', "token_env", "team"),
+        (N8N, 'api_key_env = "N8N_PROD_API_KEY"\n', "api_key_env", "n8n"),
+    ],
+)
+def test_missing_kind_specific_key(
+    tmp_path: Path, base: str, line: str, key: str, kind: str
+) -> None:
+    name = "acme" if kind == "team" else "n8n-prod"
+    problem = only(problems(tmp_path, base.replace(line, "")))
+    assert problem == f"instance {name!r}: key {key!r}: missing (required for kind {kind!r})"
+
+
+def test_missing_base_url(tmp_path: Path) -> None:
+    problem = only(problems(tmp_path, TEAM.replace('base_url = "http://127.0.0.1:9101"\n', "")))
+    assert problem == "instance 'acme': key 'base_url': missing"
+
+
+def test_unset_environment_variable(tmp_path: Path) -> None:
+    problem = only(problems(tmp_path, TEAM, {"OTHER": "x"}))
+    assert (
+        problem
+        == "instance 'acme': key 'token_env': environment variable ACME_SDK_TOKEN is not set"
+    )
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\n"])
+def test_empty_environment_variable(tmp_path: Path, value: str) -> None:
+    problem = only(problems(tmp_path, N8N, {"N8N_PROD_API_KEY": value, "X": TEAM_SECRET}))
+    assert problem == (
+        "instance 'n8n-prod': key 'api_key_env': environment variable N8N_PROD_API_KEY is empty"
+    )
+
+
+def test_credential_pasted_instead_of_a_variable_name_is_not_echoed(tmp_path: Path) -> None:
+    # given: the secret itself where the variable's name belongs
+    pasted = "sdk_live-4f9a.b2c7/Zq=="
+    text = TEAM.replace('"ACME_SDK_TOKEN"', f'"{pasted}"')
+    # when
+    problem = only(problems(tmp_path, text))
+    # then
+    assert problem.startswith("instance 'acme': key 'token_env': must be the NAME of")
+    assert pasted not in problem
+
+
+def test_one_shared_variable_serves_several_instances(tmp_path: Path) -> None:
+    text = N8N + "\n" + N8N.replace('"n8n-prod"', '"n8n-staging"')
+    settings = load(tmp_path, text)
+    assert [i.credential for i in settings.instances] == [N8N_SECRET, N8N_SECRET]
+
+
+# -- URLs and ids ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("ftp://127.0.0.1:9101", "must start with http:// or https://"),
+        ("127.0.0.1:9101", "must start with http:// or https://"),
+        ("//127.0.0.1:9101", "must start with http:// or https://"),
+        ("http://", "has no host"),
+        ("http://:9101/x", "has no host"),
+        ("http://127.0.0.1:9101/?team=1", "must not have a query ('?...')"),
+        ("http://127.0.0.1:9101/#top", "must not have a fragment ('#...')"),
+        ("http://127.0.0.1:99999", "is not a valid URL (check the brackets and the port)"),
+        ("http://[::1:9101", "is not a valid URL (check the brackets and the port)"),
+        ("http://127.0.0.1:0", "has port 0"),
+        ("http://host name:9101", "must be a non-empty URL without spaces"),
+        ("", "must be a non-empty URL without spaces"),
+    ],
+)
+def test_bad_base_url(tmp_path: Path, url: str, complaint: str) -> None:
+    problem = only(problems(tmp_path, TEAM.replace("http://127.0.0.1:9101", url)))
+    assert problem == f"instance 'acme': key 'base_url': {complaint}"
+
+
+def test_url_with_credentials_is_refused_without_echoing_them(tmp_path: Path) -> None:
+    text = TEAM.replace("http://127.0.0.1:9101", "https://bob:hunter2pass@team.example.com")
+    problem = only(problems(tmp_path, text))
+    assert problem.startswith("instance 'acme': key 'base_url': must not contain a user")
+    assert "hunter2pass" not in problem
+    assert "bob" not in problem
+
+
+def test_n8n_base_url_must_not_include_the_api_prefix(tmp_path: Path) -> None:
+    text = N8N.replace("http://127.0.0.1:9102", "http://127.0.0.1:9102/api/v1/")
+    problem = only(problems(tmp_path, text))
+    assert (
+        problem == "instance 'n8n-prod': key 'base_url': must not end in /api/v1 (execgate adds it)"
+    )
+
+
+@pytest.mark.parametrize(
+    "team_id",
+    ["acme", "0b6f3a8e2c1d4e5f9a7b1c2d3e4f5a6b", "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6", ""],
+)
+def test_team_id_must_be_a_uuid(tmp_path: Path, team_id: str) -> None:
+    problem = only(problems(tmp_path, TEAM.replace(TEAM_ID, team_id)))
+    assert problem.startswith("instance 'acme': key 'team_id': must be a UUID")
+
+
+# -- types and ranges ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "complaint"),
+    [
+        ('timeout_seconds = "10"', "timeout_seconds", "must be a number of seconds, not a string"),
+        ("timeout_seconds = true", "timeout_seconds", "must be a number of seconds, not a boolean"),
+        (
+            "connect_timeout_seconds = 0",
+            "connect_timeout_seconds",
+            "must be a positive, finite number of seconds",
+        ),
+        (
+            "mutation_timeout_seconds = -1.5",
+            "mutation_timeout_seconds",
+            "must be a positive, finite number of seconds",
+        ),
+        (
+            "retry_timeout_seconds = inf",
+            "retry_timeout_seconds",
+            "must be a positive, finite number of seconds",
+        ),
+        ("max_concurrency = 2.0", "max_concurrency", "must be an integer, not a float"),
+        ("max_concurrency = 0", "max_concurrency", "must be at least 1"),
+        ("base_url = 9101", "base_url", "must be a string, not an integer"),
+        ("team_id = [1, 2]", "team_id", "must be a string, not an array"),
+        ("token_env = { name = 'X' }", "token_env", "must be a string, not a table"),
+        ("kind = 1979-05-27", "kind", "must be a string, not a date or time"),
+    ],
+)
+def test_wrong_types_and_ranges(tmp_path: Path, line: str, key: str, complaint: str) -> None:
+    # given: the team instance with one key replaced (or added)
+    kept = [ln for ln in TEAM.splitlines() if not ln.startswith(f"{key} =")]
+    text = "\n".join([*kept, line]) + "\n"
+    # when
+    problem = only(problems(tmp_path, text))
+    # then
+    assert problem == f"instance 'acme': key {key!r}: {complaint}"
+
+
+@pytest.mark.parametrize(
+    ("server", "problem"),
+    [
+        ('max_first = "100"', "[server]: key 'max_first': must be an integer, not a string"),
+        ("max_first = 0", "[server]: key 'max_first': must be at least 1"),
+        ("max_frist = 10", "[server]: unknown key 'max_frist' (did you mean 'max_first'?)"),
+    ],
+)
+def test_bad_server_table(tmp_path: Path, server: str, problem: str) -> None:
+    found = only(problems(tmp_path, TEAM + f"\n[server]\n{server}\n"))
+    assert found.startswith(problem)
+
+
+def test_server_that_is_not_a_table(tmp_path: Path) -> None:
+    found = only(problems(tmp_path, "server = 5\n" + TEAM))
+    assert found == "key 'server': must be a table ([server]), not an integer"
+
+
+# -- unknown keys ----------------------------------------------------------------------------
+
+
+def test_typo_in_an_instance_key_names_it_and_the_valid_ones(tmp_path: Path) -> None:
+    problem = only(problems(tmp_path, TEAM + "timeout_secs = 5\n"))
+    assert problem.startswith(
+        "instance 'acme': key 'timeout_secs': unknown key 'timeout_secs' "
+        "(did you mean 'timeout_seconds'?); valid keys: "
+    )
+    valid = problem.rsplit("valid keys: ", 1)[1].split(", ")
+    assert "team_id" in valid and "token_env" in valid and "max_concurrency" in valid
+    assert "api_key_env" not in valid
+
+
+def test_key_of_the_other_kind(tmp_path: Path) -> None:
+    problem = only(problems(tmp_path, N8N + f'team_id = "{TEAM_ID}"\n'))
+    assert problem.startswith(
+        "instance 'n8n-prod': key 'team_id': belongs to kind 'team', not 'n8n'; valid keys: "
+    )
+    assert "api_key_env" in problem
+
+
+def test_secret_written_under_an_unknown_key_is_not_echoed(tmp_path: Path) -> None:
+    problem = only(problems(tmp_path, TEAM + 'token = "sdk_written-in-the-file"\n'))
+    assert problem.startswith("instance 'acme': key 'token': unknown key 'token'")
+    assert "sdk_written-in-the-file" not in problem
+
+
+# -- everything at once ----------------------------------------------------------------------
+
+
+def test_every_problem_is_reported_together_one_per_line(tmp_path: Path) -> None:
+    # given: three instances, each broken in its own ways, and a broken server table
+    text = (
+        TEAM.replace('"team"', '"teams"')
+        + "\n"
+        + N8N.replace("http://127.0.0.1:9102", "ftp://x")
+        + "tiemout_seconds = 3\n"
+        + "\n[[instances]]\nkind = 'n8n'\nbase_url = 'http://h'\napi_key_env = 'MISSING_KEY'\n"
+        + "\n[server]\nmax_first = -1\n"
+    )
+    path = write(tmp_path, text)
+    # when
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, ENV)
+    # then
+    error = caught.value
+    assert error.path == str(path)
+    assert [re.sub(r"[;(].*", "", p).strip() for p in error.problems] == [
+        "[server]: key 'max_first': must be at least 1",
+        "instance 'acme': key 'kind': unknown kind 'teams'",
+        "instance 'n8n-prod': key 'tiemout_seconds': unknown key 'tiemout_seconds'",
+        "instance 'n8n-prod': key 'base_url': must start with http:// or https://",
+        "instances[2]: key 'name': missing",
+        "instances[2]: key 'api_key_env': environment variable MISSING_KEY is not set",
+    ]
+    lines = str(error).splitlines()
+    assert lines[0] == f"invalid configuration in {path} (6 problems):"
+    assert len(lines) == 7
+
+
+def test_one_problem_is_singular(tmp_path: Path) -> None:
+    path = write(tmp_path, TEAM)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    assert str(caught.value).splitlines()[0] == f"invalid configuration in {path} (1 problem):"
+
+
+# -- the docker example ----------------------------------------------------------------------
+
+
+def test_docker_example_config_loads(tmp_path: Path) -> None:
+    # given: the file compose.yaml mounts, and the variables compose.yaml sets
+    example = REPO / "docker" / "instances.example.toml"
+    # when
+    settings = load_settings(example, ENV)
+    # then
+    assert [(i.name, i.kind, i.base_url) for i in settings.instances] == [
+        ("acme", BackendKind.TEAM, "http://team-sim:9101"),
+        ("n8n-prod", BackendKind.N8N, "http://n8n-sim:9102"),
+    ]
+    assert settings.instances[0].team_id == TEAM_ID
+    assert settings.max_first == 100
+
+
+def test_compose_sets_the_variables_and_path_the_example_and_image_use() -> None:
+    # given
+    compose = (REPO / "docker" / "compose.yaml").read_text(encoding="utf-8")
+    dockerfile = (REPO / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    example = (REPO / "docker" / "instances.example.toml").read_text(encoding="utf-8")
+    # then: every credential variable the example names is set on the gateway service
+    variables = re.findall(r'^(?:token_env|api_key_env) = "([A-Z0-9_]+)"', example, re.M)
+    assert variables == ["ACME_SDK_TOKEN", "N8N_PROD_API_KEY"]
+    gateway = compose.split("\n  gateway:\n", 1)[1]
+    for variable in variables:
+        assert re.search(rf"^      {variable}: \$\{{", gateway, re.M), variable
+    # and the example is mounted where the image's default command reads its config
+    assert '"--config", "/etc/execgate/instances.toml"' in dockerfile
+    assert "./instances.example.toml:/etc/execgate/instances.toml:ro" in gateway
+    # and the simulators expect the credentials the gateway is given
+    assert "--token\n      - ${TEAM_TOKEN:-demo-team-token}" in compose
+    assert "--api-key\n      - ${N8N_API_KEY:-demo-n8n-key}" in compose
+    assert "ACME_SDK_TOKEN: ${TEAM_TOKEN:-demo-team-token}" in gateway
+    assert "N8N_PROD_API_KEY: ${N8N_API_KEY:-demo-n8n-key}" in gateway
