@@ -1,0 +1,689 @@
+"""Seeded, deterministic simulated data that looks like a production instance's history.
+
+``generate_store`` builds one ``SimStore``: workflows drawn from a catalog of realistic
+automations (a trigger, then a graph with if/switch branches, sometimes a merge, a pagination
+loop or a Wait node) and executions spread over the last 30 days, denser near ``now``. Each
+execution's node runs follow one branch at every if/switch, carry plausible JSON (orders, leads,
+invoices, with e-mail addresses and now and then an API-key-like value) and stop at the failing
+node when the execution failed. n8n-style stores also hold retry chains and ``waiting`` and
+``crashed`` executions; team-style stores never do.
+
+Everything comes from ``random.Random(seed)``: the same seed and ``now`` give identical data,
+and another ``now`` shifts every timestamp by the same amount and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from execgate.simulate.data import SimEdge, SimExecution, SimNode, SimNodeRun, SimWorkflow
+from execgate.simulate.store import SimStore, utcnow
+
+Style = Literal["team", "n8n"]
+DEMO_TEAM_ID = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
+"""The team id of the demo's team-style instance."""
+
+# The workflow catalog. A template is a header line "Name | payload domain" followed by its nodes
+# as "Node = kind < Parent, Parent@output" separated by ";" (the trigger first). A parent listed
+# after its child makes a loop back edge (pagination).
+_CATALOG_TEXT = """
+Order Processing | order
+  Order Webhook = webhook; Normalize Order = set < Order Webhook;
+  Validate Order = if < Normalize Order; Charge Payment = http < Validate Order@0;
+  Save Order = db < Charge Payment; Flag Invalid Order = transform < Validate Order@1;
+  Merge Paths = merge < Save Order, Flag Invalid Order; Send Status Email = email < Merge Paths
+Nightly CRM Sync | contact
+  Every Night = schedule; Fetch Contacts Page = http < Every Night, More Pages?@0;
+  More Pages? = if < Fetch Contacts Page; Map Contacts = transform < More Pages?@1;
+  Upsert Contacts = db < Map Contacts; Post Sync Summary = slack < Upsert Contacts
+Invoice Reminder | invoice
+  Daily 9am = schedule; Load Open Invoices = db < Daily 9am; Overdue? = if < Load Open Invoices;
+  Build Reminder = code < Overdue?@0; Send Reminder Email = email < Build Reminder;
+  Log Reminder = http < Send Reminder Email; Skip Not Due = set < Overdue?@1
+Lead Enrichment | lead
+  Lead Webhook = webhook; Clean Lead = set < Lead Webhook; Enrich Company = http < Clean Lead;
+  Score Lead = code < Enrich Company; Route by Score = switch < Score Lead;
+  Create Deal = http < Route by Score@0; Notify Sales = slack < Create Deal;
+  Add to Nurture = http < Route by Score@1; Discard Lead = set < Route by Score@2
+Slack Incident Bridge | incident
+  Alert Webhook = webhook; Parse Alert = code < Alert Webhook; Severity = switch < Parse Alert;
+  Page On-Call = http < Severity@0; Post to #incidents = slack < Page On-Call, Severity@1;
+  Ignore Alert = set < Severity@2
+Customer Onboarding | signup
+  Signup Webhook = webhook; Create Account = db < Signup Webhook;
+  Send Welcome Email = email < Create Account; Wait Before Follow-up = wait < Send Welcome Email;
+  Activated? = if < Wait Before Follow-up; Tag Active User = http < Activated?@0;
+  Send Nudge Email = email < Activated?@1
+Stripe Payout Reconciliation | payout
+  Every Hour = schedule; Fetch Payouts = http < Every Hour; Fetch Ledger = db < Fetch Payouts;
+  Reconcile = code < Fetch Ledger; Mismatch? = if < Reconcile;
+  Alert Finance = slack < Mismatch?@0; Mark Reconciled = db < Mismatch?@1
+Support Ticket Triage | ticket
+  Ticket Webhook = webhook; Classify Ticket = code < Ticket Webhook;
+  Priority = switch < Classify Ticket; Create Jira Issue = http < Priority@0;
+  Notify Support Lead = slack < Create Jira Issue; Assign Agent = http < Priority@1;
+  Auto Reply = email < Priority@2
+Weekly KPI Report | report
+  Every Monday = schedule; Query Orders = db < Every Monday; Query Signups = db < Query Orders;
+  Build Report = transform < Query Signups; Has Data? = if < Build Report;
+  Email Report = email < Has Data?@0; Warn Empty Report = slack < Has Data?@1
+Inventory Sync | stock
+  Every 15 Minutes = schedule; Fetch Stock Page = http < Every 15 Minutes, Next Page?@0;
+  Transform Items = transform < Fetch Stock Page; Next Page? = if < Transform Items;
+  Update Inventory = db < Next Page?@1; Low Stock? = if < Update Inventory;
+  Notify Purchasing = slack < Low Stock?@0; Stock OK = set < Low Stock?@1
+Manual Data Backfill | batch
+  Manual Trigger = manual; Load Batch = db < Manual Trigger; Transform Rows = code < Load Batch;
+  Write Rows = db < Transform Rows; Any Errors? = if < Write Rows;
+  Report Errors = email < Any Errors?@0; Log Success = set < Any Errors?@1
+Abandoned Cart Recovery | cart
+  Hourly Check = schedule; Find Abandoned Carts = db < Hourly Check;
+  Any Carts? = if < Find Abandoned Carts; Rate Limit Pause = wait < Any Carts?@0;
+  Send Recovery Email = email < Rate Limit Pause; Log Campaign = http < Send Recovery Email;
+  Nothing To Do = set < Any Carts?@1
+GitHub Release Notifier | release
+  GitHub Webhook = webhook; Is Release? = if < GitHub Webhook;
+  Format Notes = transform < Is Release?@0; Post to #releases = slack < Format Notes;
+  Update Changelog = http < Post to #releases; Ignore Event = set < Is Release?@1
+Payment Failure Handler | charge
+  Stripe Webhook = webhook; Extract Charge = set < Stripe Webhook;
+  Lookup Customer = db < Extract Charge; Retryable? = if < Lookup Customer;
+  Retry Charge = http < Retryable?@0; Email Customer = email < Retryable?@1;
+  Merge Outcome = merge < Retry Charge, Email Customer; Update CRM = http < Merge Outcome
+"""
+_SUFFIXES = ("", " (EU)", " (US)", " (APAC)", " v2")
+
+# fmt: off
+_DURATION_MS = {
+    "webhook": (1, 12), "schedule": (1, 4), "manual": (0, 2), "set": (1, 5), "if": (1, 4),
+    "switch": (1, 5), "code": (2, 120), "http": (80, 900), "wait": (2000, 20000),
+    "merge": (1, 6), "slack": (150, 700), "email": (200, 1500), "db": (5, 250),
+    "transform": (1, 20),
+}
+_FAIL_WEIGHT = {"http": 6.0, "code": 3.0, "db": 2.0, "email": 1.5, "slack": 1.5, "transform": 0.5}
+_ERRORS = {
+    "http": ("Request failed with status code 502", "Request failed with status code 500",
+             "Request failed with status code 429", "timeout of 30000ms exceeded",
+             "getaddrinfo ENOTFOUND api.partner-crm.com",
+             "The service refused the connection - perhaps it is offline"),
+    "code": ("Cannot read properties of undefined (reading 'email')",
+             "items is not iterable [line 4]", "amount.toFixed is not a function [line 7]",
+             "Unexpected token } in JSON at position 112"),
+    "db": ('duplicate key value violates unique constraint "orders_pkey"',
+           "Connection terminated unexpectedly", "deadlock detected"),
+    "email": ("Invalid login: 535 Authentication failed",
+              "Mailbox unavailable: 550 5.1.1 User unknown"),
+    "slack": ("An API error occurred: channel_not_found", "An API error occurred: ratelimited"),
+    "": ("Cannot read properties of undefined (reading 'email')",
+         'The value "amount" is not a number'),
+}
+_FIRST = ("Anna", "Ben", "Carla", "David", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jonas",
+          "Kavya", "Liam", "Maya", "Noah", "Olga", "Priya", "Rafael", "Sara", "Tomas", "Yuki")
+_LAST = ("Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hansen", "Ito", "Jensen",
+         "Kowalski", "Lopez", "Meyer", "Novak", "Okafor", "Patel", "Rossi", "Weber")
+_COMPANIES = (("Acme Corp", "acme.com"), ("Globex", "globex.io"), ("Initech", "initech.com"),
+              ("Umbrella Health", "umbrella-health.com"), ("Stark Logistics", "starklog.com"),
+              ("Wayne Retail", "wayneretail.com"), ("Hooli", "hooli.xyz"),
+              ("Vandelay Imports", "vandelay.com"), ("Tyrell Systems", "tyrell.ai"))
+_AGENTS = ("Stripe/1.0 (+https://stripe.com/docs/webhooks)", "axios/1.7.2", "GitHub-Hookshot/9a1c")
+# fmt: on
+_CANCELED = "The execution was cancelled manually"
+_CRASHED = "Workflow did not finish, possible out-of-memory issue"
+_MODES = {"webhook": "webhook", "schedule": "trigger", "manual": "manual"}
+_ALNUM = string.ascii_letters + string.digits
+_MINUTE_MS = 60_000
+_HOUR_MS = 60 * _MINUTE_MS
+_DAY_MS = 24 * _HOUR_MS
+_MIN_AGE_MS = 5 * _MINUTE_MS
+"""Finished executions are created at least this long before ``now``."""
+
+
+@dataclass(frozen=True)
+class _Template:
+    name: str
+    domain: str
+    nodes: tuple[tuple[str, str, tuple[tuple[str, int], ...]], ...]
+    """(name, kind, parents as (parent, output)) in definition order, the trigger first."""
+
+    @property
+    def has_loop(self) -> bool:
+        names = [n for n, _, _ in self.nodes]
+        return any(names.index(p) >= i for i, (_, _, ps) in enumerate(self.nodes) for p, _ in ps)
+
+    @property
+    def has_wait(self) -> bool:
+        return any(kind == "wait" for _, kind, _ in self.nodes)
+
+
+def _parse_catalog(text: str) -> tuple[_Template, ...]:
+    templates: list[_Template] = []
+    blocks: list[tuple[str, list[str]]] = []
+    for line in text.strip().splitlines():
+        if line.startswith(" "):
+            blocks[-1][1].append(line.strip())
+        else:
+            blocks.append((line, []))
+    for header, lines in blocks:
+        name, domain = (part.strip() for part in header.split("|"))
+        nodes = []
+        for item in " ".join(lines).split(";"):
+            node, _, parents = item.partition("<")
+            node_name, kind = (part.strip() for part in node.split("="))
+            edges = tuple(
+                (parent.strip(), int(output or 0))
+                for parent, _, output in (p.partition("@") for p in parents.split(",") if p.strip())
+            )
+            nodes.append((node_name, kind, edges))
+        templates.append(_Template(name, domain, tuple(nodes)))
+    return tuple(templates)
+
+
+_CATALOG = _parse_catalog(_CATALOG_TEXT)
+
+
+@dataclass
+class _Graph:
+    workflow: SimWorkflow
+    domain: str
+    kinds: dict[str, str]
+    children: dict[str, list[tuple[int, str]]]
+    back: dict[str, int]
+    """Loop controllers: the if node's output index that leads back to an earlier node."""
+
+
+@dataclass
+class _Step:
+    node: str
+    kind: str
+    run_index: int
+    source: int | None
+    output: Any = None
+    offset_ms: int = 0
+    duration_ms: int = 0
+    retry_count: int = 0
+
+
+@dataclass
+class _Plan:
+    execution: SimExecution
+    graph: _Graph
+    path_seed: int
+    record: dict[str, Any]
+    fail_node: str | None = None
+    parent: _Plan | None = None
+
+    @property
+    def created(self) -> datetime:
+        return self.execution.created_at
+
+    @property
+    def finished(self) -> datetime:
+        return self.execution.finished_at or self.execution.created_at
+
+
+def generate_store(
+    seed: int,
+    *,
+    style: Style,
+    workflows: int = 8,
+    executions: int = 400,
+    now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> SimStore:
+    """A store of ``workflows`` workflows and exactly ``executions`` executions up to ``now``."""
+    rng = random.Random(seed)
+    anchor = _anchor(now or utcnow())
+    graphs = _workflows(rng, style, max(1, workflows))
+    plans = _Builder(rng, style, anchor, graphs).build(max(0, executions))
+    return SimStore(
+        [g.workflow for g in graphs],
+        [p.execution for p in plans],
+        id_style="uuid" if style == "team" else "numeric",
+        clock=clock or utcnow,
+    )
+
+
+def demo_stores(seed: int = 7, now: datetime | None = None) -> dict[str, tuple[str, SimStore]]:
+    """The embedded demo's instances: name → (kind, store)."""
+    at = now or utcnow()
+    return {
+        "acme": ("team", generate_store(seed, style="team", executions=450, now=at)),
+        "n8n-prod": ("n8n", generate_store(seed + 1, style="n8n", executions=450, now=at)),
+        "n8n-staging": (
+            "n8n",
+            generate_store(seed + 2, style="n8n", workflows=6, executions=200, now=at),
+        ),
+    }
+
+
+def _anchor(now: datetime) -> datetime:
+    now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _ms(value: int) -> timedelta:
+    return timedelta(milliseconds=value)
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _token(rng: random.Random, size: int) -> str:
+    return "".join(rng.choices(_ALNUM, k=size))
+
+
+def _workflows(rng: random.Random, style: Style, count: int) -> list[_Graph]:
+    """``count`` workflows from the catalog (always one with a loop; for n8n one with a Wait)."""
+    order = list(range(len(_CATALOG)))
+    rng.shuffle(order)
+    required = [next(i for i in order if _CATALOG[i].has_loop)]
+    if style == "n8n":
+        required.append(next(i for i in order if _CATALOG[i].has_wait))
+    order = required + [i for i in order if i not in required]
+    graphs = []
+    for k in range(count):
+        template = _CATALOG[order[k % len(order)]]
+        suffix = _SUFFIXES[(k // len(order)) % len(_SUFFIXES)]
+        wid = _uuid(rng) if style == "team" else _token(rng, 16)
+        graphs.append(_graph(wid, template.name + suffix, template, rng.randint(1, 12)))
+    rng.shuffle(graphs)
+    return graphs
+
+
+def _graph(wid: str, name: str, template: _Template, version: int) -> _Graph:
+    nodes = [SimNode(node, kind) for node, kind, _ in template.nodes]
+    position = {n.name: i for i, n in enumerate(nodes)}
+    edges = [
+        SimEdge(parent, node, output)
+        for node, _, parents in template.nodes
+        for parent, output in parents
+    ]
+    children: dict[str, list[tuple[int, str]]] = {n.name: [] for n in nodes}
+    back: dict[str, int] = {}
+    for e in edges:
+        children[e.source].append((e.output, e.target))
+        if position[e.target] <= position[e.source]:
+            back[e.source] = e.output
+    for targets in children.values():
+        targets.sort(key=lambda t: (t[0], position[t[1]]))
+    workflow = SimWorkflow(wid, name, nodes, edges, trigger=nodes[0].kind, version=version)
+    return _Graph(workflow, template.domain, {n.name: n.kind for n in nodes}, children, back)
+
+
+def _path(g: _Graph, rng: random.Random) -> list[_Step]:
+    """The node runs of one execution, in order: one branch at each if/switch, loops unrolled."""
+    pages = rng.choices((1, 2, 3), (0.45, 0.35, 0.2))[0]
+    trigger = g.workflow.nodes[0].name
+    steps: list[_Step] = []
+    runs: dict[str, int] = {}
+    stack: list[tuple[str, int | None]] = [(trigger, None)]
+    while stack and len(steps) < 40:
+        node, source = stack.pop()
+        kind = g.kinds[node]
+        if kind == "merge" and node in runs:
+            continue
+        run_index = runs.get(node, 0)
+        runs[node] = run_index + 1
+        steps.append(_Step(node, kind, run_index, source))
+        outs = g.children[node]
+        if kind in ("if", "switch") and outs:
+            indices = sorted({o for o, _ in outs})
+            if node in g.back:
+                back = g.back[node]
+                rest = [i for i in indices if i != back] or [back]
+                chosen = back if run_index < pages - 1 else rest[0]
+            else:
+                weights = [0.72 if i == 0 else 0.28 / (i * i) for i in indices]
+                chosen = rng.choices(indices, weights)[0]
+            outs = [t for t in outs if t[0] == chosen]
+        stack.extend((target, len(steps) - 1) for _, target in reversed(outs))
+    return steps
+
+
+class _Builder:
+    """Plans one store's executions; every random choice comes from ``rng`` in a fixed order."""
+
+    def __init__(self, rng: random.Random, style: Style, anchor: datetime, graphs: list[_Graph]):
+        self.rng = rng
+        self.style = style
+        self.anchor = anchor
+        self.graphs = graphs
+        self.weights = [rng.uniform(0.4, 2.0) for _ in graphs]
+
+    def build(self, n: int) -> list[_Plan]:
+        """Exactly ``n`` executions in creation order, with ids and retry links set."""
+        rng, n8n = self.rng, self.style == "n8n"
+        retries = n // 25 if n8n else 0
+        statuses = ["running"] * max(1, n // 100) + ["new"] * max(1, n // 200)
+        if n8n:
+            statuses += ["waiting"] * max(1, n // 150) + ["crashed"] * max(1, n // 200)
+        finished = max(0, n - retries - len(statuses))
+        statuses += ["error"] * max(1, round(finished * 0.13))
+        statuses += ["canceled"] * max(1, round(finished * 0.05))
+        statuses = statuses[: n - retries]
+        statuses += ["success"] * (n - retries - len(statuses))
+        rng.shuffle(statuses)
+        plans = [self._plan(status) for status in statuses]
+        old = self.anchor - _ms(3 * _HOUR_MS)
+        originals = [
+            p for p in plans if p.execution.status == "error" and p.execution.created_at < old
+        ]
+        budget = retries
+        for original in originals:
+            if budget <= 0:
+                break
+            budget -= self._chain(original, min(budget, rng.choice((1, 1, 2, 3))), plans)
+        while len(plans) < n:
+            plans.append(self._plan("success"))
+        ordered = [p for _, p in sorted(enumerate(plans), key=lambda ip: (ip[1].created, ip[0]))]
+        for number, plan in enumerate(ordered, start=1):
+            plan.execution.id = _uuid(rng) if self.style == "team" else str(number)
+        for plan in ordered:
+            if plan.parent is not None:
+                plan.execution.retry_of = plan.parent.execution.id
+                if plan.execution.status == "success":
+                    plan.parent.execution.retry_success_id = plan.execution.id
+        return ordered
+
+    def _pick(self, predicate: Callable[[_Graph], bool] | None = None) -> _Graph:
+        pool = [(g, w) for g, w in zip(self.graphs, self.weights, strict=True)]
+        pool = [(g, w) for g, w in pool if predicate is None or predicate(g)] or pool
+        return self.rng.choices([g for g, _ in pool], [w for _, w in pool])[0]
+
+    def _plan(self, status: str) -> _Plan:
+        rng, anchor = self.rng, self.anchor
+        if status == "waiting":
+            plan = self._waiting()
+            if plan is not None:
+                return plan
+            status = "running"
+        if status == "running":
+            return self._running()
+        if status == "new":
+            g = self._pick()
+            created = anchor - _ms(rng.randint(200, 20_000))
+            execution = SimExecution("", g.workflow.id, "new", _mode(g), created, None, None)
+            execution.finishes_at = anchor + _ms(rng.randint(5_000, 180_000))
+            execution.final_status = "success"
+            return _Plan(execution, g, rng.getrandbits(32), _record(g.domain, rng))
+        age = _MIN_AGE_MS + int((30 * _DAY_MS - _MIN_AGE_MS) * rng.random() ** 2.2)
+        return self._finished(self._pick(), status, anchor - _ms(age))
+
+    def _finished(
+        self, g: _Graph, status: str, created: datetime, origin: _Plan | None = None
+    ) -> _Plan:
+        """A finished execution; a retry (``origin`` set) repeats the original's path and input."""
+        rng = self.rng
+        path_seed = origin.path_seed if origin else rng.getrandbits(32)
+        record = origin.record if origin else _record(g.domain, rng)
+        steps = self._steps(g, path_seed, record, origin.execution.input if origin else None)
+        fail_node: str | None = None
+        message: str | None = None
+        if status == "error":
+            same = [i for i, s in enumerate(steps) if origin and s.node == origin.fail_node]
+            index = same[0] if same else _failing_index(steps, rng)
+            steps, fail_node = steps[: index + 1], steps[index].node
+            message = rng.choice(_ERRORS.get(steps[-1].kind, _ERRORS[""]))
+        elif status == "canceled":
+            steps = steps[: rng.randint(1, len(steps) - 1)]
+            message = _CANCELED if self.style == "n8n" else None
+        elif status == "crashed":
+            steps = steps[: rng.randint(1, len(steps) - 1)]
+            message = _CRASHED
+        started = created + _ms(rng.randint(3, 120))
+        runs, end = self._runs(steps, started, message if status == "error" else None)
+        low, high = {"canceled": (300, 30_000), "crashed": (1_000, 90_000)}.get(status, (1, 25))
+        execution = SimExecution(
+            id="",
+            workflow_id=g.workflow.id,
+            status=status,
+            mode="retry" if origin else _mode(g),
+            created_at=created,
+            started_at=started,
+            finished_at=end + _ms(rng.randint(low, high)),
+            runs=runs,
+            error_message=message,
+            input=runs[0].output,
+            output=runs[-1].output if status == "success" else None,
+        )
+        return _Plan(execution, g, path_seed, record, fail_node)
+
+    def _running(self) -> _Plan:
+        """Started up to 90 s ago, part-way through its path, finishing within 4 minutes."""
+        rng, anchor = self.rng, self.anchor
+        g = self._pick()
+        path_seed, record = rng.getrandbits(32), _record(g.domain, rng)
+        steps = self._steps(g, path_seed, record)
+        steps = steps[: rng.randint(1, len(steps) - 1)]
+        done_ms = steps[-1].offset_ms + steps[-1].duration_ms
+        started = anchor - _ms(max(rng.randint(1_500, 90_000), done_ms + 200))
+        runs, _ = self._runs(steps, started, None)
+        created = started - _ms(rng.randint(3, 120))
+        execution = SimExecution(
+            "", g.workflow.id, "running", _mode(g), created, started, None, runs
+        )
+        execution.input = runs[0].output
+        execution.finishes_at = anchor + _ms(rng.randint(3_000, 240_000))
+        execution.final_status = "success"
+        return _Plan(execution, g, path_seed, record)
+
+    def _waiting(self) -> _Plan | None:
+        """Paused in a Wait node until ``wait_till``; None when no workflow reaches a Wait."""
+        rng, anchor = self.rng, self.anchor
+        g = self._pick(lambda c: "wait" in c.kinds.values())
+        record = _record(g.domain, rng)
+        for _ in range(25):
+            path_seed = rng.getrandbits(32)
+            steps = self._steps(g, path_seed, record)
+            waits = [i for i, s in enumerate(steps) if s.kind == "wait"]
+            if waits:
+                break
+        else:
+            return None
+        steps = steps[: waits[0] + 1]
+        steps[-1].duration_ms = rng.randint(1, 4)
+        started = anchor - _ms(rng.randint(_MINUTE_MS, 3 * _HOUR_MS))
+        runs, end = self._runs(steps, started, None)
+        runs[-1].status = "waiting"
+        created = started - _ms(rng.randint(3, 120))
+        stopped = end + _ms(rng.randint(1, 15))
+        execution = SimExecution("", g.workflow.id, "waiting", _mode(g), created, started, stopped)
+        execution.runs, execution.input = runs, runs[0].output
+        execution.wait_till = anchor + _ms(rng.randint(2 * _MINUTE_MS, 2 * _HOUR_MS))
+        execution.finishes_at = execution.wait_till + _ms(rng.randint(500, 5_000))
+        execution.final_status = "success"
+        return _Plan(execution, g, path_seed, record)
+
+    def _chain(self, original: _Plan, length: int, plans: list[_Plan]) -> int:
+        """Add up to ``length`` retries, each of the previous link; the last one may succeed."""
+        rng, previous, added = self.rng, original, 0
+        limit = self.anchor - _ms(_MIN_AGE_MS)
+        for link in range(length):
+            created = previous.finished + _ms(rng.randint(20_000, 40 * _MINUTE_MS))
+            if created > limit:
+                break
+            status = "success" if link == length - 1 and rng.random() < 0.6 else "error"
+            plan = self._finished(original.graph, status, created, origin=original)
+            plan.parent = previous
+            plans.append(plan)
+            previous, added = plan, added + 1
+        return added
+
+    def _steps(
+        self, g: _Graph, path_seed: int, record: dict[str, Any], trigger_output: Any = None
+    ) -> list[_Step]:
+        """The path (branch choices from ``path_seed``) with payloads, durations and offsets.
+
+        A retry passes the original's ``trigger_output`` so it reruns on the same input.
+        """
+        rng = self.rng
+        steps = _path(g, random.Random(path_seed))
+        counts: dict[str, int] = {}
+        for s in steps:
+            counts[s.node] = counts.get(s.node, 0) + 1
+        offset = rng.randint(0, 3)
+        for s in steps:
+            source = steps[s.source].output if s.source is not None else None
+            s.output = _output(s, source, record, counts[s.node], rng)
+            if s.source is None and trigger_output is not None:
+                s.output = trigger_output
+            low, high = _DURATION_MS[s.kind]
+            s.duration_ms = rng.randint(low, high)
+            if s.kind == "http" and rng.random() < 0.08:
+                s.retry_count = rng.randint(1, 2)
+                s.duration_ms += s.retry_count * rng.randint(1_000, 1_400)
+            s.offset_ms = offset
+            offset += s.duration_ms + rng.randint(1, 25)
+        return steps
+
+    def _runs(
+        self, steps: list[_Step], started: datetime, error: str | None
+    ) -> tuple[list[SimNodeRun], datetime]:
+        """Node runs from ``started`` on and the end of the last; it fails with ``error``."""
+        runs: list[SimNodeRun] = []
+        for s in steps:
+            at = started + _ms(s.offset_ms)
+            if s.kind == "schedule" and not s.output["timestamp"]:
+                s.output["timestamp"] = at.isoformat(timespec="milliseconds")
+            source = steps[s.source] if s.source is not None else None
+            run = SimNodeRun(
+                s.node, s.kind, s.run_index, at, s.duration_ms, "success", None, s.output
+            )
+            run.id, run.retry_count = _uuid(self.rng), s.retry_count
+            if source is not None:
+                run.source, run.input = source.node, source.output
+            runs.append(run)
+        if error is not None:
+            runs[-1].status, runs[-1].error, runs[-1].output = "error", error, None
+        return runs, runs[-1].started_at + _ms(runs[-1].duration_ms)
+
+
+def _mode(g: _Graph) -> str:
+    return _MODES.get(g.workflow.trigger, g.workflow.trigger)
+
+
+def _failing_index(steps: list[_Step], rng: random.Random) -> int:
+    weights = [_FAIL_WEIGHT.get(s.kind, 0.1) for s in steps[1:]]
+    return 1 + rng.choices(range(len(weights)), weights)[0]
+
+
+def _person(rng: random.Random) -> dict[str, Any]:
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    company, domain = rng.choice(_COMPANIES)
+    email = f"{first.lower()}.{last.lower()}@{domain}"
+    return {"name": f"{first} {last}", "email": email, "company": company}
+
+
+def _money(rng: random.Random, low: int, high: int) -> float:
+    return rng.randint(low * 100, high * 100) / 100
+
+
+def _record(domain: str, rng: random.Random) -> dict[str, Any]:
+    """The business object one execution is about (an order, a lead, an invoice, ...)."""
+    p = _person(rng)
+    person = {"customer": p["company"], "email": p["email"]}
+    currency = rng.choice(("EUR", "USD", "GBP"))
+    if domain == "order":
+        items = [
+            {"sku": f"SKU-{rng.randint(1000, 9999)}", "qty": rng.randint(1, 4)}
+            for _ in range(rng.randint(1, 3))
+        ]
+        amount = _money(rng, 15, 2500)
+        order = {"orderId": rng.randint(10_000, 99_999), **person, "amount": amount}
+        return {**order, "currency": currency, "items": items}
+    if domain == "invoice":
+        invoice = {"invoiceId": f"INV-{rng.randint(1000, 9999)}", **person}
+        amount, overdue = _money(rng, 90, 12_000), rng.randint(-5, 40)
+        return {**invoice, "amount": amount, "currency": currency, "daysOverdue": overdue}
+    if domain in ("payout", "charge"):
+        prefix = "po" if domain == "payout" else "ch"
+        charge = {f"{domain}Id": f"{prefix}_{_token(rng, 14)}", **person}
+        charge |= {"amount": _money(rng, 20, 9000), "currency": currency}
+        if domain == "charge":
+            charge["failureCode"] = rng.choice(("card_declined", "insufficient_funds"))
+        return charge
+    if domain == "incident":
+        service = rng.choice(("checkout-api", "payments-worker", "search", "auth"))
+        summary = rng.choice(("p95 latency above 2s", "error rate above 5%", "disk above 90%"))
+        severity = rng.choice(("critical", "warning", "info"))
+        alert = {"alertId": f"al_{_token(rng, 10)}", "service": service, "severity": severity}
+        return {**alert, "summary": summary, "reporter": p["email"]}
+    if domain == "report":
+        orders, signups = rng.randint(40, 900), rng.randint(5, 300)
+        report = {"period": "last_7_days", "orders": orders, "signups": signups}
+        return {**report, "revenue": _money(rng, 2000, 90_000), "owner": p["email"]}
+    if domain == "release":
+        tag = f"v{rng.randint(1, 4)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
+        repository = rng.choice(("acme/storefront", "acme/api", "acme/mobile"))
+        return {"repository": repository, "tag": tag, "author": p["email"], "draft": False}
+    if domain in ("stock", "batch"):
+        warehouse, rows = rng.choice(("BER-1", "AMS-2", "NYC-1")), rng.randint(20, 5000)
+        batch = {"batchId": rng.randint(1000, 9999), "warehouse": warehouse, "rows": rows}
+        return {**batch, "requestedBy": p["email"]}
+    extra: dict[str, dict[str, Any]] = {
+        "lead": {"leadId": f"ld_{_token(rng, 8)}", "source": rng.choice(("website", "webinar"))},
+        "ticket": {"ticketId": rng.randint(1000, 99_999), "priority": rng.choice(("P1", "P2"))},
+        "cart": {"cartId": f"cart_{_token(rng, 10)}", "value": _money(rng, 20, 600)},
+        "signup": {"userId": rng.randint(1, 500_000), "plan": rng.choice(("free", "pro"))},
+        "contact": {"contactId": rng.randint(1, 900_000), "lifecycleStage": "customer"},
+    }
+    return {**extra.get(domain, {}), **p}
+
+
+def _output(
+    step: _Step, source: Any, record: dict[str, Any], runs: int, rng: random.Random
+) -> dict[str, Any]:
+    """Plausible JSON for one node run, from its kind, its input and the execution's record.
+
+    ``runs`` is how often this node runs in the execution (pages of a pagination loop).
+    """
+    kind = step.kind
+    if kind == "webhook":
+        headers = {"content-type": "application/json", "user-agent": rng.choice(_AGENTS)}
+        if rng.random() < 0.1:
+            headers["authorization"] = f"Bearer tok_{_token(rng, 28)}"
+        return {"headers": headers, "params": {}, "query": {}, "body": record}
+    if kind == "schedule":
+        return {"timestamp": "", "Timezone": "UTC"}
+    if kind == "manual":
+        return {}
+    if kind in ("if", "switch", "merge", "wait"):
+        return source if isinstance(source, dict) else {}
+    if kind == "http":
+        out: dict[str, Any] = {"statusCode": 200, "id": f"res_{_token(rng, 12)}"}
+        if runs > 1 or step.node.startswith("Fetch"):
+            results = [_person(rng) for _ in range(rng.randint(1, 3))]
+            out |= {"page": step.run_index + 1, "hasMore": step.run_index < runs - 1}
+            out["results"] = results
+        else:
+            out |= {"status": "ok", "email": record.get("email")}
+        if rng.random() < 0.15:
+            out["apiKey"] = f"sk_live_{_token(rng, 24)}"
+        return out
+    if kind == "db":
+        return {"rowCount": rng.randint(1, 50), "data": record}
+    if kind == "email":
+        to = record.get("email") or record.get("owner") or record.get("requestedBy")
+        message_id = f"<{_token(rng, 16)}@mail.acme.com>"
+        return {"accepted": [to], "rejected": [], "messageId": message_id, "response": "250 OK"}
+    if kind == "slack":
+        ts = f"{rng.randint(1_700_000_000, 1_800_000_000)}.{rng.randint(0, 999_999):06d}"
+        text = f"{step.node}: {record.get('email') or record.get('summary') or 'done'}"
+        channel = f"C0{_token(rng, 9).upper()}"
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "message": {"type": "message", "text": text},
+        }
+    page = {"page": source["page"]} if isinstance(source, dict) and "page" in source else {}
+    if kind == "code":
+        return {**record, **page, "checksum": _token(rng, 8)}
+    return {**record, **page, "normalized" if kind == "set" else "mapped": True}
