@@ -1,0 +1,269 @@
+"""Pure parsing of the team-style API's JSON into the domain model, and its keyset positions.
+
+Every function here raises ``WireError`` naming what was wrong; the adapter turns it into
+``UpstreamBadResponse`` for its instance. Nothing here sends a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from execgate.domain.keys import ExecutionKey, NodeExecutionKey
+from execgate.domain.models import (
+    Execution,
+    ExecutionMode,
+    ExecutionQuery,
+    ExecutionStatus,
+    NodeExecution,
+)
+
+STATUSES: dict[str, ExecutionStatus] = {
+    "PENDING": ExecutionStatus.PENDING,
+    "RUNNING": ExecutionStatus.RUNNING,
+    "SUCCESS": ExecutionStatus.SUCCESS,
+    "FAILED": ExecutionStatus.FAILED,
+    "CANCELLED": ExecutionStatus.CANCELLED,
+}
+"""Team status → domain status; these five are also the values the ``status`` filter takes."""
+
+WIRE_STATUS: dict[ExecutionStatus, str] = {v: k for k, v in STATUSES.items()}
+
+MODES: dict[str, ExecutionMode] = {
+    "WEBHOOK": ExecutionMode.WEBHOOK,
+    "SCHEDULE": ExecutionMode.SCHEDULE,
+    "CRON": ExecutionMode.SCHEDULE,
+    "MANUAL": ExecutionMode.MANUAL,
+    "API": ExecutionMode.API,
+    "EVENT": ExecutionMode.EVENT,
+}
+
+
+class WireError(ValueError):
+    """An answer that does not have the shape the team-style API promises."""
+
+
+def _field(body: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = body.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise WireError(f"'{name}' has the wrong type")
+    return value
+
+
+def _text(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = _field(body, name, str)
+    if required and not value:
+        raise WireError(f"'{name}' is missing")
+    return value  # type: ignore[no-any-return]
+
+
+def _int(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise WireError(f"'{name}' is not an integer")
+
+
+def parse_time(value: Any, name: str = "timestamp") -> datetime | None:
+    """An ISO 8601 timestamp (``Z`` or an offset; none means UTC) as an aware datetime."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise WireError(f"'{name}' is not a timestamp")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise WireError(f"'{name}' is not a valid timestamp") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def render_time(moment: datetime) -> str:
+    """``moment`` as the API writes it: UTC, milliseconds (microseconds when it has them)."""
+    moment = moment.astimezone(UTC)
+    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def _status(raw: str) -> ExecutionStatus:
+    return STATUSES.get(raw.upper(), ExecutionStatus.UNKNOWN)
+
+
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise WireError(f"{what} is not an object")
+    return value
+
+
+def parse_execution(instance: str, value: Any, *, detail: bool) -> Execution:
+    """One execution from a list item (``detail=False``) or a details answer."""
+    body = _object(value, "an execution")
+    native_id = _text(body, "id", required=True)
+    workflow_id = _text(body, "workflowId", required=True)
+    status_raw = _text(body, "status", required=True)
+    assert native_id is not None and workflow_id is not None and status_raw is not None
+    key = ExecutionKey(instance, native_id)
+    mode_raw = _text(body, "trigger" if detail else "triggerType")
+    if mode_raw is None:
+        mode_raw = _text(body, "triggerType" if detail else "trigger")
+    status = _status(status_raw)
+    nodes: tuple[NodeExecution, ...] | None = None
+    if detail:
+        raw_nodes = body.get("nodeExecutions")
+        if raw_nodes is None:
+            raw_nodes = []
+        if not isinstance(raw_nodes, list):
+            raise WireError("'nodeExecutions' is not a list")
+        nodes = parse_nodes(key, raw_nodes)
+    execution = Execution(
+        key=key,
+        workflow_id=workflow_id,
+        status=status,
+        status_raw=status_raw,
+        mode=MODES.get(mode_raw.upper(), ExecutionMode.UNKNOWN)
+        if mode_raw
+        else ExecutionMode.UNKNOWN,
+        mode_raw=mode_raw,
+        finished=status is ExecutionStatus.SUCCESS,
+        workflow_name=_text(body, "workflowName"),
+        created_at=parse_time(body.get("createdAt"), "createdAt"),
+        started_at=parse_time(body.get("startedAt"), "startedAt"),
+        finished_at=parse_time(
+            body.get("completedAt") if detail else body.get("finishedAt"), "completedAt"
+        ),
+        duration_ms=_int(body, "durationMs"),
+        error_message=_text(body, "errorMessage"),
+        input_data=body.get("inputData"),
+        output_data=body.get("outputData"),
+        node_executions=nodes,
+    )
+    if execution.sort_time is None:
+        raise WireError("an execution has neither 'startedAt' nor 'createdAt'")
+    return execution
+
+
+def parse_nodes(key: ExecutionKey, raw_nodes: Sequence[Any]) -> tuple[NodeExecution, ...]:
+    """The node executions of one execution in array order; ``run_index`` counts repeats."""
+    seen: dict[str, int] = {}
+    nodes = []
+    for position, value in enumerate(raw_nodes):
+        body = _object(value, "a node execution")
+        native_id = _text(body, "id", required=True)
+        name = _text(body, "nodeName", required=True)
+        status_raw = _text(body, "status")
+        assert native_id is not None and name is not None
+        run_index = seen.get(name, 0)
+        seen[name] = run_index + 1
+        nodes.append(
+            NodeExecution(
+                key=NodeExecutionKey(key, native_id),
+                node_name=name,
+                node_type=_text(body, "nodeType"),
+                status=_status(status_raw) if status_raw else ExecutionStatus.UNKNOWN,
+                status_raw=status_raw,
+                position=position,
+                run_index=run_index,
+                retry_count=_int(body, "retryCount") or 0,
+                started_at=parse_time(body.get("startedAt"), "startedAt"),
+                finished_at=parse_time(body.get("completedAt"), "completedAt"),
+                duration_ms=_int(body, "durationMs"),
+                input_data=body.get("inputData"),
+                output_data=body.get("outputData"),
+                error_message=_text(body, "errorMessage"),
+            )
+        )
+    return tuple(nodes)
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One answer of a list endpoint."""
+
+    content: list[Any]
+    total: int
+    total_pages: int
+    number: int
+    size: int
+
+
+def parse_list(value: Any) -> ListPage:
+    body = _object(value, "the list answer")
+    content = body.get("content")
+    if not isinstance(content, list):
+        raise WireError("'content' is not a list")
+    numbers = {}
+    for name in ("totalElements", "totalPages", "number", "size"):
+        number = _int(body, name)
+        if number is None or number < 0:
+            raise WireError(f"'{name}' is missing")
+        numbers[name] = number
+    return ListPage(
+        content,
+        numbers["totalElements"],
+        numbers["totalPages"],
+        numbers["number"],
+        numbers["size"],
+    )
+
+
+# --- keyset positions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """Resume right after every item with ``sort_time > t``, and those with ``t`` in ``ids``."""
+
+    t: datetime
+    ids: frozenset[str]
+
+    def passed(self, execution: Execution) -> bool:
+        """Whether ``execution`` was already returned before this bound (or sorts before it)."""
+        moment = execution.sort_time
+        assert moment is not None
+        return moment > self.t or (moment == self.t and execution.native_id in self.ids)
+
+    def to_position(self) -> dict[str, Any]:
+        return {"t": render_time(self.t), "ids": sorted(self.ids)}
+
+
+def parse_position(position: Mapping[str, Any] | None) -> Bound | None:
+    """The bound a position stands for; ``None`` (or ``{}``) is the start of the stream."""
+    if not position:
+        return None
+    t = position.get("t")
+    ids = position.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValueError("malformed position")
+    moment = parse_time(t, "t")
+    if moment is None:
+        raise ValueError("malformed position")
+    return Bound(moment, frozenset(ids))
+
+
+def bound_after(previous: Bound | None, consumed: Sequence[Execution]) -> Bound:
+    """The bound right after the last of ``consumed`` (ties at its time accumulate ids)."""
+    last = consumed[-1].sort_time
+    assert last is not None
+    ids = {e.native_id for e in consumed if e.sort_time == last}
+    if previous is not None and previous.t == last:
+        ids |= previous.ids
+    return Bound(last, frozenset(ids))
+
+
+def matches(execution: Execution, query: ExecutionQuery) -> bool:
+    """Whether ``execution`` satisfies the whole query (what the API could not filter)."""
+    if query.statuses and execution.status not in query.statuses:
+        return False
+    if query.workflow_id is not None and execution.workflow_id != query.workflow_id:
+        return False
+    moment = execution.sort_time
+    if query.started_after is not None and (moment is None or moment < query.started_after):
+        return False
+    return not (
+        query.started_before is not None and (moment is None or moment > query.started_before)
+    )

@@ -1,0 +1,362 @@
+"""A team-style executions API over a ``SimStore`` (the REST API of the team-style seed).
+
+Routes: ``GET /api/executions/team/{teamId}`` (offset pages, filters), ``GET /api/executions``
+(by workflow), ``GET /api/executions/{id}`` (details with node executions),
+``POST /api/executions/{id}/cancel`` and ``GET /api/executions/team/{teamId}/export`` (CSV or
+JSON, with PII and credential values redacted by ``team_export``).
+
+Every route needs ``Authorization: Bearer <token>`` (401 otherwise); another team's id is 403.
+Lists are ordered by start time (creation time for a pending execution) descending, ties by id
+descending, at the millisecond precision the API renders, so a client that pages by time bounds
+sees exactly what it filtered on. ``size`` defaults to 20 and is capped at 100.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import math
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from execgate.simulate.data import ACTIVE_STATUSES, SimExecution, SimNodeRun, SimWorkflow
+from execgate.simulate.store import SimStore, finish
+from execgate.simulate.team_export import export_csv, export_json
+
+DEFAULT_SIZE = 20
+MAX_SIZE = 100
+DEFAULT_EXPORT_DAYS = 30
+STATUS = {
+    "new": "PENDING",
+    "running": "RUNNING",
+    "waiting": "RUNNING",
+    "success": "SUCCESS",
+    "error": "FAILED",
+    "crashed": "FAILED",
+    "canceled": "CANCELLED",
+}
+TEAM_STATUSES = frozenset({"PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"})
+_NODE_STATUS = {"success": "SUCCESS", "error": "FAILED", "running": "RUNNING", "waiting": "RUNNING"}
+_MODE = {
+    "webhook": "WEBHOOK",
+    "trigger": "SCHEDULE",
+    "manual": "MANUAL",
+    "retry": "MANUAL",
+    "cli": "API",
+    "integrated": "API",
+    "internal": "API",
+}
+_NODE_TYPE = {
+    "webhook": "WEBHOOK_TRIGGER",
+    "schedule": "SCHEDULE_TRIGGER",
+    "manual": "MANUAL_TRIGGER",
+    "event": "EVENT_TRIGGER",
+    "api": "API_TRIGGER",
+    "set": "SET_FIELDS",
+    "if": "IF_ELSE",
+    "switch": "SWITCH",
+    "code": "CODE",
+    "http": "HTTP_REQUEST",
+    "wait": "WAIT",
+    "merge": "MERGE",
+    "slack": "SLACK",
+    "email": "EMAIL",
+    "db": "DATABASE",
+    "transform": "TRANSFORM",
+}
+_NODE_NAMESPACE = uuid.UUID("0b6f9a7e-3f4c-4d2a-8c51-2e9d7a10c4b3")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _ms(moment: datetime) -> datetime:
+    """``moment`` in UTC, cut to the millisecond precision the API shows."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    moment = _ms(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _duration(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((_ms(end) - _ms(start)) / timedelta(milliseconds=1))
+
+
+def sort_time(execution: SimExecution) -> datetime:
+    return _ms(execution.started_at or execution.created_at)
+
+
+def team_status(execution: SimExecution) -> str:
+    return STATUS.get(execution.status, execution.status.upper())
+
+
+def _trigger(execution: SimExecution, workflow: SimWorkflow | None) -> str:
+    if execution.mode == "trigger" and workflow is not None and workflow.trigger == "event":
+        return "EVENT"
+    return _MODE.get(execution.mode, execution.mode.upper())
+
+
+def _node_id(execution: SimExecution, run: SimNodeRun) -> str:
+    return str(uuid.uuid5(_NODE_NAMESPACE, f"{execution.workflow_id}/{run.node}"))
+
+
+def _run_id(execution: SimExecution, index: int, run: SimNodeRun) -> str:
+    return run.id or str(uuid.uuid5(_NODE_NAMESPACE, f"{execution.id}/run/{index}"))
+
+
+def _run_end(run: SimNodeRun) -> datetime | None:
+    if run.status in ("running", "waiting"):
+        return None
+    return run.started_at + timedelta(milliseconds=run.duration_ms)
+
+
+def summary(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "workflowId": execution.workflow_id,
+        "workflowName": workflow.name if workflow else None,
+        "status": team_status(execution),
+        "startedAt": iso(execution.started_at),
+        "finishedAt": iso(execution.finished_at),
+        "durationMs": _duration(execution.started_at, execution.finished_at),
+        "triggerType": _trigger(execution, workflow),
+        "nodeCount": len(execution.runs),
+        "errorMessage": execution.error_message,
+        "createdAt": iso(execution.created_at),
+    }
+
+
+def details(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, Any]:
+    nodes = []
+    for index, run in enumerate(execution.runs):
+        end = _run_end(run)
+        nodes.append(
+            {
+                "id": _run_id(execution, index, run),
+                "nodeId": _node_id(execution, run),
+                "nodeName": run.node,
+                "nodeType": _NODE_TYPE.get(run.kind, run.kind.upper()),
+                "status": _NODE_STATUS.get(run.status, run.status.upper()),
+                "startedAt": iso(run.started_at),
+                "completedAt": iso(end),
+                "durationMs": run.duration_ms if end is not None else None,
+                "inputData": run.input,
+                "outputData": run.output,
+                "errorMessage": run.error,
+                "retryCount": run.retry_count,
+            }
+        )
+    return {
+        "id": execution.id,
+        "workflowId": execution.workflow_id,
+        "workflowName": workflow.name if workflow else None,
+        "workflowVersion": workflow.version if workflow else 1,
+        "status": team_status(execution),
+        "trigger": _trigger(execution, workflow),
+        "inputData": execution.input,
+        "outputData": execution.output,
+        "errorMessage": execution.error_message,
+        "createdAt": iso(execution.created_at),
+        "startedAt": iso(execution.started_at),
+        "completedAt": iso(execution.finished_at),
+        "durationMs": _duration(execution.started_at, execution.finished_at),
+        "nodeExecutions": nodes,
+    }
+
+
+# --- request parsing ------------------------------------------------------------------------
+
+
+def _int(raw: str | None, name: str, default: int, minimum: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Parameter '{name}' must be an integer") from None
+    if value < minimum:
+        raise ApiError(400, f"Parameter '{name}' must be at least {minimum}")
+    return value
+
+
+def _date(raw: str | None, name: str) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"Parameter '{name}' must be an ISO 8601 date-time") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _paged(rows: list[tuple[SimExecution, SimWorkflow | None]], request: Request) -> JSONResponse:
+    page = _int(request.query_params.get("page"), "page", 0, 0)
+    size = min(_int(request.query_params.get("size"), "size", DEFAULT_SIZE, 1), MAX_SIZE)
+    chunk = rows[page * size : (page + 1) * size]
+    return JSONResponse(
+        {
+            "content": [summary(e, w) for e, w in chunk],
+            "totalElements": len(rows),
+            "totalPages": math.ceil(len(rows) / size),
+            "number": page,
+            "size": size,
+        }
+    )
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status)
+
+
+Handler = Callable[[Request], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _TeamApi:
+    """The routes of one team. Handlers are synchronous and run under the store's lock, so a
+    test thread that edits the store never sees a half-rendered answer."""
+
+    def __init__(self, store: SimStore, team_id: str, token: str, latency_ms: float) -> None:
+        self.store = store
+        self.team_id = team_id
+        self.token = token.encode()
+        self.latency_ms = latency_ms
+
+    def guarded(self, handler: Handler) -> Endpoint:
+        async def run(request: Request) -> Response:
+            if self.latency_ms > 0:
+                await asyncio.sleep(self.latency_ms / 1000)
+            self.store.advance()
+            scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                credential.strip().encode(), self.token
+            ):
+                return _error(401, "Unauthorized")
+            team = request.path_params.get("team_id")
+            if team is not None and team != self.team_id:
+                return _error(403, "User does not have access to this team")
+            try:
+                with self.store.lock:
+                    return handler(request)
+            except ApiError as exc:
+                return _error(exc.status, exc.message)
+
+        return run
+
+    def _rows(
+        self,
+        *,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[tuple[SimExecution, SimWorkflow | None]]:
+        rows = []
+        for execution in self.store.visible():
+            moment = sort_time(execution)
+            if status is not None and team_status(execution) != status:
+                continue
+            if workflow_id is not None and execution.workflow_id != workflow_id:
+                continue
+            if (start is not None and moment < start) or (end is not None and moment > end):
+                continue
+            rows.append(execution)
+        rows.sort(key=lambda e: (sort_time(e), e.id), reverse=True)
+        return [(e, self.store.workflows.get(e.workflow_id)) for e in rows]
+
+    def _execution(self, request: Request) -> SimExecution:
+        raw = request.path_params["execution_id"]
+        try:
+            uuid.UUID(raw)
+        except ValueError:
+            raise ApiError(404, "Execution not found") from None
+        execution = self.store.get(raw)
+        if execution is None:
+            raise ApiError(404, "Execution not found")
+        return execution
+
+    def list_team(self, request: Request) -> Response:
+        query = request.query_params
+        status = query.get("status")
+        if status is not None:
+            status = status.upper()
+            if status not in TEAM_STATUSES:
+                raise ApiError(400, f"Unknown status '{query['status']}'")
+        rows = self._rows(
+            status=status,
+            workflow_id=query.get("workflowId"),
+            start=_date(query.get("from"), "from"),
+            end=_date(query.get("to"), "to"),
+        )
+        return _paged(rows, request)
+
+    def list_workflow(self, request: Request) -> Response:
+        workflow_id = request.query_params.get("workflowId")
+        if not workflow_id:
+            raise ApiError(400, "Parameter 'workflowId' is required")
+        return _paged(self._rows(workflow_id=workflow_id), request)
+
+    def get(self, request: Request) -> Response:
+        execution = self._execution(request)
+        return JSONResponse(details(execution, self.store.workflows.get(execution.workflow_id)))
+
+    def cancel(self, request: Request) -> Response:
+        execution = self._execution(request)
+        if execution.status not in ACTIVE_STATUSES:
+            raise ApiError(409, "Only executions with RUNNING or PENDING status can be cancelled")
+        finish(execution, "canceled", self.store.now())
+        return Response(status_code=200)
+
+    def export(self, request: Request) -> Response:
+        fmt = request.query_params.get("format", "csv").lower()
+        if fmt not in ("csv", "json"):
+            raise ApiError(400, "Parameter 'format' must be csv or json")
+        days = _int(request.query_params.get("days"), "days", DEFAULT_EXPORT_DAYS, 1)
+        rows = self._rows(start=_ms(self.store.now() - timedelta(days=days)))
+        rendered = [details(e, w) for e, w in rows]
+        body = export_csv(rendered) if fmt == "csv" else export_json(rendered)
+        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+        filename = f"executions-{self.team_id}-{days}d.{fmt}"
+        return Response(
+            body,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+
+def create_team_app(
+    store: SimStore, *, team_id: str, token: str, latency_ms: float = 0.0
+) -> Starlette:
+    """The team-style API of one team over ``store``, answering to Bearer ``token`` only."""
+    api = _TeamApi(store, team_id, token, latency_ms)
+    g = api.guarded
+    return Starlette(
+        routes=[
+            Route("/api/executions/team/{team_id}/export", g(api.export), methods=["GET"]),
+            Route("/api/executions/team/{team_id}", g(api.list_team), methods=["GET"]),
+            Route("/api/executions/{execution_id}/cancel", g(api.cancel), methods=["POST"]),
+            Route("/api/executions/{execution_id}", g(api.get), methods=["GET"]),
+            Route("/api/executions", g(api.list_workflow), methods=["GET"]),
+        ]
+    )
