@@ -1,0 +1,1 @@
+"""Tests and harness that run against a real n8n server."""
