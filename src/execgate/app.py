@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +23,7 @@ from strawberry.types import ExecutionResult
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
 from execgate.api.schema import schema
+from execgate.service.cache import CachedBackend, CacheSettings, ExecutionCache
 from execgate.service.gateway import Gateway
 
 if TYPE_CHECKING:
@@ -32,6 +34,9 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, gateway: Gateway, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.gateway = gateway
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return build_context(self.gateway, request)
@@ -47,15 +52,19 @@ def create_app(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     graphiql: bool = True,
+    cache_settings: CacheSettings | None = None,
 ) -> Starlette:
     """The gateway over the instances of ``settings`` (``transports`` replace sockets)."""
     from execgate.registry import Registry
 
     registry = Registry.from_settings(settings, transports)
-    gateway = Gateway(registry.backends, max_first=settings.max_first)
+    cache = ExecutionCache(cache_settings)
+    backends = {name: CachedBackend(b, cache) for name, b in registry.backends.items()}
+    gateway = Gateway(backends, max_first=settings.max_first)
     app = gateway_app(gateway, on_close=registry.aclose, graphiql=graphiql)
     app.state.registry = registry
     app.state.settings = settings
+    app.state.cache = cache
     return app
 
 

@@ -181,8 +181,10 @@ async def test_paging_survives_inserts_at_the_head_and_deletions(rig: Rig) -> No
     assert len(seen) == len(set(seen))
     assert seen[:3] == before[:3]
     assert seen[3:] == [i for i in before[3:] if i not in removed]
-    # and the keyset bound keeps every page to one request
-    assert set(calls) == {1}
+    # and the keyset bound keeps every page to one request; the end of the stream costs one
+    # more, to reach pending executions that have no time (see test_team_undated.py)
+    assert set(calls[:-1]) == {1}
+    assert calls[-1] == 2
 
 
 async def test_single_status_is_pushed_down(rig: Rig) -> None:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
@@ -34,7 +35,7 @@ def build_schema(**kwargs: Any) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
-        extensions=[ErrorCodes],
+        extensions=[ErrorCodes, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
         **kwargs,
     )
 

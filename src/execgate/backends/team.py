@@ -95,11 +95,18 @@ def _plan(query: ExecutionQuery, bound: Bound | None = None) -> _Plan:
     if query.started_after is not None:
         params["from"] = render_time(query.started_after)
     upper = query.started_before
-    if bound is not None and (upper is None or bound.t < upper):
+    if bound is not None and bound.t is not None and (upper is None or bound.t < upper):
         upper = bound.t
     if upper is not None:
         params["to"] = render_time(upper)
     return _Plan(params, local)
+
+
+def _sweeps(query: ExecutionQuery) -> bool:
+    """Whether undated pending executions can match ``query`` (no dates, PENDING admitted)."""
+    if query.started_after is not None or query.started_before is not None:
+        return False
+    return not query.statuses or ExecutionStatus.PENDING in query.statuses
 
 
 def _segment(native_id: str) -> str | None:
@@ -211,8 +218,41 @@ class TeamBackend:
                 # The page is full and the API says more may follow: resume from here.
                 more = True
                 break
+        if not more and bound is not None and bound.t is not None and _sweeps(query):
+            room = limit - len(items)
+            undated, sweep_calls = await self._undated(query, bound, seen, room + 1)
+            calls += sweep_calls
+            more = len(undated) > room
+            items.extend(undated[:room])
         resume = self.position_after(position, items) if more and items else None
         return Page(items=tuple(items), position=resume, total=total, calls=calls)
+
+    async def _undated(
+        self, query: ExecutionQuery, bound: Bound, seen: set[str], wanted: int
+    ) -> tuple[list[Execution], int]:
+        """Pending executions with no time that a keyset read (bounded by ``to``) cannot reach."""
+        params = {"status": "PENDING"}
+        if query.workflow_id is not None:
+            params["workflowId"] = query.workflow_id
+        found: list[Execution] = []
+        calls = 0
+        page_no = 0
+        while len(found) < wanted:
+            answer = await self._list_page(params, page_no, MAX_PAGE_SIZE)
+            calls += 1
+            for raw in answer.content:
+                execution = self._parse(raw, detail=False)
+                if (
+                    execution.sort_time is None
+                    and execution.native_id not in bound.undated
+                    and execution.native_id not in seen
+                ):
+                    seen.add(execution.native_id)
+                    found.append(execution)
+            if not answer.content or answer.number + 1 >= answer.total_pages:
+                break
+            page_no += 1
+        return found, calls
 
     def position_after(
         self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]

@@ -142,8 +142,8 @@ def parse_execution(instance: str, value: Any, *, detail: bool) -> Execution:
         output_data=body.get("outputData"),
         node_executions=nodes,
     )
-    if execution.sort_time is None:
-        raise WireError("an execution has neither 'startedAt' nor 'createdAt'")
+    if execution.sort_time is None and execution.status is not ExecutionStatus.PENDING:
+        raise WireError("an execution that has started has no 'startedAt'")
     return execution
 
 
@@ -214,45 +214,75 @@ def parse_list(value: Any) -> ListPage:
 # --- keyset positions -----------------------------------------------------------------------
 
 
+MAX_UNDATED = 500
+"""How many not-yet-started executions without any time a position remembers."""
+
+
 @dataclass(frozen=True, slots=True)
 class Bound:
-    """Resume right after every item with ``sort_time > t``, and those with ``t`` in ``ids``."""
+    """Resume right after every item with ``sort_time > t``, and those with ``t`` in ``ids``.
 
-    t: datetime
+    A pending execution may come with no time at all (the list carries no ``createdAt``):
+    those already returned are remembered by id in ``undated``, wherever the API put them.
+    """
+
+    t: datetime | None
     ids: frozenset[str]
+    undated: frozenset[str] = frozenset()
 
     def passed(self, execution: Execution) -> bool:
         """Whether ``execution`` was already returned before this bound (or sorts before it)."""
         moment = execution.sort_time
-        assert moment is not None
+        if moment is None:
+            return execution.native_id in self.undated
+        if self.t is None:
+            return False
         return moment > self.t or (moment == self.t and execution.native_id in self.ids)
 
     def to_position(self) -> dict[str, Any]:
-        return {"t": render_time(self.t), "ids": sorted(self.ids)}
+        position: dict[str, Any] = {
+            "t": render_time(self.t) if self.t is not None else None,
+            "ids": sorted(self.ids),
+        }
+        if self.undated:
+            position["u"] = sorted(self.undated)
+        return position
 
 
 def parse_position(position: Mapping[str, Any] | None) -> Bound | None:
     """The bound a position stands for; ``None`` (or ``{}``) is the start of the stream."""
     if not position:
         return None
-    t = position.get("t")
     ids = position.get("ids")
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+    undated = position.get("u", [])
+    for group in (ids, undated):
+        if not isinstance(group, list) or not all(isinstance(i, str) for i in group):
+            raise ValueError("malformed position")
+    t = position.get("t")
+    moment = None if t is None else parse_time(t, "t")
+    if moment is None and not undated:
         raise ValueError("malformed position")
-    moment = parse_time(t, "t")
-    if moment is None:
-        raise ValueError("malformed position")
-    return Bound(moment, frozenset(ids))
+    return Bound(moment, frozenset(ids or ()), frozenset(undated))
 
 
 def bound_after(previous: Bound | None, consumed: Sequence[Execution]) -> Bound:
     """The bound right after the last of ``consumed`` (ties at its time accumulate ids)."""
-    last = consumed[-1].sort_time
-    assert last is not None
-    ids = {e.native_id for e in consumed if e.sort_time == last}
-    if previous is not None and previous.t == last:
-        ids |= previous.ids
-    return Bound(last, frozenset(ids))
+    undated = {e.native_id for e in consumed if e.sort_time is None}
+    if previous is not None:
+        undated |= previous.undated
+    dated = [e for e in consumed if e.sort_time is not None]
+    if not dated:
+        assert previous is None or previous.t is not None or undated
+        t = previous.t if previous is not None else None
+        ids = set(previous.ids) if previous is not None else set()
+    else:
+        t = dated[-1].sort_time
+        ids = {e.native_id for e in dated if e.sort_time == t}
+        if previous is not None and previous.t == t:
+            ids |= previous.ids
+    if len(undated) > MAX_UNDATED:
+        undated = set(sorted(undated)[-MAX_UNDATED:])
+    return Bound(t, frozenset(ids), frozenset(undated))
 
 
 def matches(execution: Execution, query: ExecutionQuery) -> bool:
