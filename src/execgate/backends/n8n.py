@@ -1,0 +1,361 @@
+"""The adapter for n8n's public REST API (``/api/v1``), as n8n 2.41 serves it.
+
+Listing: n8n filters by one status per call and leaves running executions out of its plain
+list, so the adapter reads several *streams* and merges them by numeric id, descending: with
+no status filter the plain stream (``*``) and the ``status=running`` stream; otherwise one
+stream per requested status. Each stream is read with a cursor the adapter builds itself
+(base64 of ``{"lastId": "<id>", "limit": n}``, the format n8n uses), so nothing fetched but not
+used is lost.
+
+Position: ``{"lastId": "<id>", "done": ["<stream>", ...]}``. Because the merge is by id over
+all streams, everything above ``lastId`` has been returned on every stream, and every stream
+resumes strictly below it; ``done`` names streams already read to their end. ``lastId`` absent
+means from the newest. A page is ``None``-positioned once every stream is exhausted.
+
+Filters are pushed down (``status``, ``workflowId``, ``startedAfter``/``startedBefore``) and
+applied again here, since older n8n versions ignore some of them; when that drops items the
+adapter reads on until it has ``limit`` items or the streams end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from execgate.backends.http import BackendHTTP
+from execgate.backends.n8n_wire import N8N_STATUS, WireError, parse_execution
+from execgate.domain.errors import Conflict, InvalidCursor, NotFound
+from execgate.domain.keys import WorkflowKey
+from execgate.domain.models import (
+    BackendKind,
+    Capability,
+    Execution,
+    ExecutionQuery,
+    Page,
+    Workflow,
+)
+
+API = "/api/v1"
+MAX_PAGE = 250
+PLAIN = "*"
+RUNNING = "running"
+
+
+def _page_size(limit: int) -> int:
+    """n8n reads ``limit=0`` as "every row" and clamps above 250, so stay within 1..250."""
+    return max(1, min(MAX_PAGE, limit))
+
+
+def make_cursor(last_id: str, limit: int) -> str:
+    payload = json.dumps({"lastId": last_id, "limit": limit}, separators=(",", ":"))
+    return base64.b64encode(payload.encode()).decode()
+
+
+def _iso(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _is_native_id(native_id: str) -> bool:
+    return native_id.isdigit() and int(native_id) > 0
+
+
+def streams_for(query: ExecutionQuery) -> list[str]:
+    if not query.statuses:
+        return [PLAIN, RUNNING]
+    return sorted(N8N_STATUS[status] for status in query.statuses)
+
+
+def matches(item: Execution, query: ExecutionQuery) -> bool:
+    if query.statuses and item.status not in query.statuses:
+        return False
+    if query.workflow_id is not None and item.workflow_id != query.workflow_id:
+        return False
+    moment = item.sort_time
+    if query.started_after is not None and (moment is None or moment < query.started_after):
+        return False
+    return not (
+        query.started_before is not None and (moment is None or moment > query.started_before)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    last_id: int | None
+    done: frozenset[str]
+
+    @classmethod
+    def load(cls, raw: Mapping[str, Any] | None) -> _Position:
+        if raw is None:
+            return cls(None, frozenset())
+        last = raw.get("lastId")
+        done = raw.get("done", [])
+        if (last is not None and not (isinstance(last, str) and last.isdigit())) or not (
+            isinstance(done, list) and all(isinstance(name, str) for name in done)
+        ):
+            raise InvalidCursor("the cursor holds a position this n8n instance cannot resume")
+        return cls(int(last) if last is not None else None, frozenset(done))
+
+    def dump(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"done": sorted(self.done)}
+        if self.last_id is not None:
+            body["lastId"] = str(self.last_id)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    stream: str
+    items: list[Execution]
+    lowest: int | None
+    """The smallest id the stream returned (matching or not)."""
+    exhausted: bool
+
+
+class N8nBackend:
+    """One n8n instance, spoken to with an API key (header ``X-N8N-API-KEY``)."""
+
+    kind = BackendKind.N8N
+
+    def __init__(self, name: str, http: BackendHTTP) -> None:
+        self.name = name
+        self.http = http
+
+    @staticmethod
+    def auth_headers(api_key: str) -> dict[str, str]:
+        return {"X-N8N-API-KEY": api_key}
+
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(
+            {
+                Capability.CANCEL,
+                Capability.RETRY,
+                Capability.DELETE,
+                Capability.STATUS_FILTER,
+                Capability.WORKFLOW_FILTER,
+                Capability.DATE_FILTER,
+                Capability.BATCH_NODE_DATA,
+            }
+        )
+
+    # ------------------------------------------------------------------ parsing helpers
+
+    def _execution(self, body: Any, *, include_nodes: bool) -> Execution:
+        try:
+            return parse_execution(self.name, body, include_nodes=include_nodes)
+        except WireError as exc:
+            raise self.http.bad(str(exc)) from exc
+
+    def _message(self, response: httpx.Response) -> str:
+        """The ``message`` of an n8n error body (n8n's own words), or the status code."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            return str(body["message"])
+        return f"HTTP {response.status_code}"
+
+    def _unexpected(self, response: httpx.Response) -> Exception:
+        """An answer the API does not give here; n8n's message names the problem, no secret."""
+        message = self._message(response)
+        status = f"HTTP {response.status_code}"
+        return self.http.bad(status if message == status else f"{status}: {message}")
+
+    # ------------------------------------------------------------------ listing
+
+    async def _fetch(
+        self, stream: str, query: ExecutionQuery, below: int | None, size: int
+    ) -> _Fetched:
+        params: dict[str, Any] = {"limit": size}
+        if below is not None:
+            params["cursor"] = make_cursor(str(below), size)
+        if stream != PLAIN:
+            params["status"] = stream
+        if query.workflow_id is not None:
+            params["workflowId"] = query.workflow_id
+        if query.started_after is not None:
+            params["startedAfter"] = _iso(query.started_after)
+        if query.started_before is not None:
+            params["startedBefore"] = _iso(query.started_before)
+        if query.include_nodes:
+            params["includeData"] = "true"
+        response = await self.http.request("GET", f"{API}/executions", params=params)
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        body = self.http.json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise self.http.bad("an execution list without a data array")
+        next_cursor = body.get("nextCursor")
+        if next_cursor is not None and not isinstance(next_cursor, str):
+            raise self.http.bad("an execution list with a nextCursor that is not a string")
+        items: list[Execution] = []
+        lowest: int | None = None
+        for raw in body["data"]:
+            item = self._execution(raw, include_nodes=query.include_nodes)
+            if not item.native_id.isdigit():
+                raise self.http.bad("an execution id that is not a number")
+            number = int(item.native_id)
+            if below is not None and number >= below:
+                continue  # a server that ignored the cursor: already handled
+            lowest = number if lowest is None else min(lowest, number)
+            items.append(item)
+        exhausted = next_cursor is None or lowest is None
+        return _Fetched(stream, items, lowest, exhausted)
+
+    async def list_executions(
+        self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
+    ) -> Page:
+        state = _Position.load(position)
+        streams = streams_for(query)
+        floor, done = state.last_id, set(state.done)
+        size = _page_size(limit)
+        out: list[Execution] = []
+        calls = 0
+        while len(out) < limit:
+            open_streams = [s for s in streams if s not in done]
+            if not open_streams:
+                break
+            fetched = await asyncio.gather(
+                *(self._fetch(s, query, floor, size) for s in open_streams)
+            )
+            calls += len(fetched)
+            # below the highest "lowest id" of an unfinished stream, an unread item may hide
+            frontier = max(
+                (f.lowest for f in fetched if not f.exhausted and f.lowest is not None),
+                default=None,
+            )
+            candidates: dict[int, Execution] = {}
+            for f in fetched:
+                for item in f.items:
+                    number = int(item.native_id)
+                    if (frontier is None or number >= frontier) and matches(item, query):
+                        candidates.setdefault(number, item)
+            taken = [candidates[n] for n in sorted(candidates, reverse=True)][: limit - len(out)]
+            out.extend(taken)
+            if len(out) >= limit:
+                cut = int(out[-1].native_id)
+            elif frontier is not None:
+                cut = frontier
+            else:
+                done.update(f.stream for f in fetched)
+                break
+            for f in fetched:
+                if f.exhausted and (f.lowest is None or f.lowest >= cut):
+                    done.add(f.stream)
+            floor = cut
+        if all(s in done for s in streams):
+            next_position = None
+        else:
+            next_position = _Position(floor, frozenset(done)).dump()
+        return Page(items=tuple(out), position=next_position, total=None, calls=calls)
+
+    def position_after(
+        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+    ) -> Mapping[str, Any]:
+        state = _Position.load(previous)
+        return _Position(int(consumed[-1].native_id), state.done).dump()
+
+    async def count_executions(self, query: ExecutionQuery) -> int | None:
+        return None
+
+    # ------------------------------------------------------------------ reads
+
+    async def _get_one(self, native_id: str, include_nodes: bool) -> Execution | None:
+        if not _is_native_id(native_id):
+            return None
+        params = {"includeData": "true"} if include_nodes else None
+        response = await self.http.request("GET", f"{API}/executions/{native_id}", params=params)
+        if response.status_code in (400, 404):
+            return None
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        return self._execution(self.http.json(response), include_nodes=include_nodes)
+
+    async def get_executions(
+        self, native_ids: Sequence[str], *, include_nodes: bool
+    ) -> Mapping[str, Execution]:
+        wanted = list(dict.fromkeys(native_ids))
+        found = await asyncio.gather(*(self._get_one(i, include_nodes) for i in wanted))
+        return {i: e for i, e in zip(wanted, found, strict=True) if e is not None}
+
+    async def _get_workflow(self, native_id: str) -> Workflow | None:
+        if not native_id:
+            return None
+        response = await self.http.request("GET", f"{API}/workflows/{quote(native_id, safe='')}")
+        if response.status_code in (400, 404):
+            return None
+        if response.status_code != 200:
+            raise self._unexpected(response)
+        body = self.http.json(response)
+        if not isinstance(body, dict):
+            raise self.http.bad("a workflow that is not an object")
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise self.http.bad("a workflow name that is not a string")
+        return Workflow(WorkflowKey(self.name, native_id), name)
+
+    async def get_workflows(self, native_ids: Sequence[str]) -> Mapping[str, Workflow]:
+        wanted = list(dict.fromkeys(native_ids))
+        found = await asyncio.gather(*(self._get_workflow(i) for i in wanted))
+        return {i: w for i, w in zip(wanted, found, strict=True) if w is not None}
+
+    # ------------------------------------------------------------------ mutations
+
+    def _missing(self, native_id: str) -> NotFound:
+        return NotFound(f"execution {native_id!r} does not exist on instance {self.name!r}")
+
+    async def cancel(self, native_id: str) -> Execution | None:
+        if not _is_native_id(native_id):
+            raise self._missing(native_id)
+        response = await self.http.request(
+            "POST", f"{API}/executions/{native_id}/stop", mutation=True
+        )
+        if response.status_code == 200:
+            return None
+        if response.status_code in (400, 404):
+            raise self._missing(native_id)
+        if response.status_code == 409:
+            raise Conflict(self._message(response), reason="not_cancellable")
+        raise self._unexpected(response)
+
+    async def retry(self, native_id: str) -> Execution:
+        if not _is_native_id(native_id):
+            raise self._missing(native_id)
+        response = await self.http.request(
+            "POST",
+            f"{API}/executions/{native_id}/retry",
+            mutation=True,
+            timeout=self.http.settings.retry_timeout_seconds,
+        )
+        if response.status_code == 200:
+            return self._execution(self.http.json(response), include_nodes=True)
+        if response.status_code == 404:
+            raise self._missing(native_id)
+        if response.status_code == 409:
+            raise Conflict(self._message(response), reason="not_retryable")
+        raise self.http.bad(f"retry answered HTTP {response.status_code}")
+
+    async def delete(self, native_id: str) -> None:
+        if not _is_native_id(native_id):
+            raise self._missing(native_id)
+        response = await self.http.request("DELETE", f"{API}/executions/{native_id}", mutation=True)
+        if response.status_code == 200:
+            return
+        if response.status_code == 404:
+            raise self._missing(native_id)
+        if response.status_code == 400 and "running" in self._message(response):
+            raise Conflict(self._message(response), reason="running")
+        raise self._unexpected(response)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the registry owns and closes the HTTP client."""
+        return None
