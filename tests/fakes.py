@@ -6,6 +6,7 @@ switched to fail, so tests can drive the service without HTTP.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,6 @@ from execgate.domain.models import (
     Page,
     Workflow,
 )
-from execgate.service.feed import feed_key
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -87,7 +87,7 @@ class FakeBackend:
             if query.started_before and (moment is None or moment > query.started_before):
                 continue
             found.append(e)
-        return sorted(found, key=feed_key)
+        return sorted(found, key=self._bound)
 
     def _check(self) -> None:
         self.calls += 1
@@ -100,7 +100,8 @@ class FakeBackend:
         self._check()
         items = self._matching(query)
         if position is not None:
-            bound = (-float(position["t"]), -int(position["id"]))
+            t = math.inf if position["t"] is None else float(position["t"])
+            bound = (-t, -int(position["id"]))
             items = [e for e in items if self._bound(e) > bound]
         chunk = items[:limit]
         self.read_items += len(chunk)
@@ -115,15 +116,15 @@ class FakeBackend:
     @staticmethod
     def _bound(e: Execution) -> tuple[float, int]:
         """Feed order within one instance (native ids of the fake are numeric)."""
-        assert e.sort_time is not None
-        return (-e.sort_time.timestamp(), -int(e.native_id))
+        t = math.inf if e.sort_time is None else e.sort_time.timestamp()
+        return (-t, -int(e.native_id))
 
     def position_after(
         self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
     ) -> Mapping[str, Any]:
         last = consumed[-1]
-        assert last.sort_time is not None
-        return {"t": last.sort_time.timestamp(), "id": last.native_id}
+        t = None if last.sort_time is None else last.sort_time.timestamp()
+        return {"t": t, "id": last.native_id}
 
     async def count_executions(self, query: ExecutionQuery) -> int | None:
         self._check()
@@ -138,9 +139,7 @@ class FakeBackend:
     async def get_workflows(self, native_ids: Sequence[str]) -> Mapping[str, Workflow]:
         self._check()
         names = {e.workflow_id: e.workflow_name for e in self.items.values()}
-        return {
-            i: Workflow(WorkflowKey(self.name, i), names[i]) for i in native_ids if i in names
-        }
+        return {i: Workflow(WorkflowKey(self.name, i), names[i]) for i in native_ids if i in names}
 
     async def cancel(self, native_id: str) -> Execution | None:
         self._check()

@@ -50,7 +50,9 @@ class Gateway:
         return result
 
     async def query(self, document: str, **variables: Any) -> dict[str, Any]:
-        response = await self.client.post("/graphql", json={"query": document, "variables": variables})
+        response = await self.client.post(
+            "/graphql", json={"query": document, "variables": variables}
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -74,7 +76,9 @@ async def test_demo_has_both_kinds_and_enough_data(gateway: Gateway) -> None:
     assert total > 1000
 
 
-async def test_fifty_executions_with_nodes_cost_one_list_plus_team_details(gateway: Gateway) -> None:
+async def test_fifty_executions_with_nodes_cost_one_list_plus_team_details(
+    gateway: Gateway,
+) -> None:
     # given a fresh gateway, when 50 executions with their nodes are read
     before = gateway.calls()
     body = await gateway.query(FEED_WITH_NODES, first=50)
@@ -85,7 +89,9 @@ async def test_fifty_executions_with_nodes_cost_one_list_plus_team_details(gatew
     spent = {name: after[name] - before[name] for name in after}
     per_instance: dict[str, int] = {}
     for edge in edges:
-        per_instance[edge["node"]["instance"]["name"]] = per_instance.get(edge["node"]["instance"]["name"], 0) + 1
+        per_instance[edge["node"]["instance"]["name"]] = (
+            per_instance.get(edge["node"]["instance"]["name"], 0) + 1
+        )
         assert edge["node"]["nodeExecutions"] is not None
     # then team-style: list calls (plus one for totalCount) and one detail per execution shown;
     # n8n: the list with includeData carries the nodes, so only its stream calls
@@ -100,7 +106,9 @@ async def test_walk_every_page_matches_a_single_big_read(gateway: Gateway) -> No
     seen: list[str] = []
     after = None
     while True:
-        body = await gateway.query(FEED_PLAIN, first=37, after=after, filter={"instances": ["acme", "n8n-staging"]})
+        body = await gateway.query(
+            FEED_PLAIN, first=37, after=after, filter={"instances": ["acme", "n8n-staging"]}
+        )
         assert "errors" not in body, body
         conn = body["data"]["executions"]
         seen.extend(e["node"]["id"] for e in conn["edges"])
@@ -119,14 +127,18 @@ async def test_execution_refetch_and_node_ids(gateway: Gateway) -> None:
     body = await gateway.query(FEED_WITH_NODES, first=5, filter={"instances": ["n8n-prod"]})
     node = body["data"]["executions"]["edges"][0]["node"]
     refetch = await gateway.query(
-        "query($id: ID!) { node(id: $id) { ... on Execution { id nativeId nodeExecutions { id } } } }",
+        """query($id: ID!) {
+          node(id: $id) { ... on Execution { id nativeId nodeExecutions { id } } }
+        }""",
         id=node["id"],
     )
     assert refetch["data"]["node"]["nativeId"] == node["nativeId"]
     if node["nodeExecutions"]:
         nid = node["nodeExecutions"][0]["id"]
         again = await gateway.query(
-            "query($id: ID!) { node(id: $id) { __typename ... on NodeExecution { id nodeName execution { id } } } }",
+            """query($id: ID!) {
+              node(id: $id) { __typename ... on NodeExecution { id nodeName execution { id } } }
+            }""",
             id=nid,
         )
         assert again["data"]["node"]["id"] == nid

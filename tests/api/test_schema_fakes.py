@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 import httpx
+import pytest
 
 from execgate.app import gateway_app
 from execgate.domain.errors import UpstreamTimeout
@@ -80,7 +79,10 @@ async def test_feed_pages_and_ids_resolve_back() -> None:
     assert conn2["pageInfo"]["hasPreviousPage"] is True
     # every ID resolves back through node(id:)
     for edge in conn["edges"]:
-        for gid, typename in ((edge["node"]["id"], "Execution"), (edge["node"]["workflow"]["id"], "Workflow")):
+        for gid, typename in (
+            (edge["node"]["id"], "Execution"),
+            (edge["node"]["workflow"]["id"], "Workflow"),
+        ):
             found = (await _run(gateway, NODE, id=gid))["data"]["node"]
             assert found["__typename"] == typename
             assert found["id"] == gid
@@ -92,7 +94,12 @@ async def test_instance_and_workflow_names() -> None:
     names = [i["name"] for i in result["data"]["instances"]]
     assert names == ["acme", "beta"]
     node = (await _run(gateway, NODE, id=result["data"]["instances"][0]["id"]))["data"]["node"]
-    assert node == {"__typename": "Instance", "id": result["data"]["instances"][0]["id"], "name": "acme", "kind": "TEAM"}
+    assert node == {
+        "__typename": "Instance",
+        "id": result["data"]["instances"][0]["id"],
+        "name": "acme",
+        "kind": "TEAM",
+    }
 
 
 @pytest.mark.parametrize(
@@ -128,7 +135,9 @@ async def test_bad_and_unknown_ids() -> None:
 
     missing = await _run(gateway, NODE, id=encode("Execution", "acme:999"))
     assert missing == {"data": {"node": None}}
-    wrong_type = await _run(gateway, "query($id: ID!) { execution(id: $id) { id } }", id=encode("Instance", "acme"))
+    wrong_type = await _run(
+        gateway, "query($id: ID!) { execution(id: $id) { id } }", id=encode("Instance", "acme")
+    )
     assert wrong_type["errors"][0]["extensions"]["code"] == "INVALID_ID"
 
 
@@ -142,7 +151,8 @@ async def test_partial_results_name_the_failed_instance() -> None:
     assert conn["totalCount"] is None
     errors = result["errors"]
     assert any(
-        e["extensions"] == {"code": "UPSTREAM_TIMEOUT", "instance": "beta"} and e["path"] == ["executions"]
+        e["extensions"] == {"code": "UPSTREAM_TIMEOUT", "instance": "beta"}
+        and e["path"] == ["executions"]
         for e in errors
     )
 

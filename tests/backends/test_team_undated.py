@@ -18,16 +18,24 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _render(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        None
+        if moment is None
+        else moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def _rows(dated: int, pending: int) -> list[dict[str, Any]]:
     rows = []
     for i in range(dated):
         started = T0 + timedelta(minutes=i)
-        rows.append({"id": f"00000000-0000-4000-8000-{i:012d}", "startedAt": started, "status": "SUCCESS"})
+        rows.append(
+            {"id": f"00000000-0000-4000-8000-{i:012d}", "startedAt": started, "status": "SUCCESS"}
+        )
     for j in range(pending):
-        rows.append({"id": f"00000000-0000-4000-9000-{j:012d}", "startedAt": None, "status": "PENDING"})
+        rows.append(
+            {"id": f"00000000-0000-4000-9000-{j:012d}", "startedAt": None, "status": "PENDING"}
+        )
     return rows
 
 
@@ -39,21 +47,39 @@ def _server(rows: list[dict[str, Any]], nulls_first: bool) -> httpx.MockTranspor
         if "to" in q:
             to = datetime.fromisoformat(q["to"].replace("Z", "+00:00"))
             found = [r for r in found if r["startedAt"] is not None and r["startedAt"] <= to]
-        dated = sorted((r for r in found if r["startedAt"]), key=lambda r: (r["startedAt"], r["id"]), reverse=True)
+        dated = sorted(
+            (r for r in found if r["startedAt"]),
+            key=lambda r: (r["startedAt"], r["id"]),
+            reverse=True,
+        )
         undated = [r for r in found if r["startedAt"] is None]
         ordered = undated + dated if nulls_first else dated + undated
         chunk = ordered[page * size : (page + 1) * size]
         content = [
             {
-                "id": r["id"], "workflowId": "wf", "workflowName": "Orders", "status": r["status"],
-                "startedAt": _render(r["startedAt"]), "finishedAt": None, "durationMs": None,
-                "triggerType": "WEBHOOK", "nodeCount": 0, "errorMessage": None,
+                "id": r["id"],
+                "workflowId": "wf",
+                "workflowName": "Orders",
+                "status": r["status"],
+                "startedAt": _render(r["startedAt"]),
+                "finishedAt": None,
+                "durationMs": None,
+                "triggerType": "WEBHOOK",
+                "nodeCount": 0,
+                "errorMessage": None,
             }
             for r in chunk
         ]
         pages = max(1, -(-len(ordered) // size))
         return httpx.Response(
-            200, json={"content": content, "totalElements": len(ordered), "totalPages": pages, "number": page, "size": size}
+            200,
+            json={
+                "content": content,
+                "totalElements": len(ordered),
+                "totalPages": pages,
+                "number": page,
+                "size": size,
+            },
         )
 
     return httpx.MockTransport(handler)
@@ -61,7 +87,9 @@ def _server(rows: list[dict[str, Any]], nulls_first: bool) -> httpx.MockTranspor
 
 @pytest.mark.parametrize("nulls_first", [True, False])
 @pytest.mark.parametrize("limit", [1, 3, 10])
-async def test_pending_without_any_time_are_returned_exactly_once(nulls_first: bool, limit: int) -> None:
+async def test_pending_without_any_time_are_returned_exactly_once(
+    nulls_first: bool, limit: int
+) -> None:
     # given a server with 12 dated and 4 undated pending executions
     rows = _rows(12, 4)
     client = httpx.AsyncClient(base_url="http://team", transport=_server(rows, nulls_first))

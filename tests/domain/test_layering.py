@@ -34,7 +34,10 @@ def test_domain_imports_no_framework() -> None:
     ("package", "forbidden"),
     [
         ("domain", ("execgate.service", "execgate.api", "execgate.backends", "execgate.simulate")),
-        ("service", ("execgate.api", "execgate.backends", "execgate.simulate", "httpx", "strawberry")),
+        (
+            "service",
+            ("execgate.api", "execgate.backends", "execgate.simulate", "httpx", "strawberry"),
+        ),
         ("backends", ("execgate.service", "execgate.api", "execgate.simulate", "strawberry")),
         ("api", ("execgate.backends", "execgate.simulate", "httpx")),
     ],
@@ -61,5 +64,7 @@ def test_domain_modules_load_without_frameworks() -> None:
         "print('ok')\n"
     )
     # when the domain is imported, then it loads
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.stdout.strip() == "ok", result.stderr

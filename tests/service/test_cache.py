@@ -48,7 +48,9 @@ async def test_list_items_with_nodes_fill_the_cache() -> None:
 
 async def test_bounds_by_entries_and_bytes_and_ttl() -> None:
     now = [0.0]
-    cache = ExecutionCache(CacheSettings(max_entries=2, max_bytes=10**9, ttl_seconds=10), clock=lambda: now[0])
+    cache = ExecutionCache(
+        CacheSettings(max_entries=2, max_bytes=10**9, ttl_seconds=10), clock=lambda: now[0]
+    )
     for i in range(3):
         cache.put(make_execution("a", str(i + 1), minutes=i))
     assert len(cache) == 2
@@ -94,6 +96,8 @@ async def test_identical_reads_in_flight_share_one_call() -> None:
         await asyncio.sleep(0.01)
         raise RuntimeError("down")
 
-    outcomes = await asyncio.gather(*(coalescer.run("k", boom) for _ in range(3)), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(coalescer.run("k", boom) for _ in range(3)), return_exceptions=True
+    )
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     assert failures == 1

@@ -6,8 +6,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from execgate.domain.errors import InvalidArgument, InvalidCursor, UnknownInstance
-from execgate.domain.errors import UpstreamUnavailable
+from execgate.domain.errors import (
+    InvalidArgument,
+    InvalidCursor,
+    UnknownInstance,
+    UpstreamUnavailable,
+)
 from execgate.domain.models import ExecutionStatus
 from execgate.service.feed import merge_sorted
 from execgate.service.gateway import FeedFilter, Gateway
@@ -27,7 +31,9 @@ async def _walk(gateway: Gateway, first: int, feed_filter: FeedFilter | None = N
     seen: list[str] = []
     after = None
     for _ in range(10_000):
-        page = await gateway.feed(feed_filter or FeedFilter(), first=first, after=after, include_nodes=False)
+        page = await gateway.feed(
+            feed_filter or FeedFilter(), first=first, after=after, include_nodes=False
+        )
         assert len(page.edges) <= first
         seen.extend(e.node.key.encode() for e in page.edges)
         if not page.has_next_page:
@@ -40,7 +46,10 @@ async def test_pages_follow_one_total_order_across_instances() -> None:
     # given three instances with interleaved and tied start times
     backends = _backends({"b": [1, 5, 5, 9], "a": [5, 2, 8], "c": [5]})
     gateway = Gateway(backends)
-    expected = [e.key.encode() for e in merge_sorted([e for b in backends.values() for e in b.items.values()])]
+    expected = [
+        e.key.encode()
+        for e in merge_sorted([e for b in backends.values() for e in b.items.values()])
+    ]
     # when walking with several page sizes
     for first in (1, 2, 3, 100):
         # then each walk yields the brute-force order, no duplicates
@@ -99,7 +108,9 @@ async def test_first_must_be_in_range(first: int | None) -> None:
 async def test_unknown_instance_is_refused() -> None:
     gateway = Gateway(_backends({"a": [1]}))
     with pytest.raises(UnknownInstance, match="nope"):
-        await gateway.feed(FeedFilter(instances=("nope",)), first=1, after=None, include_nodes=False)
+        await gateway.feed(
+            FeedFilter(instances=("nope",)), first=1, after=None, include_nodes=False
+        )
 
 
 async def test_failed_instance_is_skipped_then_resumed() -> None:
@@ -112,7 +123,9 @@ async def test_failed_instance_is_skipped_then_resumed() -> None:
     assert [e.node.key.encode() for e in page.edges] == ["a:3", "a:2"]
     # when it is back, the next page resumes it instead of losing its executions
     backends["b"].failure = None
-    rest = await gateway.feed(FeedFilter(), first=10, after=page.cursor(page.end_state), include_nodes=False)
+    rest = await gateway.feed(
+        FeedFilter(), first=10, after=page.cursor(page.end_state), include_nodes=False
+    )
     assert [e.node.key.encode() for e in rest.edges] == ["b:2", "b:1", "a:1"]
     assert rest.has_next_page is False
 
@@ -137,7 +150,9 @@ async def test_status_filter_and_count() -> None:
     assert await gateway.count(only_failed) is None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     spec=st.dictionaries(
         st.sampled_from(["a", "b", "c", "d", "e"]),
@@ -183,3 +198,15 @@ async def test_walk_matches_brute_force_while_data_moves(
     survivors = {e.key.encode() for b in backends.values() for e in b.items.values()} & original
     assert len(seen) == len(set(seen)), "no duplicates"
     assert survivors <= set(seen), "no gaps among executions that existed throughout"
+
+
+async def test_an_execution_with_no_time_counts_as_newest_and_does_not_stall_its_stream() -> None:
+    from dataclasses import replace
+
+    queued = replace(make_execution("b", "9", minutes=0), started_at=None, created_at=None)
+    backends = _backends({"a": [1, 2, 3]})
+    backends["b"] = FakeBackend("b", [queued])
+    # the fake orders by time; place the undated item where a stream puts it: at the head
+    gateway = Gateway(backends)
+    page = await gateway.feed(FeedFilter(), first=2, after=None, include_nodes=False)
+    assert [e.node.key.encode() for e in page.edges] == ["b:9", "a:3"]

@@ -90,10 +90,9 @@ def _to_filter(
         after = raw.started_after or None
         before = raw.started_before or None
     if instance is not None:
-        if instances is not None and instance not in instances:
-            instances = ()
-        else:
-            instances = (instance,)
+        # Instance.executions: only that instance, and nothing if the filter excludes it.
+        excluded = instances is not None and instance not in instances
+        instances = () if excluded else (instance,)
     if workflow is not None and workflow_key != workflow:
         raise InvalidArgument("filter.workflowId conflicts with the workflow being read")
     return FeedFilter(
@@ -146,9 +145,7 @@ async def resolve_executions(
     workflow: WorkflowKey | None = None,
 ) -> ExecutionConnection:
     if last is not None or before is not None:
-        raise BackwardPaginationUnsupported(
-            "execgate pages forward only: use 'first' and 'after'"
-        )
+        raise BackwardPaginationUnsupported("execgate pages forward only: use 'first' and 'after'")
     feed_filter = _to_filter(raw_filter, instance=instance, workflow=workflow)
     context = info.context
     page = await context.gateway.feed(
@@ -166,7 +163,9 @@ async def resolve_executions(
     edges = []
     for edge in page.edges:
         context.loaders.prime(edge.node)
-        edges.append(ExecutionEdge(node=ExecutionNode.from_domain(edge.node), state=edge.state, page=page))
+        edges.append(
+            ExecutionEdge(node=ExecutionNode.from_domain(edge.node), state=edge.state, page=page)
+        )
     start = page.cursor(page.edges[0].state) if page.edges else None
     end = page.cursor(page.end_state) if page.edges else None
     return ExecutionConnection(

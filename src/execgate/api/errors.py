@@ -39,7 +39,9 @@ def with_code(error: GraphQLError) -> GraphQLError:
         message = "internal error; the server log has the details"
     elif "code" not in extensions:
         extensions["code"] = (
-            "GRAPHQL_PARSE_FAILED" if message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
+            "GRAPHQL_PARSE_FAILED"
+            if message.startswith("Syntax Error")
+            else "GRAPHQL_VALIDATION_FAILED"
         )
         if error.path is not None:
             extensions["code"] = "BAD_USER_INPUT"

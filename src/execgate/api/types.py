@@ -65,7 +65,7 @@ class InstanceNode(relay.Node):
         return cls(key=instance.name, name=instance.name, kind=instance.kind)
 
     @classmethod
-    def resolve_nodes(
+    def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[InstanceNode | None]:
         found = []

@@ -143,8 +143,7 @@ async def retry(backend: Backend, key: ExecutionKey, read: Reader, *, force: boo
         return _fail(
             key,
             ActionErrorCode.NOT_RETRYABLE,
-            f"only failed or crashed executions can be retried; this one is "
-            f"{current.status.value}",
+            f"only failed or crashed executions can be retried; this one is {current.status.value}",
         )
     if current.retry_success_id and not force:
         return _fail(

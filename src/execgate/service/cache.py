@@ -86,7 +86,7 @@ class ExecutionCache:
         if entry is None:
             self.misses += 1
             return None
-        execution, size, stored = entry
+        execution, _, stored = entry
         if self.clock() - stored > self.settings.ttl_seconds:
             self.drop(key)
             self.misses += 1
@@ -148,7 +148,7 @@ def _freeze(value: Any) -> Hashable:
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, set | frozenset):
-        return tuple(sorted(_freeze(v) for v in value))
+        return tuple(sorted((_freeze(v) for v in value), key=repr))
     return value  # type: ignore[no-any-return]
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from execgate.domain.errors import BackendError
@@ -24,16 +24,18 @@ from execgate.domain.models import Execution, ExecutionQuery, Page
 from execgate.domain.ports import Backend
 from execgate.service.cursors import FeedState, encode_cursor
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 def feed_key(execution: Execution) -> tuple[Any, ...]:
-    """Ascending sort key that puts executions in feed order (newest first)."""
-    moment = execution.sort_time or _EPOCH
+    """Ascending sort key that puts executions in feed order (newest first).
+
+    An execution with no time at all (queued, and listed without its creation time) counts as
+    the newest: it was queued recently, and it sits at the head of its instance's stream.
+    """
+    moment = execution.sort_time
     native = execution.native_id
     numeric = native.isdigit()
     return (
-        -moment.timestamp(),
+        -math.inf if moment is None else -moment.timestamp(),
         execution.instance,
         0 if numeric else 1,
         -int(native) if numeric else _Reversed(native),

@@ -55,7 +55,9 @@ class SimStore:
             import uuid
 
             self._uuid_counter += 1
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"execgate-sim/{id(self)}/{self._uuid_counter}"))
+            return str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"execgate-sim/{id(self)}/{self._uuid_counter}")
+            )
 
     def advance(self) -> None:
         """Complete every active execution whose planned finish time has passed."""
