@@ -32,7 +32,7 @@ import httpx
 
 from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n_wire import N8N_STATUS, WireError, parse_execution
-from execgate.domain.errors import Conflict, InvalidCursor, NotFound
+from execgate.domain.errors import Conflict, InvalidCursor, NotFound, Unsupported
 from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
     BackendKind,
@@ -44,6 +44,18 @@ from execgate.domain.models import (
 )
 
 API = "/api/v1"
+
+_CAPABILITIES = frozenset(
+    {
+        Capability.CANCEL,
+        Capability.RETRY,
+        Capability.DELETE,
+        Capability.STATUS_FILTER,
+        Capability.WORKFLOW_FILTER,
+        Capability.DATE_FILTER,
+        Capability.BATCH_NODE_DATA,
+    }
+)
 MAX_PAGE = 250
 PLAIN = "*"
 RUNNING = "running"
@@ -128,23 +140,31 @@ class N8nBackend:
     def __init__(self, name: str, http: BackendHTTP) -> None:
         self.name = name
         self.http = http
+        self._missing_routes: frozenset[Capability] = frozenset()
 
     @staticmethod
     def auth_headers(api_key: str) -> dict[str, str]:
         return {"X-N8N-API-KEY": api_key}
 
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset(
-            {
-                Capability.CANCEL,
-                Capability.RETRY,
-                Capability.DELETE,
-                Capability.STATUS_FILTER,
-                Capability.WORKFLOW_FILTER,
-                Capability.DATE_FILTER,
-                Capability.BATCH_NODE_DATA,
-            }
-        )
+        return _CAPABILITIES - self._missing_routes
+
+    def _route_missing(self, response: httpx.Response, capability: Capability) -> bool:
+        """Whether the answer says the route itself does not exist on this n8n version.
+
+        n8n answers an unknown ``/api/v1`` path with 404 ``{"message":"not found"}`` (an
+        unknown execution has other wording) and a known path with the wrong method with 405.
+        Once seen, the capability is dropped so clients stop offering the action.
+        """
+        if response.status_code == 405 or (
+            response.status_code == 404 and self._message(response) == "not found"
+        ):
+            self._missing_routes = self._missing_routes | {capability}
+            return True
+        return False
+
+    def _unsupported(self, action: str) -> Unsupported:
+        return Unsupported(f"instance {self.name!r} has no {action} endpoint in its API version")
 
     # ------------------------------------------------------------------ parsing helpers
 
@@ -317,10 +337,15 @@ class N8nBackend:
         if not _is_native_id(native_id):
             raise self._missing(native_id)
         response = await self.http.request(
-            "POST", f"{API}/executions/{native_id}/stop", mutation=True
+            "POST",
+            f"{API}/executions/{native_id}/stop",
+            mutation=True,
+            timeout=self.http.settings.mutation_timeout_seconds,
         )
         if response.status_code == 200:
             return None
+        if self._route_missing(response, Capability.CANCEL):
+            raise self._unsupported("stop")
         if response.status_code in (400, 404):
             raise self._missing(native_id)
         if response.status_code == 409:
@@ -338,6 +363,8 @@ class N8nBackend:
         )
         if response.status_code == 200:
             return self._execution(self.http.json(response), include_nodes=True)
+        if self._route_missing(response, Capability.RETRY):
+            raise self._unsupported("retry")
         if response.status_code == 404:
             raise self._missing(native_id)
         if response.status_code == 409:
@@ -347,9 +374,16 @@ class N8nBackend:
     async def delete(self, native_id: str) -> None:
         if not _is_native_id(native_id):
             raise self._missing(native_id)
-        response = await self.http.request("DELETE", f"{API}/executions/{native_id}", mutation=True)
+        response = await self.http.request(
+            "DELETE",
+            f"{API}/executions/{native_id}",
+            mutation=True,
+            timeout=self.http.settings.mutation_timeout_seconds,
+        )
         if response.status_code == 200:
             return
+        if self._route_missing(response, Capability.DELETE):
+            raise self._unsupported("delete")
         if response.status_code == 404:
             raise self._missing(native_id)
         if response.status_code == 400 and "running" in self._message(response):
