@@ -213,9 +213,12 @@ class TestListing:
             ExecutionQuery(include_nodes=True), limit=20
         )
         # then the plain and the running stream were each read once, and no detail call made
+        # but one per queued execution, for the creation time its list item lacks
         assert len(page.items) == 20
-        assert page.calls == 2
-        assert http.calls - before == 2
+        queued = sum(1 for i in page.items if i.status is ExecutionStatus.PENDING)
+        assert page.calls == 2 + queued
+        assert http.calls - before == 2 + queued
+        assert all(i.created_at is not None for i in page.items if i.started_at is None)
         assert all(item.node_executions is not None for item in page.items)
         started = [i for i in page.items if i.status is not ExecutionStatus.PENDING]
         assert any(item.node_executions for item in started)

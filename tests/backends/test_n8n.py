@@ -390,7 +390,12 @@ async def test_filters_the_server_ignored_are_applied_and_reading_continues() ->
             return httpx.Response(200, json={"data": [], "nextCursor": None})
         ids = list(range(top - 1, max(top - 1 - size, 0), -1))
         data = [
-            {"id": str(i), "status": "success", "workflowId": "mine" if i % 2 else "other"}
+            {
+                "id": str(i),
+                "status": "success",
+                "workflowId": "mine" if i % 2 else "other",
+                "startedAt": "2026-01-01T00:00:00.000Z",
+            }
             for i in ids
         ]
         more = bool(ids) and ids[-1] > 1

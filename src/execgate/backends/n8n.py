@@ -23,7 +23,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +44,7 @@ from execgate.domain.models import (
 )
 
 API = "/api/v1"
+UNDATED_READS = 25
 
 _CAPABILITIES = frozenset(
     {
@@ -276,7 +277,27 @@ class N8nBackend:
             next_position = None
         else:
             next_position = _Position(floor, frozenset(done)).dump()
-        return Page(items=tuple(out), position=next_position, total=None, calls=calls)
+        dated, extra = await self._with_creation_times(out)
+        return Page(items=tuple(dated), position=next_position, total=None, calls=calls + extra)
+
+    async def _with_creation_times(self, items: list[Execution]) -> tuple[list[Execution], int]:
+        """Give queued executions their creation time, which list items do not carry.
+
+        The feed orders an execution that has not started by its creation time; only a single
+        read has ``createdAt``. Queued executions are few, and at most ``UNDATED_READS`` of a
+        page are read; any others keep no time (the feed then counts them as the newest).
+        """
+        undated = [e.native_id for e in items if e.sort_time is None][:UNDATED_READS]
+        if not undated:
+            return items, 0
+        found = await self.get_executions(undated, include_nodes=False)
+        dated = [
+            replace(e, created_at=found[e.native_id].created_at)
+            if e.sort_time is None and e.native_id in found
+            else e
+            for e in items
+        ]
+        return dated, len(undated)
 
     def position_after(
         self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
