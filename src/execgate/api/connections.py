@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 from strawberry import relay
@@ -16,6 +17,8 @@ from execgate.domain.keys import WorkflowKey
 from execgate.service.cursors import FeedState
 from execgate.service.feed import FeedPage
 from execgate.service.gateway import FeedFilter
+
+T = TypeVar("T")
 
 _DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
 
@@ -133,6 +136,11 @@ def _wants_detail(info: Info) -> bool:
     return False
 
 
+def _given(value: T | None) -> T | None:
+    """An argument the client left out arrives as UNSET: treat it as null."""
+    return None if value is strawberry.UNSET else value
+
+
 async def resolve_executions(
     info: Info,
     first: int | None,
@@ -144,6 +152,9 @@ async def resolve_executions(
     instance: str | None = None,
     workflow: WorkflowKey | None = None,
 ) -> ExecutionConnection:
+    first, last = _given(first), _given(last)
+    after, before = _given(after), _given(before)
+    raw_filter = _given(raw_filter)
     if last is not None or before is not None:
         raise BackwardPaginationUnsupported("execgate pages forward only: use 'first' and 'after'")
     feed_filter = _to_filter(raw_filter, instance=instance, workflow=workflow)

@@ -76,10 +76,10 @@ class Query:
     async def executions(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: ExecutionFilter | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+        filter: ExecutionFilter | None = strawberry.UNSET,
+        last: int | None = strawberry.UNSET,
+        before: str | None = strawberry.UNSET,
     ) -> ExecutionConnection:
         return await resolve_executions(info, first, after, filter, last=last, before=before)

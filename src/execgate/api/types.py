@@ -52,9 +52,9 @@ class InstanceNode(relay.Node):
     async def executions(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: _Filter | None = None,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+        filter: _Filter | None = strawberry.UNSET,
     ) -> _Connection:
         from execgate.api.connections import resolve_executions
 
@@ -99,9 +99,9 @@ class WorkflowNode(relay.Node):
     async def executions(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: _Filter | None = None,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+        filter: _Filter | None = strawberry.UNSET,
     ) -> _Connection:
         from execgate.api.connections import resolve_executions
 

@@ -1,0 +1,44 @@
+"""The committed schema.graphql is the schema the code serves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from execgate.api.schema import schema
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+
+
+def test_committed_schema_matches_the_code() -> None:
+    committed = SCHEMA_FILE.read_text()
+    printed = schema.as_str()
+    assert committed.strip() == printed.strip(), (
+        "schema.graphql is stale: run `execgate export-schema > schema.graphql`"
+    )
+
+
+def test_export_schema_command_prints_it() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "execgate", "export-schema"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == SCHEMA_FILE.read_text().strip()
+
+
+def test_required_surface_is_present() -> None:
+    printed = schema.as_str()
+    for fragment in (
+        "node(id: ID!): Node",
+        "nodes(ids: [ID!]!): [Node]!",
+        "instances: [Instance!]!",
+        "execution(id: ID!): Execution",
+        "enum ExecutionStatus {",
+        "type NodeExecution implements Node {",
+        "cancelExecution(id: ID!): CancelExecutionPayload!",
+        "type ExecutionActionError {",
+    ):
+        assert fragment in printed, fragment
