@@ -28,7 +28,12 @@ import pytest
 from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n import N8nBackend
 from execgate.backends.n8n_wire import STATUSES
-from execgate.domain.errors import Conflict, NotFound, UpstreamUnauthorized
+from execgate.domain.errors import (
+    Conflict,
+    NotFound,
+    UpstreamForbidden,
+    UpstreamUnauthorized,
+)
 from execgate.domain.models import Execution, ExecutionMode, ExecutionQuery, ExecutionStatus
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "n8n"
@@ -51,6 +56,8 @@ class N8nTarget(Protocol):
     multi_run_id: str
     """An execution whose ``runData`` holds several runs of ``multi_run_node``."""
     multi_run_node: str
+    list_only_key: str
+    """A key holding only the ``execution:list`` scope."""
 
     async def fresh_failed(self) -> str: ...
 
@@ -602,3 +609,38 @@ class TestMutations:
             await n8n_target.backend.delete(failed)
         with pytest.raises(NotFound):
             await n8n_target.backend.delete("abc")
+
+
+class TestLimitsAndScopes:
+    async def test_limit_edges(self, n8n_target: N8nTarget) -> None:
+        client = n8n_target.client
+        every = (await client.get("/api/v1/executions", params={"limit": 0})).json()
+        assert every["nextCursor"] is None, "limit=0 means every row, unbounded"
+        total = len(every["data"])
+        assert total >= 20
+        one = (await client.get("/api/v1/executions", params={"limit": 1})).json()
+        assert len(one["data"]) == 1 and one["nextCursor"] is not None
+        at_cap = (await client.get("/api/v1/executions", params={"limit": 250})).json()
+        over_cap = (await client.get("/api/v1/executions", params={"limit": 251})).json()
+        assert len(at_cap["data"]) == min(total, 250)
+        assert [e["id"] for e in over_cap["data"]] == [e["id"] for e in at_cap["data"]]
+        assert len(over_cap["data"]) <= 250, "above 250 is clamped silently"
+        negative = await client.get("/api/v1/executions", params={"limit": -1})
+        assert negative.status_code == 400
+
+    async def test_a_key_missing_a_scope_is_403(self, n8n_target: N8nTarget) -> None:
+        headers = {"X-N8N-API-KEY": n8n_target.list_only_key}
+        some_id = n8n_target.ids["success"]
+        listed = await n8n_target.client.get(
+            "/api/v1/executions", params={"limit": 1}, headers=headers
+        )
+        assert listed.status_code == 200
+        read = await n8n_target.client.get(f"/api/v1/executions/{some_id}", headers=headers)
+        assert (read.status_code, read.json()) == (403, {"message": "Forbidden"})
+        limited = n8n_target.backend_with_key(n8n_target.list_only_key)
+        try:
+            with pytest.raises(UpstreamForbidden) as caught:
+                await limited.get_executions([some_id], include_nodes=False)
+            assert n8n_target.list_only_key not in str(caught.value)
+        finally:
+            await limited.http.aclose()

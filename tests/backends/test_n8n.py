@@ -27,6 +27,7 @@ from execgate.simulate.server import BackgroundServer, free_port
 from execgate.simulate.store import SimStore
 from tests.backends.n8n_contract import (
     TestErrorAnswers,
+    TestLimitsAndScopes,
     TestListing,
     TestMutations,
     TestReads,
@@ -46,9 +47,17 @@ from tests.simulate.n8n_store import (
     build_store,
 )
 
-__all__ = ["TestErrorAnswers", "TestListing", "TestMutations", "TestReads", "TestWireShapes"]
+__all__ = [
+    "TestErrorAnswers",
+    "TestLimitsAndScopes",
+    "TestListing",
+    "TestMutations",
+    "TestReads",
+    "TestWireShapes",
+]
 
 INSTANCE = "n8n-sim"
+LIST_ONLY = {"list-only-key": ["execution:list"]}
 
 
 @dataclass
@@ -67,6 +76,7 @@ class SimTarget:
     workflow_name: str = WORKFLOW_NAMES[WF_OK]
     multi_run_id: str = MULTI_RUN_ID
     multi_run_node: str = MULTI_RUN_NODE
+    list_only_key: str = "list-only-key"
 
     async def fresh_failed(self) -> str:
         return add_failed(self.store)
@@ -93,7 +103,8 @@ def socket_sim() -> Iterator[SocketSim]:
     """One simulator over a real socket for the module, shared like a real server would be."""
     store = build_store()
     api_key = secrets.token_urlsafe(24)
-    with BackgroundServer(create_n8n_app(store, api_key=api_key)) as server:
+    app = create_n8n_app(store, api_key=api_key, scoped_keys=LIST_ONLY)
+    with BackgroundServer(app) as server:
         yield SocketSim(store, api_key, server)
 
 
@@ -108,7 +119,7 @@ async def n8n_target(request: pytest.FixtureRequest) -> AsyncIterator[SimTarget]
     else:
         store = build_store()
         api_key = secrets.token_urlsafe(24)
-        app = create_n8n_app(store, api_key=api_key)
+        app = create_n8n_app(store, api_key=api_key, scoped_keys=LIST_ONLY)
         base_url = "http://n8n-sim.test"
 
         def make_transport() -> httpx.AsyncBaseTransport | None:

@@ -620,6 +620,15 @@ class RealN8n:
             self._rest = client
         return self._rest
 
+    def create_scoped_key(self, scopes: list[str], label: str = "execgate-scoped") -> str:
+        """A further API key holding only ``scopes`` (never printed)."""
+        body = {"label": label, "scopes": scopes, "expiresAt": None}
+        created = _expect(self._rest_client().post("/rest/api-keys", json=body), "scoped key")
+        key = created["data"]["rawApiKey"]
+        if not isinstance(key, str) or not key:
+            raise RuntimeError("api-key create answered without a key")
+        return key
+
     def run_manually(self, kind: str, query: dict[str, str] | None = None) -> str:
         """Start ``kind`` as a manual run (not throttled) from its webhook with ``query``."""
         item = {"headers": {}, "params": {}, "query": query or {}, "body": {}}

@@ -142,6 +142,9 @@ def _execution_id(raw: str) -> str:
     return str(int(raw))
 
 
+_ALL: frozenset[str] = frozenset({"*"})
+
+
 class N8nSimulator:
     """The request handlers of one simulated n8n instance."""
 
@@ -151,9 +154,11 @@ class N8nSimulator:
         api_key: str,
         latency_ms: float,
         failing_workflows: Collection[str],
+        scoped_keys: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self.store = store
         self.api_key = api_key.encode()
+        self.scoped_keys = [(k.encode(), frozenset(v)) for k, v in (scoped_keys or {}).items()]
         self.latency_ms = latency_ms
         self.failing_workflows = frozenset(failing_workflows)
         created = [e.created_at for e in store.executions.values()]
@@ -161,15 +166,35 @@ class N8nSimulator:
         """When the simulated workflows were created (before every execution)."""
         self.restarts: dict[str, int] = {}
         """Retry id → how many node runs it copied (its own runs are numbered from 0 again)."""
-        self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
-            ("GET", re.compile(r"^/api/v1/executions$"), self.list_executions),
-            ("POST", re.compile(r"^/api/v1/executions/stop$"), self.stop_many),
-            ("GET", re.compile(r"^/api/v1/executions/([^/]+)$"), self.get_execution),
-            ("DELETE", re.compile(r"^/api/v1/executions/([^/]+)$"), self.delete_execution),
-            ("POST", re.compile(r"^/api/v1/executions/([^/]+)/retry$"), self.retry),
-            ("POST", re.compile(r"^/api/v1/executions/([^/]+)/stop$"), self.stop),
-            ("GET", re.compile(r"^/api/v1/executions/([^/]+)/tags$"), self.tags),
-            ("GET", re.compile(r"^/api/v1/workflows/([^/]+)$"), self.get_workflow),
+        self.routes: list[tuple[str, re.Pattern[str], Handler, str]] = [
+            ("GET", re.compile(r"^/api/v1/executions$"), self.list_executions, "execution:list"),
+            ("POST", re.compile(r"^/api/v1/executions/stop$"), self.stop_many, "execution:stop"),
+            (
+                "GET",
+                re.compile(r"^/api/v1/executions/([^/]+)$"),
+                self.get_execution,
+                "execution:read",
+            ),
+            (
+                "DELETE",
+                re.compile(r"^/api/v1/executions/([^/]+)$"),
+                self.delete_execution,
+                "execution:delete",
+            ),
+            (
+                "POST",
+                re.compile(r"^/api/v1/executions/([^/]+)/retry$"),
+                self.retry,
+                "execution:retry",
+            ),
+            ("POST", re.compile(r"^/api/v1/executions/([^/]+)/stop$"), self.stop, "execution:stop"),
+            (
+                "GET",
+                re.compile(r"^/api/v1/executions/([^/]+)/tags$"),
+                self.tags,
+                "executionTags:list",
+            ),
+            ("GET", re.compile(r"^/api/v1/workflows/([^/]+)$"), self.get_workflow, "workflow:read"),
         ]
 
     # ------------------------------------------------------------------ dispatch
@@ -179,14 +204,17 @@ class N8nSimulator:
         if self.latency_ms > 0:
             await asyncio.sleep(self.latency_ms / 1000)
         path = request.url.path
-        matched = [(m, p, h) for m, p, h in self.routes if p.match(path)]
+        matched = [(m, p, h, scope) for m, p, h, scope in self.routes if p.match(path)]
         # n8n's request validator answers unknown paths before it checks the key
         if not matched:
             return JSONResponse({"message": "not found"}, status_code=404)
-        if not self._authorised(request):
+        scopes = self._scopes(request)
+        if scopes is None:
             return JSONResponse({"message": "Unauthorized"}, status_code=401)
-        for method, pattern, handler in matched:
+        for method, pattern, handler, scope in matched:
             if method == request.method:
+                if scopes is not _ALL and scope not in scopes:
+                    return JSONResponse({"message": "Forbidden"}, status_code=403)
                 found = pattern.match(path)
                 assert found is not None
                 try:
@@ -196,11 +224,18 @@ class N8nSimulator:
                 return JSONResponse(body)
         return JSONResponse({"message": f"{request.method} method not allowed"}, status_code=405)
 
-    def _authorised(self, request: Request) -> bool:
+    def _scopes(self, request: Request) -> frozenset[str] | None:
+        """The scopes of the presented key (``_ALL`` for the full key), ``None`` if unknown."""
         presented = request.headers.get("x-n8n-api-key")
         if presented is None:
-            return False
-        return hmac.compare_digest(presented.encode(), self.api_key)
+            return None
+        found: frozenset[str] | None = None
+        if hmac.compare_digest(presented.encode(), self.api_key):
+            found = _ALL
+        for key, scopes in self.scoped_keys:
+            if hmac.compare_digest(presented.encode(), key):
+                found = scopes
+        return found
 
     def _restart(self, execution: SimExecution) -> int | None:
         return self.restarts.get(execution.id)
@@ -408,12 +443,15 @@ def create_n8n_app(
     api_key: str,
     latency_ms: float = 0.0,
     failing_workflows: Collection[str] = (),
+    scoped_keys: Mapping[str, Collection[str]] | None = None,
 ) -> Starlette:
     """An n8n-style public API over ``store``; requests need header ``X-N8N-API-KEY: api_key``.
 
     ``failing_workflows``: ids of workflows whose retries fail again (see ``n8n_actions``).
+    ``scoped_keys``: further keys holding only some scopes (``execution:list``, ...): any other
+    route answers them 403 ``Forbidden``, as n8n does for a key missing the route's scope.
     """
-    simulator = N8nSimulator(store, api_key, latency_ms, failing_workflows)
+    simulator = N8nSimulator(store, api_key, latency_ms, failing_workflows, scoped_keys)
     app = Starlette(routes=[Route("/{path:path}", simulator.dispatch, methods=_METHODS)])
     app.state.simulator = simulator
     return app
