@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 from execgate.backends.http import HTTPSettings
-from execgate.config import ConfigError, InstanceSettings, Settings, load_settings
+from execgate.config import (
+    ClientSettings,
+    ConfigError,
+    InstanceSettings,
+    LimitSettings,
+    Settings,
+    load_settings,
+    read_audit_path,
+)
 from execgate.domain.models import BackendKind
+from execgate.service.scope import Action
 
 REPO = Path(__file__).resolve().parents[1]
 TEAM_ID = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
@@ -240,7 +249,7 @@ def test_instance_that_is_not_a_table(tmp_path: Path) -> None:
 def test_unknown_top_level_key_suggests_the_right_one(tmp_path: Path) -> None:
     found = problems(tmp_path, TEAM.replace("[[instances]]", "[[instance]]"))
     assert found[0].startswith("top level: unknown key 'instance' (did you mean 'instances'?)")
-    assert "valid keys: instances, server" in found[0]
+    assert "valid keys: instances, server, clients, limits, audit" in found[0]
     assert found[1].startswith("no instances")
 
 
@@ -562,3 +571,341 @@ def test_compose_sets_the_variables_and_path_the_example_and_image_use() -> None
     assert "--api-key\n      - ${N8N_API_KEY:-demo-n8n-key}" in compose
     assert "ACME_SDK_TOKEN: ${TEAM_TOKEN:-demo-team-token}" in gateway
     assert "N8N_PROD_API_KEY: ${N8N_API_KEY:-demo-n8n-key}" in gateway
+
+
+# -- clients, limits, server switches, audit ---------------------------------------------------
+
+KEY_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+OTHER_HASH = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+
+# The security tables exactly as the documentation shows them.
+SECURITY = """\
+[[clients]]
+name = "dashboard"
+key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # sha256 hex
+instances = ["acme", "n8n-prod"]   # or ["*"]
+actions = ["read"]                 # any of read, cancel, retry, delete
+rate_per_second = 20               # optional token bucket for this client: refill rate
+burst = 40                         # and bucket size
+
+[limits]
+max_backend_calls = 250            # per operation, estimated before any backend call
+max_depth = 12
+max_aliases = 30
+max_first = 100
+
+[audit]
+path = "execgate-audit.jsonl"      # omit to write audit lines to stderr
+"""
+
+
+def client_table(**values: object) -> str:
+    """One [[clients]] table: a valid read-only client, with ``values`` replacing keys."""
+    table: dict[str, object] = {
+        "name": "dash",
+        "key_sha256": KEY_HASH,
+        "instances": ["acme"],
+        "actions": ["read"],
+    }
+    table.update(values)
+    lines = ["[[clients]]"]
+    for key, value in table.items():
+        if value is None:
+            continue
+        lines.append(f"{key} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+def test_documented_security_tables_load_exactly_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the documented instances and security tables, run from tmp_path
+    monkeypatch.chdir(tmp_path)
+    # when
+    settings = load(tmp_path, DOCUMENTED + "\n" + SECURITY)
+    # then
+    assert settings.clients == (
+        ClientSettings(
+            name="dashboard",
+            key_sha256=KEY_HASH,
+            instances=("acme", "n8n-prod"),
+            actions=frozenset({Action.READ}),
+            rate_per_second=20.0,
+            burst=40,
+        ),
+    )
+    assert settings.limits == LimitSettings(max_backend_calls=250, max_depth=12, max_aliases=30)
+    assert settings.max_first == 100
+    assert settings.audit_path == "execgate-audit.jsonl"
+    assert KEY_HASH not in repr(settings)
+
+
+def test_security_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path, DOCUMENTED)
+    assert settings.clients == ()
+    assert settings.limits == LimitSettings(
+        max_backend_calls=250, max_depth=12, max_aliases=30, max_tokens=2000
+    )
+    assert (settings.introspection, settings.graphiql) == (True, True)
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.audit_path is None
+
+
+def test_every_instance_and_every_action(tmp_path: Path) -> None:
+    text = TEAM + client_table(instances=["*"], actions=["read", "cancel", "retry", "delete"])
+    [client] = load(tmp_path, text).clients
+    assert client.instances is None
+    assert client.actions == frozenset(Action)
+    assert (client.rate_per_second, client.burst) == (None, None)
+
+
+def test_hash_is_stored_lowercase(tmp_path: Path) -> None:
+    [client] = load(tmp_path, TEAM + client_table(key_sha256=KEY_HASH.upper())).clients
+    assert client.key_sha256 == KEY_HASH
+
+
+def test_server_switches(tmp_path: Path) -> None:
+    text = TEAM + "\n[server]\nintrospection = false\ngraphiql = false\nmax_body_bytes = 4096\n"
+    settings = load(tmp_path, text)
+    assert (settings.introspection, settings.graphiql, settings.max_body_bytes) == (
+        False,
+        False,
+        4096,
+    )
+
+
+def test_max_first_in_either_table(tmp_path: Path) -> None:
+    assert load(tmp_path, TEAM + "\n[limits]\nmax_first = 30\n").max_first == 30
+    assert load(tmp_path, TEAM + "\n[server]\nmax_first = 40\n").max_first == 40
+    both = TEAM + "\n[server]\nmax_first = 50\n\n[limits]\nmax_first = 50\n"
+    assert load(tmp_path, both).max_first == 50
+    conflict = TEAM + "\n[server]\nmax_first = 50\n\n[limits]\nmax_first = 60\n"
+    assert only(problems(tmp_path, conflict)) == (
+        "[server]: key 'max_first': conflicts with [limits] max_first; keep only [limits] max_first"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"nmae": "x"}, "client 'dash': key 'nmae': unknown key 'nmae' (did you mean 'name'?)"),
+        ({"name": None}, "clients[0]: key 'name': missing"),
+        ({"name": 7}, "clients[0]: key 'name': must be a string, not an integer"),
+        ({"name": "a b"}, "clients[0]: key 'name': 'a b' may hold only letters, digits"),
+        ({"key_sha256": None}, "client 'dash': key 'key_sha256': missing"),
+        ({"key_sha256": 5}, "client 'dash': key 'key_sha256': must be a string, not an integer"),
+        ({"key_sha256": "abc"}, "client 'dash': key 'key_sha256': must be the sha256 of the key"),
+        (
+            {"key_sha256": "g" * 64},
+            "client 'dash': key 'key_sha256': must be the sha256 of the key",
+        ),
+        ({"instances": None}, "client 'dash': key 'instances': missing"),
+        (
+            {"instances": "acme"},
+            "client 'dash': key 'instances': must be an array of strings, not a string",
+        ),
+        (
+            {"instances": [1]},
+            "client 'dash': key 'instances': must be an array of strings, "
+            "not one holding an integer",
+        ),
+        ({"instances": []}, "client 'dash': key 'instances': must name at least one instance"),
+        (
+            {"instances": ["ghost"]},
+            "client 'dash': key 'instances': instance 'ghost' is not configured; configured: acme",
+        ),
+        (
+            {"instances": ["*", "acme"]},
+            "client 'dash': key 'instances': \"*\" (every instance) must be the only entry",
+        ),
+        (
+            {"instances": ["acme", "acme"]},
+            "client 'dash': key 'instances': names an instance more than once",
+        ),
+        ({"actions": None}, "client 'dash': key 'actions': missing"),
+        (
+            {"actions": []},
+            "client 'dash': key 'actions': must name at least one action: "
+            "read, cancel, retry, delete",
+        ),
+        (
+            {"actions": ["read", "write"]},
+            "client 'dash': key 'actions': unknown action 'write'; "
+            "valid actions: read, cancel, retry, delete",
+        ),
+        ({"actions": ["cancel"]}, "client 'dash': key 'actions': must include 'read'"),
+        (
+            {"rate_per_second": "20"},
+            "client 'dash': key 'rate_per_second': must be a number, not a string",
+        ),
+        (
+            {"rate_per_second": True},
+            "client 'dash': key 'rate_per_second': must be a number, not a boolean",
+        ),
+        (
+            {"rate_per_second": 0},
+            "client 'dash': key 'rate_per_second': must be a positive, finite number",
+        ),
+        ({"rate_per_second": "inf"}, "client 'dash': key 'rate_per_second': must be a number"),
+        (
+            {"rate_per_second": 1, "burst": 2.5},
+            "client 'dash': key 'burst': must be an integer, not a float",
+        ),
+        ({"rate_per_second": 1, "burst": 0}, "client 'dash': key 'burst': must be at least 1"),
+        ({"burst": 5}, "client 'dash': key 'burst': needs rate_per_second"),
+    ],
+)
+def test_bad_client(tmp_path: Path, values: dict[str, object], problem: str) -> None:
+    found = only(problems(tmp_path, TEAM + client_table(**values)))
+    assert found.startswith(problem)
+
+
+def test_a_pasted_key_is_never_echoed(tmp_path: Path) -> None:
+    # given: the key itself where its hash belongs, and under a key of its own
+    raw = "egk_Th1s-is-the-real-client-key-do-not-log"
+    text = (
+        TEAM
+        + client_table(key_sha256=raw)
+        + client_table(name="other", key_sha256=OTHER_HASH, key=raw)
+    )
+    # when
+    found = problems(tmp_path, text)
+    # then: both are reported, neither value is shown, and the way out is named
+    assert len(found) == 2
+    assert found[0].startswith("client 'dash': key 'key_sha256': must be the sha256")
+    assert found[1].startswith(
+        "client 'other': key 'key': unknown key 'key'; write the key's sha256"
+    )
+    for problem in found:
+        assert raw not in problem
+        assert "execgate keys new NAME" in problem
+
+
+def test_duplicate_client_names_and_keys(tmp_path: Path) -> None:
+    text = (
+        TEAM
+        + client_table()
+        + client_table(key_sha256=OTHER_HASH)
+        + client_table(name="copy", key_sha256=KEY_HASH.upper())
+    )
+    assert problems(tmp_path, text) == (
+        "client 'dash': key 'name': duplicate name, clients[1] uses the same name as clients[0]",
+        "client 'copy': key 'key_sha256': the same key as client 'dash'; every client needs its "
+        "own key (run 'execgate keys new NAME' to make a key and its [[clients]] table)",
+    )
+
+
+def test_clients_that_are_not_tables(tmp_path: Path) -> None:
+    assert only(
+        problems(tmp_path, TEAM.replace("[[instances]]", 'clients = "x"\n[[instances]]'))
+    ) == ("key 'clients': must be an array of tables ([[clients]]), not a string")
+    assert only(problems(tmp_path, "clients = [3]\n" + TEAM)) == (
+        "clients[0]: must be a table ([[clients]]), not an integer"
+    )
+
+
+def test_client_naming_an_instance_with_other_problems_is_not_blamed(tmp_path: Path) -> None:
+    # given: acme is configured but broken; the client names it
+    text = TEAM.replace("http://127.0.0.1:9101", "ftp://x") + client_table()
+    # then: only the instance's own problem is reported
+    assert only(problems(tmp_path, text)).startswith("instance 'acme': key 'base_url'")
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            "[limits]\nmax_depht = 3\n",
+            "[limits]: unknown key 'max_depht' (did you mean 'max_depth'?)",
+        ),
+        ("[limits]\nmax_depth = 0\n", "[limits]: key 'max_depth': must be at least 1"),
+        (
+            "[limits]\nmax_aliases = '3'\n",
+            "[limits]: key 'max_aliases': must be an integer, not a string",
+        ),
+        (
+            "[limits]\nmax_backend_calls = true\n",
+            "[limits]: key 'max_backend_calls': must be an integer, not a boolean",
+        ),
+        ("limits = 3\n", "key 'limits': must be a table ([limits]), not an integer"),
+        (
+            "[server]\nintrospection = 'no'\n",
+            "[server]: key 'introspection': must be true or false, not a string",
+        ),
+        (
+            "[server]\ngraphiql = 1\n",
+            "[server]: key 'graphiql': must be true or false, not an integer",
+        ),
+        (
+            "[server]\nmax_body_bytes = 100\n",
+            "[server]: key 'max_body_bytes': must be at least 1024",
+        ),
+        ("[audit]\npath = 3\n", "[audit]: key 'path': must be a string, not an integer"),
+        ("[audit]\npath = ' '\n", "[audit]: key 'path': must not be empty"),
+        ("[audit]\nfile = 'a.jsonl'\n", "[audit]: unknown key 'file'"),
+        ("audit = 'a.jsonl'\n", "key 'audit': must be a table ([audit]), not a string"),
+    ],
+)
+def test_bad_limits_server_and_audit_tables(tmp_path: Path, table: str, problem: str) -> None:
+    text = table + TEAM if not table.startswith("[") else TEAM + "\n" + table
+    assert only(problems(tmp_path, text)).startswith(problem)
+
+
+def test_audit_path_must_be_a_file_in_an_existing_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "audit.jsonl"
+    assert only(problems(tmp_path, TEAM + f"\n[audit]\npath = '{missing}'\n")) == (
+        f"[audit]: key 'path': the directory {missing.parent} does not exist"
+    )
+    assert only(problems(tmp_path, TEAM + f"\n[audit]\npath = '{tmp_path}'\n")) == (
+        f"[audit]: key 'path': {tmp_path} is a directory, not a file"
+    )
+
+
+def test_audit_path_is_read_without_credentials(tmp_path: Path) -> None:
+    # given: a config whose credential variables are not set here
+    path = write(tmp_path, TEAM + f"\n[audit]\npath = '{tmp_path / 'a.jsonl'}'\n")
+    # then: the audit path alone can still be read (for 'execgate audit tail')
+    assert read_audit_path(path) == str(tmp_path / "a.jsonl")
+    assert read_audit_path(write(tmp_path, TEAM)) is None
+    with pytest.raises(ConfigError) as caught:
+        read_audit_path(write(tmp_path, TEAM + "\n[audit]\npath = 3\n"))
+    assert caught.value.problems == ("[audit]: key 'path': must be a string, not an integer",)
+
+
+def test_the_readme_configuration_block_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the TOML block of the README's Configuration section, run from tmp_path
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    # when
+    settings = load(tmp_path, block)
+    # then: every documented key is understood, with the documented values
+    assert [i.name for i in settings.instances] == ["acme", "n8n-prod"]
+    [client] = settings.clients
+    assert (client.name, client.instances, client.actions) == (
+        "dashboard",
+        ("acme", "n8n-prod"),
+        frozenset({Action.READ}),
+    )
+    assert (client.rate_per_second, client.burst) == (20.0, 40)
+    assert settings.limits == LimitSettings()
+    assert settings.max_first == 100
+    assert (settings.introspection, settings.graphiql, settings.max_body_bytes) == (
+        True,
+        True,
+        1024 * 1024,
+    )
+    assert settings.audit_path == "execgate-audit.jsonl"

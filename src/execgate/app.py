@@ -1,13 +1,19 @@
 """The Starlette application: /graphql (GraphiQL in a browser) and /healthz.
 
 ``create_app`` builds the registry (one httpx client per instance) up front; the lifespan closes
-the clients when the server stops.
+the clients and the audit file when the server stops.
+
+``/graphql`` sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
+request's context holds the gateway scoped to its client, the operation limits and the audit
+trail; every error leaving it is stripped of backend credentials and addresses. ``/healthz``
+stays open.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -22,49 +28,160 @@ from strawberry.types import ExecutionResult
 
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
+from execgate.api.limits import QueryLimits, is_token_limit_error
 from execgate.api.schema import schema
+from execgate.security.audit import AuditLog, AuditSink
+from execgate.security.clients import Client, ClientDirectory
+from execgate.security.middleware import (
+    CLIENT_SCOPE_KEY,
+    DEFAULT_MAX_BODY_BYTES,
+    SecurityMiddleware,
+)
+from execgate.security.ratelimit import RateLimiter
+from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.cache import CachedBackend, CacheSettings, ExecutionCache
 from execgate.service.gateway import Gateway
+from execgate.service.scope import Scope
 
 if TYPE_CHECKING:
     from execgate.config import Settings
 
+log = logging.getLogger("execgate.app")
+
+_IDE_HEADERS_MARK = "const defaultHeaders = {};"
+
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, gateway: Gateway, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        limits: QueryLimits | None = None,
+        audit: AuditSink | None = None,
+        ide_headers: Mapping[str, str] | None = None,
+        redactor: Redactor | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(schema, **kwargs)
         self.gateway = gateway
+        self.limits = limits or QueryLimits()
+        self.audit = audit
+        self.ide_headers = dict(ide_headers or {})
+        self.redactor = redactor or Redactor(())
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL's page; with ``ide_headers`` (the loopback demo), it sends them itself."""
+        html = super().graphql_ide_html
+        if not self.ide_headers:
+            return html
+        if _IDE_HEADERS_MARK not in html:
+            log.warning("this GraphiQL page cannot carry default headers; paste them yourself")
+            return html
+        preset = orjson.dumps(self.ide_headers).decode().replace("<", "\\u003c")
+        return html.replace(_IDE_HEADERS_MARK, f"const defaultHeaders = {preset};")
+
     async def get_context(self, request: Any, response: Any) -> Context:
-        return build_context(self.gateway, request)
+        client = request.scope.get(CLIENT_SCOPE_KEY)
+        # Without an authenticated client (only the GraphiQL page gets here so), nothing is seen.
+        scope = client.scope if isinstance(client, Client) else Scope.nothing()
+        return build_context(
+            self.gateway.scoped(scope),
+            request,
+            limits=self.limits,
+            audit=self.audit,
+        )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
+            for error in result.errors:
+                if is_token_limit_error(error):
+                    error.extensions = {
+                        "code": "QUERY_TOO_COMPLEX",
+                        "rule": "max_tokens",
+                        "limit": self.limits.max_tokens,
+                    }
             result.errors = ensure_codes(result.errors)
-        return await super().process_result(request, result)
+        processed = await super().process_result(request, result)
+        errors = processed.get("errors")
+        if errors:
+            processed["errors"] = self.redactor.clean_value(errors)
+        return processed
+
+
+def build_clients(settings: Settings) -> list[Client]:
+    """The API clients of ``settings``, each with its scope."""
+    return [
+        Client(
+            name=c.name,
+            key_sha256=c.key_sha256,
+            scope=Scope.of(c.name, c.instances, c.actions),
+            rate_per_second=c.rate_per_second,
+            burst=c.burst,
+        )
+        for c in settings.clients
+    ]
 
 
 def create_app(
     settings: Settings,
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-    graphiql: bool = True,
+    graphiql: bool | None = None,
     cache_settings: CacheSettings | None = None,
+    ide_headers: Mapping[str, str] | None = None,
+    audit: AuditSink | None = None,
+    rate_clock: Callable[[], float] | None = None,
 ) -> Starlette:
-    """The gateway over the instances of ``settings`` (``transports`` replace sockets)."""
+    """The gateway over the instances of ``settings`` (``transports`` replace sockets).
+
+    ``graphiql`` overrides ``settings.graphiql``; ``audit`` replaces the audit log the settings
+    name (a file, or stderr); ``ide_headers`` are preset in GraphiQL (the loopback demo's key).
+    Raises ``AuditError`` when the audit file cannot be opened.
+    """
     from execgate.registry import Registry
 
+    quiet_transport_logs()
+    audit_log = AuditLog(settings.audit_path) if audit is None else None
+    redactor = Redactor.for_backends(
+        [i.credential for i in settings.instances], [i.base_url for i in settings.instances]
+    )
     registry = Registry.from_settings(settings, transports)
     cache = ExecutionCache(cache_settings)
     backends = {name: CachedBackend(b, cache) for name, b in registry.backends.items()}
-    gateway = Gateway(backends, max_first=settings.max_first)
-    app = gateway_app(gateway, on_close=registry.aclose, graphiql=graphiql)
+    gateway = Gateway(backends, max_first=settings.max_first, redact=redactor.clean)
+
+    async def close() -> None:
+        await registry.aclose()
+        if audit_log is not None:
+            audit_log.close()
+
+    app = gateway_app(
+        gateway,
+        on_close=close,
+        graphiql=settings.graphiql if graphiql is None else graphiql,
+        clients=build_clients(settings),
+        limits=QueryLimits(
+            max_backend_calls=settings.limits.max_backend_calls,
+            max_depth=settings.limits.max_depth,
+            max_aliases=settings.limits.max_aliases,
+            max_tokens=settings.limits.max_tokens,
+            introspection=settings.introspection,
+        ),
+        audit=audit or audit_log,
+        max_body_bytes=settings.max_body_bytes,
+        ide_headers=ide_headers,
+        rate_clock=rate_clock,
+        redactor=redactor,
+    )
     app.state.registry = registry
     app.state.settings = settings
     app.state.cache = cache
+    app.state.audit = audit or audit_log
+    app.state.close = close
     return app
 
 
@@ -73,9 +190,32 @@ def gateway_app(
     *,
     on_close: Callable[[], Awaitable[None]] | None = None,
     graphiql: bool = True,
+    clients: Sequence[Client] = (),
+    limits: QueryLimits | None = None,
+    audit: AuditSink | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ide_headers: Mapping[str, str] | None = None,
+    rate_clock: Callable[[], float] | None = None,
+    redactor: Redactor | None = None,
 ) -> Starlette:
-    """The HTTP surface over an already built gateway."""
-    graphql = GraphQLApp(gateway, graphql_ide="graphiql" if graphiql else None)
+    """The HTTP surface over an already built gateway.
+
+    Without ``clients``, requests are anonymous with full access, answered on loopback only.
+    Without ``audit``, audit lines go to stderr.
+    """
+    graphql = GraphQLApp(
+        gateway,
+        limits=limits,
+        audit=audit if audit is not None else AuditLog(),
+        ide_headers=ide_headers,
+        redactor=redactor,
+        graphql_ide="graphiql" if graphiql else None,
+    )
+    directory = ClientDirectory(clients)
+    limiter = RateLimiter(clients) if rate_clock is None else RateLimiter(clients, rate_clock)
+    guarded = SecurityMiddleware(
+        graphql, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "instances": len(gateway.backends)})
@@ -90,10 +230,12 @@ def gateway_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", guarded, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.clients = directory
+    app.state.limiter = limiter
     return app

@@ -1,11 +1,16 @@
-"""The ``execgate`` command: serve, demo, simulate, export-schema."""
+"""The ``execgate`` command: serve, demo, simulate, export-schema, keys, audit."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from execgate.config import Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -35,10 +40,36 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--executions", type=int, default=400)
     simulate.add_argument("--latency-ms", type=float, default=0.0)
-    simulate.add_argument("--token", help="team-style: the Bearer token to expect (default: random)")
-    simulate.add_argument("--api-key", help="n8n-style: the X-N8N-API-KEY to expect (default: random)")
+    simulate.add_argument(
+        "--token", help="team-style: the Bearer token to expect (default: random)"
+    )
+    simulate.add_argument(
+        "--api-key", help="n8n-style: the X-N8N-API-KEY to expect (default: random)"
+    )
 
     sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+
+    keys = sub.add_parser("keys", help="API client keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    new = keys_sub.add_parser("new", help="make a client key; print it once, and its [[clients]]")
+    new.add_argument("name", help="the client's name (letters, digits, '-' and '_')")
+    new.add_argument(
+        "--instances", default="*", help="comma-separated instance names, or * (default: *)"
+    )
+    new.add_argument(
+        "--actions",
+        default="read",
+        help="comma-separated: read, cancel, retry, delete (default: read)",
+    )
+
+    audit = sub.add_parser("audit", help="the audit trail of mutations")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    tail = audit_sub.add_parser("tail", help="print the last audit lines, readably")
+    where = tail.add_mutually_exclusive_group()
+    where.add_argument("--config", help="read the audit file's path from this config file")
+    where.add_argument("--file", help="the audit file itself")
+    tail.add_argument("-n", type=int, default=20, help="how many lines (default: 20)")
+    tail.add_argument("--follow", "-f", action="store_true", help="then print new lines")
     return parser
 
 
@@ -58,29 +89,145 @@ def _banner(source: str, names: Sequence[str], host: str, port: int) -> None:
     )
 
 
+def _say(message: str) -> None:
+    print(f"execgate: {message}", file=sys.stderr, flush=True)
+
+
 def _run_demo(host: str, port: int, seed: int) -> int:
     from execgate.app import create_app
-    from execgate.simulate.embedded import embedded
+    from execgate.security.audit import AuditError
+    from execgate.security.middleware import is_loopback
+    from execgate.simulate.embedded import embedded, with_demo_client
 
     demo = embedded(seed)
-    app = create_app(demo.settings, transports=demo.transports)
-    _banner("the embedded demo", [i.name for i in demo.settings.instances], host, port)
+    settings, key = with_demo_client(demo.settings)
+    header = f"Authorization: Bearer {key}"
+    local = is_loopback(host)
+    try:
+        app = create_app(
+            settings,
+            transports=demo.transports,
+            # The page carries the key only when nobody else can load it.
+            ide_headers={"Authorization": f"Bearer {key}"} if local else None,
+        )
+    except AuditError as exc:
+        _say(str(exc))
+        return 2
+    _banner("the embedded demo", [i.name for i in settings.instances], host, port)
+    _say(f"demo client key (full access, new at every start): {key}")
+    _say(f"send it as this header:  {header}")
+    if local:
+        _say("GraphiQL already sends it")
+    else:
+        _say("paste that header into GraphiQL's Headers tab (as JSON)")
     _serve_app(app, host, port)
     return 0
+
+
+def _clients_banner(settings: Settings, host: str) -> str | None:
+    """The start-up line about clients, or ``None`` when serving must be refused."""
+    from execgate.security.middleware import is_loopback
+
+    if settings.clients:
+        names = ", ".join(c.name for c in settings.clients)
+        return f"{len(settings.clients)} API client(s): {names}"
+    if not is_loopback(host):
+        return None
+    return (
+        f"no [[clients]] in {settings.source}: anonymous full access, answered on loopback "
+        "only (add a client with 'execgate keys new NAME')"
+    )
 
 
 def _run_serve(config: str, host: str, port: int) -> int:
     from execgate.app import create_app
     from execgate.config import ConfigError, load_settings
+    from execgate.security.audit import AuditError
 
     try:
         settings = load_settings(config)
     except ConfigError as exc:
-        print(f"execgate: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
-    app = create_app(settings)
+    clients = _clients_banner(settings, host)
+    if clients is None:
+        _say(
+            f"refusing to serve on {host} without API clients: anyone who can reach it would "
+            f"have full access. Run 'execgate keys new NAME' and paste the [[clients]] table it "
+            f"prints into {config}, or serve on 127.0.0.1."
+        )
+        return 2
+    try:
+        app = create_app(settings)
+    except AuditError as exc:
+        _say(str(exc))
+        return 2
     _banner(settings.source, [i.name for i in settings.instances], host, port)
+    _say(clients)
+    audit = settings.audit_path or "stderr"
+    _say(f"audit trail of mutations: {audit}")
     _serve_app(app, host, port)
+    return 0
+
+
+def _run_keys_new(name: str, instances: str, actions: str) -> int:
+    from execgate.config_messages import NAME
+    from execgate.security.clients import client_block, hash_key, new_key
+    from execgate.service.scope import Action
+
+    if not NAME.fullmatch(name):
+        _say(f"a client name may hold only letters, digits, '-' and '_': {name!r}")
+        return 2
+    scope = [i.strip() for i in instances.split(",") if i.strip()] or ["*"]
+    granted = [a.strip() for a in actions.split(",") if a.strip()]
+    valid = [a.value for a in Action]
+    unknown = [a for a in granted if a not in valid]
+    if unknown or not granted:
+        _say(f"unknown action(s) {', '.join(unknown) or '(none)'}; valid: {', '.join(valid)}")
+        return 2
+    if Action.READ.value not in granted:
+        granted.insert(0, Action.READ.value)
+    key = new_key()
+    print(
+        f"# A new key for client {name!r}. It is shown only now: execgate keeps only its sha256.\n"
+        "# The client sends it as the header 'Authorization: Bearer <key>'.\n"
+        f"{key}\n\n"
+        "# Paste this table into the gateway's config file:\n"
+        f"{client_block(name, hash_key(key), instances=scope, actions=granted)}",
+        end="",
+        flush=True,
+    )
+    return 0
+
+
+def _run_audit_tail(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from execgate.config import ConfigError, read_audit_path
+    from execgate.security.audit_view import follow, last_lines, render
+
+    path = args.file
+    if args.config is not None:
+        try:
+            path = read_audit_path(args.config)
+        except ConfigError as exc:
+            _say(str(exc))
+            return 2
+        if path is None:
+            _say(f"{args.config} sends audit lines to stderr ([audit] path is not set)")
+            return 2
+    if path is None:
+        _say("name the audit file: --config FILE (its [audit] path) or --file PATH")
+        return 2
+    audit_file = Path(path)
+    if not audit_file.is_file():
+        _say(f"no audit file at {audit_file}")
+        return 2
+    for line in last_lines(audit_file, args.n):
+        print(render(line), flush=True)
+    if args.follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            follow(audit_file, sys.stdout)
     return 0
 
 
@@ -126,4 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_serve(args.config, args.host, args.port)
     if args.command == "simulate":
         return _run_simulate(args)
+    if args.command == "keys":
+        return _run_keys_new(args.name, args.instances, args.actions)
+    if args.command == "audit":
+        return _run_audit_tail(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

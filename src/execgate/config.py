@@ -5,11 +5,14 @@ variable the file names, and checks everything before the gateway starts. Every 
 collected and reported at once in a ``ConfigError``, one line each, naming the file, the
 instance (by name, or by position such as ``instances[2]`` when it has no usable name) and the
 key. No message ever carries a credential, and URLs are described rather than echoed.
+
+Beside the instances, the file may list API clients (``[[clients]]``), per-operation limits
+(``[limits]``), server switches (``[server]``) and where the audit trail goes (``[audit]``);
+``config_security`` reads those tables.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -21,9 +24,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from execgate.backends.http import HTTPSettings
+from execgate.config_messages import NAME as _NAME
+from execgate.config_messages import type_name as _type_name
+from execgate.config_messages import unknown_key as _unknown_key
+from execgate.config_security import ClientSettings, LimitSettings, SecurityReader
 from execgate.domain.models import BackendKind
 
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
+__all__ = [
+    "ClientSettings",
+    "ConfigError",
+    "InstanceSettings",
+    "LimitSettings",
+    "Settings",
+    "load_settings",
+    "read_audit_path",
+]
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -40,8 +56,10 @@ _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.N8N: ("api_key_env",),
 }
 _CREDENTIAL_KEY = {BackendKind.TEAM: "token_env", BackendKind.N8N: "api_key_env"}
-_TOP_KEYS = ("instances", "server")
-_SERVER_KEYS = ("max_first",)
+_TOP_KEYS = ("instances", "server", "clients", "limits", "audit")
+_SERVER_KEYS = ("max_first", "introspection", "graphiql", "max_body_bytes")
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MIN_BODY_BYTES = 1024
 _VALID_KINDS = ", ".join(repr(k.value) for k in sorted(BackendKind, key=lambda k: k.value))
 
 
@@ -65,9 +83,17 @@ class InstanceSettings:
 class Settings:
     instances: tuple[InstanceSettings, ...]
     max_first: int = 100
-    """The largest page a client may ask for."""
+    """The largest page a client may ask for ([limits] max_first, or [server] max_first)."""
     source: str = "embedded demo"
     """Where the settings came from, for the start-up banner."""
+    clients: tuple[ClientSettings, ...] = ()
+    """API clients; none means anonymous full access, on loopback only."""
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    introspection: bool = True
+    graphiql: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    audit_path: str | None = None
+    """Where audit lines go (appended); ``None`` for stderr."""
 
 
 class ConfigError(Exception):
@@ -85,6 +111,16 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     """Read and check the TOML file at ``path``; credentials come from ``environ``."""
     env = os.environ if environ is None else environ
     shown = str(path)
+    document = _parse(path)
+    reader = _Reader(env)
+    settings = reader.settings(document, shown)
+    if reader.problems:
+        raise ConfigError(shown, reader.problems)
+    return settings
+
+
+def _parse(path: str | Path) -> dict[str, Any]:
+    shown = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -95,36 +131,18 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     except UnicodeDecodeError:
         raise ConfigError(shown, ["the file is not UTF-8 text"]) from None
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, [f"TOML syntax error: {exc}"]) from None
-    reader = _Reader(env)
-    settings = reader.settings(document, shown)
-    if reader.problems:
-        raise ConfigError(shown, reader.problems)
-    return settings
 
 
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
-
-
-def _unknown_key(key: str, valid: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key {key!r}{hint}; valid keys: {', '.join(valid)}"
+def read_audit_path(path: str | Path) -> str | None:
+    """Only the ``[audit]`` path of the file at ``path`` (no credentials are needed for it)."""
+    problems: list[str] = []
+    found = SecurityReader(problems).audit(_parse(path).get("audit"))
+    if problems:
+        raise ConfigError(str(path), problems)
+    return found
 
 
 class _Reader:
@@ -138,31 +156,63 @@ class _Reader:
         for key in document:
             if key not in _TOP_KEYS:
                 self.problems.append(f"top level: {_unknown_key(key, _TOP_KEYS)}")
-        max_first = self._server(document.get("server"))
+        server = self._server(document.get("server"))
+        security = SecurityReader(self.problems)
+        limits, limits_first = security.limits(document.get("limits"))
+        max_first = server.get("max_first")
+        if limits_first is not None and max_first is not None and limits_first != max_first:
+            self.problems.append(
+                "[server]: key 'max_first': conflicts with [limits] max_first; "
+                "keep only [limits] max_first"
+            )
         instances = self._instances(document.get("instances"))
-        return Settings(instances=instances, max_first=max_first, source=source)
+        clients = security.clients(document.get("clients"), _instance_names(document))
+        audit_path = security.audit(document.get("audit"))
+        return Settings(
+            instances=instances,
+            max_first=limits_first or max_first or 100,
+            source=source,
+            clients=clients,
+            limits=limits,
+            introspection=server.get("introspection", True),
+            graphiql=server.get("graphiql", True),
+            max_body_bytes=server.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
+            audit_path=audit_path,
+        )
 
-    def _server(self, table: object) -> int:
+    def _server(self, table: object) -> dict[str, Any]:
+        """The [server] values that are set and valid, by key."""
         if table is None:
-            return 100
+            return {}
         if not isinstance(table, dict):
             self.problems.append(
                 f"key 'server': must be a table ([server]), not {_type_name(table)}"
             )
-            return 100
-        for key in table:
+            return {}
+        found: dict[str, Any] = {}
+        for key, value in table.items():
             if key not in _SERVER_KEYS:
                 self.problems.append(f"[server]: {_unknown_key(key, _SERVER_KEYS)}")
-        value = table.get("max_first", 100)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problems.append(
-                f"[server]: key 'max_first': must be an integer, not {_type_name(value)}"
-            )
-            return 100
-        if value < 1:
-            self.problems.append("[server]: key 'max_first': must be at least 1")
-            return 100
-        return value
+            elif key in ("introspection", "graphiql"):
+                if isinstance(value, bool):
+                    found[key] = value
+                else:
+                    self.problems.append(
+                        f"[server]: key {key!r}: must be true or false, not {_type_name(value)}"
+                    )
+            elif isinstance(value, bool) or not isinstance(value, int):
+                self.problems.append(
+                    f"[server]: key {key!r}: must be an integer, not {_type_name(value)}"
+                )
+            elif key == "max_body_bytes" and value < MIN_BODY_BYTES:
+                self.problems.append(
+                    f"[server]: key 'max_body_bytes': must be at least {MIN_BODY_BYTES}"
+                )
+            elif value < 1:
+                self.problems.append(f"[server]: key {key!r}: must be at least 1")
+            else:
+                found[key] = value
+        return found
 
     def _instances(self, value: object) -> tuple[InstanceSettings, ...]:
         if value is None:
@@ -199,6 +249,18 @@ class _Reader:
             if instance is not None:
                 built.append(instance)
         return tuple(built)
+
+
+def _instance_names(document: dict[str, Any]) -> frozenset[str]:
+    """The names the ``[[instances]]`` tables give (clients may refer to these)."""
+    tables = document.get("instances")
+    if not isinstance(tables, list):
+        return frozenset()
+    return frozenset(
+        t["name"]
+        for t in tables
+        if isinstance(t, dict) and isinstance(t.get("name"), str) and _NAME.fullmatch(t["name"])
+    )
 
 
 class _InstanceReader:

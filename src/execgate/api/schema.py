@@ -6,11 +6,12 @@ import logging
 from typing import Any
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from execgate.api.errors import ErrorCodes
+from execgate.api.limits import QueryLimitsExtension
 from execgate.api.mutations import Mutation
 from execgate.api.queries import Query
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
@@ -31,11 +32,18 @@ class ExecgateSchema(strawberry.Schema):
 
 
 def build_schema(**kwargs: Any) -> strawberry.Schema:
+    # ErrorCodes comes first so that it codes the errors of everything after it; the limits run
+    # after validation, before any resolver (see api.limits).
     return ExecgateSchema(
         query=Query,
         mutation=Mutation,
         types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
-        extensions=[ErrorCodes, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        extensions=[
+            ErrorCodes,
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            QueryLimitsExtension,
+        ],
         **kwargs,
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from execgate.backends.transport import AiohttpTransport
 from execgate.domain.errors import (
     BackendError,
     UpstreamBadResponse,
@@ -37,6 +38,8 @@ class HTTPSettings:
     retry_timeout_seconds: float = 300.0
     max_concurrency: int = 16
     read_retries: int = 1
+    transport: str = "aiohttp"
+    """``aiohttp`` (the default: aiohttp's pool under the httpx API) or ``httpx`` (its own)."""
 
 
 def build_client(
@@ -51,6 +54,8 @@ def build_client(
         max_keepalive_connections=settings.max_concurrency,
     )
     timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
+    if transport is None and settings.transport == "aiohttp":
+        transport = AiohttpTransport(max_connections=settings.max_concurrency)
     return httpx.AsyncClient(
         base_url=base_url,
         headers=dict(headers),

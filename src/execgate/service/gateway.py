@@ -2,17 +2,21 @@
 
 It validates arguments up front (page size, instance names, cursor), fans out to the backends
 named in the filter, and leaves rendering to the API layer.
+
+``Gateway.scoped(scope)`` is the view one client gets: only the backends of its instances (the
+others answer exactly as if they were not configured) and only its actions. Reads need
+``Action.READ``; ``perform`` refuses an action the scope lacks before any backend is asked.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from execgate.domain.errors import BackendError, InvalidArgument, NotFound, UnknownInstance
-from execgate.domain.keys import WorkflowKey
+from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import (
     Execution,
     ExecutionQuery,
@@ -21,8 +25,11 @@ from execgate.domain.models import (
     Workflow,
 )
 from execgate.domain.ports import Backend
+from execgate.service import actions
+from execgate.service.actions import ActionError, ActionErrorCode, ActionOutcome, Reader
 from execgate.service.cursors import FeedState, decode_cursor, filter_digest
-from execgate.service.feed import FeedPage, read_feed
+from execgate.service.feed import FeedPage, SkippedInstance, read_feed
+from execgate.service.scope import Action, Forbidden, Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +54,57 @@ class FeedFilter:
         )
 
 
+_VERBS = {Action.CANCEL: "cancel", Action.RETRY: "retry", Action.DELETE: "delete"}
+
+
 class Gateway:
     """All instances behind one facade. ``max_first`` bounds the page size a client may ask."""
 
-    def __init__(self, backends: Mapping[str, Backend], *, max_first: int = 100) -> None:
-        self.backends = dict(backends)
+    def __init__(
+        self,
+        backends: Mapping[str, Backend],
+        *,
+        max_first: int = 100,
+        scope: Scope | None = None,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
+        self.scope = scope or Scope.full()
+        self.backends = {n: b for n, b in backends.items() if self.scope.sees(n)}
         self.max_first = max_first
+        self.redact = redact
+        """Cleans messages a backend may have written (skipped instances, refused actions)."""
+
+    def scoped(self, scope: Scope) -> Gateway:
+        """The view of this gateway that ``scope`` allows (never wider than this one)."""
+        return Gateway(
+            self.backends,
+            max_first=self.max_first,
+            scope=self.scope.narrowed(scope),
+            redact=self.redact,
+        )
+
+    def _clean_page(self, page: FeedPage) -> FeedPage:
+        redact = self.redact
+        if redact is None or not page.skipped:
+            return page
+        skipped = tuple(
+            SkippedInstance(s.instance, type(s.error)(s.error.instance, redact(s.error.message)))
+            for s in page.skipped
+        )
+        return replace(page, skipped=skipped)
+
+    def _clean_outcome(self, outcome: ActionOutcome) -> ActionOutcome:
+        if self.redact is None or outcome.error is None:
+            return outcome
+        error = ActionError(outcome.error.code, self.redact(outcome.error.message))
+        return replace(outcome, error=error)
+
+    def allows(self, action: Action) -> bool:
+        return self.scope.allows(action)
+
+    def _require_read(self) -> None:
+        if not self.scope.allows(Action.READ):
+            raise Forbidden(f"client {self.scope.client!r} may not read executions")
 
     def instances(self) -> list[Instance]:
         return [Instance(name, b.kind) for name, b in sorted(self.backends.items())]
@@ -106,6 +158,7 @@ class Gateway:
         after: str | None,
         include_nodes: bool,
     ) -> FeedPage:
+        self._require_read()
         size = self.check_first(first)
         if (
             feed_filter.started_after
@@ -118,10 +171,12 @@ class Gateway:
         state = decode_cursor(after, digest) if after is not None else FeedState()
         query = self._query(feed_filter, include_nodes)
         streams = {name: (self.backends[name], query) for name in names}
-        return await read_feed(streams, state, size, digest=digest, started=after is not None)
+        page = await read_feed(streams, state, size, digest=digest, started=after is not None)
+        return self._clean_page(page)
 
     async def count(self, feed_filter: FeedFilter) -> int | None:
         """Exact total when every selected instance reports one, else ``None``."""
+        self._require_read()
         names = self._selected(feed_filter)
         query = self._query(feed_filter, include_nodes=False)
         try:
@@ -137,6 +192,7 @@ class Gateway:
     async def get_executions(
         self, instance: str, native_ids: Sequence[str], *, include_nodes: bool
     ) -> Mapping[str, Execution]:
+        self._require_read()
         backend = self.backends.get(instance)
         if backend is None:
             return {}
@@ -145,7 +201,41 @@ class Gateway:
     async def get_workflows(
         self, instance: str, native_ids: Sequence[str]
     ) -> Mapping[str, Workflow]:
+        self._require_read()
         backend = self.backends.get(instance)
         if backend is None:
             return {}
         return await backend.get_workflows(native_ids)
+
+    async def perform(
+        self, action: Action, key: ExecutionKey, read: Reader, *, force: bool = False
+    ) -> ActionOutcome:
+        """Cancel, retry or delete one execution, if this scope allows it.
+
+        A refused action never reaches a backend: the scope is checked first (``FORBIDDEN``),
+        then whether the instance is visible at all (``NOT_FOUND`` for one outside the scope,
+        exactly as for one that is not configured).
+        """
+        verb = _VERBS.get(action)
+        if verb is None:
+            raise ValueError(f"{action!r} is not an action on an execution")
+        if not self.scope.allows(action):
+            return ActionOutcome(
+                key,
+                ActionError(
+                    ActionErrorCode.FORBIDDEN,
+                    f"client {self.scope.client!r} may not {verb} executions",
+                ),
+            )
+        backend = self.backends.get(key.instance)
+        if backend is None:
+            return ActionOutcome(
+                key, ActionError(ActionErrorCode.NOT_FOUND, "the execution does not exist")
+            )
+        if action is Action.CANCEL:
+            outcome = await actions.cancel(backend, key, read)
+        elif action is Action.RETRY:
+            outcome = await actions.retry(backend, key, read, force=force)
+        else:
+            outcome = await actions.delete(backend, key, read)
+        return self._clean_outcome(outcome)

@@ -2,19 +2,22 @@
 
 ``embedded()`` builds one team-style and two n8n-style simulators over seeded data and the
 settings that point the gateway at them through ``httpx.ASGITransport`` (no sockets), so
-``execgate demo`` works on a fresh machine with no configuration.
+``execgate demo`` works on a fresh machine with no configuration. ``with_demo_client`` adds the
+demo's one full-access API client with a key made at start-up.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
 from execgate.backends.http import HTTPSettings
-from execgate.config import InstanceSettings, Settings
+from execgate.config import ClientSettings, InstanceSettings, Settings
 from execgate.domain.models import BackendKind
+from execgate.security.clients import hash_key, new_key
+from execgate.service.scope import ALL_ACTIONS
 from execgate.simulate.generate import DEMO_TEAM_ID, demo_stores
 from execgate.simulate.n8n_api import create_n8n_app
 from execgate.simulate.store import SimStore
@@ -35,7 +38,9 @@ def embedded(seed: int = 7, *, latency_ms: float = 0.0) -> Embedded:
     for name, (kind, store) in demo_stores(seed).items():
         credential = secrets.token_urlsafe(24)
         if kind == "team":
-            app = create_team_app(store, team_id=DEMO_TEAM_ID, token=credential, latency_ms=latency_ms)
+            app = create_team_app(
+                store, team_id=DEMO_TEAM_ID, token=credential, latency_ms=latency_ms
+            )
             settings = InstanceSettings(
                 name=name,
                 kind=BackendKind.TEAM,
@@ -56,4 +61,24 @@ def embedded(seed: int = 7, *, latency_ms: float = 0.0) -> Embedded:
         instances.append(settings)
         transports[name] = httpx.ASGITransport(app=app)
         stores[name] = store
-    return Embedded(Settings(instances=tuple(instances), source="embedded demo"), transports, stores)
+    return Embedded(
+        Settings(instances=tuple(instances), source="embedded demo"), transports, stores
+    )
+
+
+DEMO_CLIENT = "demo"
+
+
+def with_demo_client(settings: Settings) -> tuple[Settings, str]:
+    """``settings`` with one full-access client, ``demo``, and its fresh key (shown at start-up).
+
+    The key exists only in this process: every start makes a new one.
+    """
+    key = new_key()
+    client = ClientSettings(
+        name=DEMO_CLIENT,
+        key_sha256=hash_key(key),
+        instances=None,
+        actions=ALL_ACTIONS,
+    )
+    return replace(settings, clients=(client,)), key

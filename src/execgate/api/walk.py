@@ -1,0 +1,140 @@
+"""Walking an operation's AST with types: the fields a selection set selects, and their args.
+
+Fragments (inline and named) are flattened into the fields they hold, each paired with the
+type it is selected on; ``@skip``/``@include`` are honoured when their condition is known. Used
+by the query limits and the cost estimate, which run before any resolver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql.execution.values import (
+    VariableValues,
+    get_argument_values,
+    get_directive_values,
+)
+from graphql.type import GraphQLIncludeDirective
+from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
+
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """One field as selected: the type it is selected on, its node, and its definition."""
+
+    parent: GraphQLNamedType
+    node: FieldNode
+    definition: GraphQLField | None
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+    @property
+    def child_type(self) -> GraphQLNamedType | None:
+        return None if self.definition is None else get_named_type(self.definition.type)
+
+
+class Walker:
+    """Field collection over one document, with its coerced variables (``None``: unknown)."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: VariableValues | None,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def root(self, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
+        if operation.operation is OperationType.MUTATION:
+            return self.schema.mutation_type
+        if operation.operation is OperationType.SUBSCRIPTION:
+            return self.schema.subscription_type
+        return self.schema.query_type
+
+    def fields(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType,
+        _visiting: frozenset[str] = frozenset(),
+    ) -> Iterator[Selected]:
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                yield Selected(parent, selection, self._definition(parent, selection))
+            elif isinstance(selection, InlineFragmentNode):
+                on = parent
+                if selection.type_condition is not None:
+                    found = self.schema.get_type(selection.type_condition.name.value)
+                    if found is None:
+                        continue
+                    on = found
+                yield from self.fields(selection.selection_set, on, _visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in _visiting:
+                    continue
+                on_type = self.schema.get_type(fragment.type_condition.name.value)
+                if on_type is None:
+                    continue
+                yield from self.fields(fragment.selection_set, on_type, _visiting | {name})
+
+    def arguments(self, selected: Selected) -> dict[str, Any] | None:
+        """The field's coerced arguments, or ``None`` when they cannot be known."""
+        if selected.definition is None:
+            return None
+        try:
+            return get_argument_values(selected.definition, selected.node, self.variables)
+        except (GraphQLError, TypeError, ValueError):
+            return None
+
+    def _definition(self, parent: GraphQLNamedType, node: FieldNode) -> GraphQLField | None:
+        name = node.name.value
+        if name == "__schema":
+            return SchemaMetaFieldDef
+        if name == "__type":
+            return TypeMetaFieldDef
+        if name == "__typename":
+            return TypeNameMetaFieldDef
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            found: GraphQLField | None = parent.fields.get(name)
+            return found
+        return None
+
+    def _included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode | Any) -> bool:
+        try:
+            skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+            if skip is not None and skip.get("if") is True:
+                return False
+            include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+            return not (include is not None and include.get("if") is False)
+        except (GraphQLError, TypeError, ValueError):
+            return True

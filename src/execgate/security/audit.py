@@ -1,0 +1,89 @@
+"""The audit trail: one JSON line per mutation attempt, to a file or to stderr.
+
+A line holds when (ISO 8601, UTC), who (the client's name, or ``anonymous``), what (the action,
+the execution's global ID and its instance), how it ended (``OK`` or the error code) and how
+long it took. It never holds a key, a credential or execution data. The file is opened for
+appending, line-buffered, and created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+MAX_ID_LENGTH = 200
+"""A client-supplied ID longer than this is cut (it is logged as given, so bound its size)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    client: str
+    action: str
+    execution_id: str | None
+    instance: str | None
+    outcome: str
+    latency_ms: float
+
+    def as_dict(self, moment: datetime) -> dict[str, Any]:
+        execution_id = self.execution_id
+        if execution_id is not None and len(execution_id) > MAX_ID_LENGTH:
+            execution_id = execution_id[:MAX_ID_LENGTH] + "…"
+        return {
+            "timestamp": moment.astimezone(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "client": self.client,
+            "action": self.action,
+            "execution_id": execution_id,
+            "instance": self.instance,
+            "outcome": self.outcome,
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+class AuditSink(Protocol):
+    def record(self, entry: AuditEntry) -> None: ...
+
+
+class AuditError(Exception):
+    """The audit file cannot be opened (the message names the path, never a secret)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuditLog:
+    """Writes audit lines to ``path`` (appending) or, without a path, to stderr."""
+
+    def __init__(self, path: str | Path | None = None, *, clock: Callable[[], datetime] = _now):
+        self.path = None if path is None else Path(path)
+        self.clock = clock
+        self._file: TextIO | None = None
+        if self.path is not None:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise AuditError(f"cannot open the audit file {self.path}: {reason}") from None
+            self._file = os.fdopen(fd, "a", buffering=1, encoding="utf-8")
+
+    def record(self, entry: AuditEntry) -> None:
+        line = json.dumps(entry.as_dict(self.clock()), ensure_ascii=False, separators=(",", ":"))
+        if self._file is not None:
+            self._file.write(line + "\n")
+        else:
+            stream = sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

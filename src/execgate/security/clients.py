@@ -1,0 +1,95 @@
+"""Client keys: generating them, hashing them, and recognising the one a request presents.
+
+The configuration holds only the sha256 of each key. A presented key is hashed and compared
+with every client's hash in constant time (``hmac.compare_digest``, no early exit), so neither
+the answer nor its timing tells which client, or which part of a key, came close.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from execgate.service.scope import Action, Scope
+
+KEY_PREFIX = "egk_"
+"""Marks an execgate client key, so a leaked one is easy to recognise and search for."""
+
+
+def new_key() -> str:
+    """A fresh random client key (256 bits of randomness, URL-safe)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """The lowercase hex sha256 of ``key`` (what the config stores as ``key_sha256``)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """One configured client: who, its key's hash, what it may do, how fast."""
+
+    name: str
+    key_sha256: str = field(repr=False)
+    scope: Scope
+    rate_per_second: float | None = None
+    burst: int | None = None
+
+
+class ClientDirectory:
+    """The configured clients; ``authenticate`` finds the one a presented key belongs to."""
+
+    def __init__(self, clients: Iterable[Client]) -> None:
+        self.clients: tuple[Client, ...] = tuple(clients)
+        self._digests = [bytes.fromhex(c.key_sha256) for c in self.clients]
+
+    def __bool__(self) -> bool:
+        return bool(self.clients)
+
+    def authenticate(self, presented: str | None) -> Client | None:
+        if not presented:
+            return None
+        digest = hashlib.sha256(presented.encode("utf-8")).digest()
+        found: Client | None = None
+        for client, expected in zip(self.clients, self._digests, strict=True):
+            if hmac.compare_digest(digest, expected):
+                found = client
+        return found
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else ``None``."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    return token or None
+
+
+def client_block(
+    name: str,
+    key_sha256: str,
+    *,
+    instances: Sequence[str] = ("*",),
+    actions: Sequence[str] = (Action.READ.value,),
+) -> str:
+    """The ``[[clients]]`` table to paste into the config for a new key."""
+
+    def array(values: Sequence[str]) -> str:
+        return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+    return (
+        "[[clients]]\n"
+        f'name = "{name}"\n'
+        f'key_sha256 = "{key_sha256}"\n'
+        f"instances = {array(instances)}\n"
+        f"actions = {array(actions)}\n"
+        "# rate_per_second = 20\n"
+        "# burst = 40\n"
+    )

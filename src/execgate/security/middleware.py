@@ -1,0 +1,252 @@
+"""The HTTP guard in front of ``/graphql``: client key, rate limit, body size.
+
+In order, before the GraphQL layer sees anything:
+
+1. Authentication. With clients configured, the request must carry
+   ``Authorization: Bearer <key>`` for one of them; otherwise 401 with ``WWW-Authenticate``.
+   With no clients, every request is the anonymous full-access client, answered only when it
+   comes from a loopback address (the CLI also refuses to bind elsewhere).
+2. The client's rate limit: 429 with ``Retry-After`` when its bucket is empty.
+3. The body size: 413 when it exceeds ``max_body_bytes`` (checked on ``Content-Length`` and
+   again while reading, so a chunked body is cut off too).
+
+The authenticated ``Client`` travels to the GraphQL layer in the ASGI scope under
+``CLIENT_SCOPE_KEY``. A GET without a ``query`` parameter (the GraphiQL page) passes without a
+client: it executes nothing, and the context it gets can read nothing. Refusals are
+GraphQL-shaped JSON (``errors`` with ``extensions.code``, no ``data``); no refusal and no log
+line carries a presented key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from execgate.security.clients import Client, ClientDirectory, bearer_token
+from execgate.security.ratelimit import RateLimiter, retry_after_seconds
+from execgate.service.scope import Scope as ClientScope
+
+CLIENT_SCOPE_KEY = "execgate.client"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+ANONYMOUS = Client("anonymous", "", ClientScope.full("anonymous"))
+
+log = logging.getLogger("execgate.security")
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is this machine only."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def error_response(
+    status: int,
+    message: str,
+    code: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> Response:
+    """A GraphQL-shaped refusal: one error with a code, and no ``data``."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **(extensions or {})}}]}
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+class SecurityMiddleware:
+    """Wraps the GraphQL endpoint (an ASGI app) with authentication, rate and size limits."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        directory: ClientDirectory,
+        limiter: RateLimiter | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.app = app
+        self.directory = directory
+        self.limiter = limiter or RateLimiter(directory.clients)
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await error_response(400, "only HTTP is served here", "BAD_REQUEST")(
+                scope, receive, send
+            )
+            return
+        if _is_ide_page(scope):
+            await self.app(scope, receive, coded_http_errors(send))
+            return
+        headers = Headers(scope=scope)
+        client, refusal = self._authenticate(scope, headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        assert client is not None
+        wait = self.limiter.check(client.name)
+        if wait > 0:
+            seconds = retry_after_seconds(wait)
+            log.info("rate limited client %r for %ss", client.name, seconds)
+            await error_response(
+                429,
+                f"too many requests from client {client.name!r}; retry in {seconds}s",
+                "RATE_LIMITED",
+                headers={"Retry-After": str(seconds)},
+                extensions={"retryAfter": seconds},
+            )(scope, receive, send)
+            return
+        body = await self._body(scope, headers, receive, send)
+        if body is None:
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app({**scope, CLIENT_SCOPE_KEY: client}, replay, coded_http_errors(send))
+
+    def _authenticate(
+        self, scope: Scope, headers: Headers
+    ) -> tuple[Client | None, Response | None]:
+        peer = scope.get("client")
+        peer_host = peer[0] if peer else None
+        if not self.directory:
+            if is_loopback(peer_host):
+                return ANONYMOUS, None
+            log.warning("refused a request from a non-loopback peer: no clients are configured")
+            return None, error_response(
+                401,
+                "this gateway has no clients configured and answers only on loopback",
+                "UNAUTHENTICATED",
+                headers={"WWW-Authenticate": 'Bearer realm="execgate"'},
+            )
+        presented = bearer_token(headers.get("authorization"))
+        client = self.directory.authenticate(presented)
+        if client is not None:
+            return client, None
+        if presented is None:
+            log.info("refused a request without a client key")
+            return None, error_response(
+                401,
+                "a client key is required: send 'Authorization: Bearer <key>'",
+                "UNAUTHENTICATED",
+                headers={"WWW-Authenticate": 'Bearer realm="execgate"'},
+            )
+        log.warning("refused a request with an unknown client key")
+        return None, error_response(
+            401,
+            "the client key is not valid",
+            "UNAUTHENTICATED",
+            headers={"WWW-Authenticate": 'Bearer realm="execgate", error="invalid_token"'},
+        )
+
+    async def _body(
+        self, scope: Scope, headers: Headers, receive: Receive, send: Send
+    ) -> bytes | None:
+        too_large = error_response(
+            413,
+            f"the request body is larger than {self.max_body_bytes} bytes",
+            "REQUEST_TOO_LARGE",
+            extensions={"limit": self.max_body_bytes},
+        )
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await too_large(scope, receive, send)
+            return None
+        try:
+            return await _read_body(receive, self.max_body_bytes)
+        except BodyTooLarge:
+            await too_large(scope, receive, send)
+            return None
+
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
+
+
+def coded_http_errors(send: Send) -> Send:
+    """Turns the GraphQL view's plain-text 4xx answers (bad JSON, batches, wrong content type)
+    into GraphQL-shaped JSON with a code, keeping the status and the (secret-free) reason."""
+    held: dict[str, Any] = {}
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+            if message["status"] >= 400 and content_type.startswith("text/plain"):
+                held["start"] = message
+                held["body"] = b""
+                return
+        elif message["type"] == "http.response.body" and "start" in held:
+            held["body"] += message.get("body", b"")
+            if message.get("more_body", False):
+                return
+            status = held["start"]["status"]
+            reason = held["body"].decode("utf-8", errors="replace").strip() or "bad request"
+            code = _HTTP_CODES.get(status, "BAD_REQUEST")
+            body = orjson.dumps({"errors": [{"message": reason, "extensions": {"code": code}}]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(message)
+
+    return wrapped
+
+
+def _is_ide_page(scope: Scope) -> bool:
+    """A GET without ``query``: GraphiQL's page (or a 4xx), never an operation."""
+    if scope.get("method") != "GET":
+        return False
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return "query" not in parse_qs(raw, keep_blank_values=True)

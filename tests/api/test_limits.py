@@ -1,0 +1,288 @@
+"""Operation limits: depth, aliases, tokens, ``first`` and the backend-call estimate.
+
+Every refusal happens before any backend call, answers ``data: null`` with one coded error,
+and the estimate is an upper bound of the calls an operation really makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from graphql import get_introspection_query
+
+from execgate.config import LimitSettings
+from execgate.service.scope import ALL_ACTIONS
+from tests.security.world import Grant, World, simulated, world
+
+TEAMS = ("acme", "beta")
+PAGE = """
+  executions(first: $first) {
+    totalCount
+    edges { node { id status nodeExecutions { nodeName status inputData outputData } } }
+  }
+"""
+
+
+def page_query(count: int) -> str:
+    fields = "\n".join(f"p{i}: {PAGE}" for i in range(count))
+    return f"query Pages($first: Int!) {{ {fields} }}"
+
+
+@pytest.fixture
+async def teams() -> AsyncIterator[World]:
+    """Two team-style instances and one n8n instance; ``wide`` sees all, ``teams`` the two."""
+    backends = simulated({"acme": "team", "beta": "team", "n8n-prod": "n8n"})
+    grants = [Grant("wide", None, ALL_ACTIONS), Grant("teams", ("acme", "beta"), ALL_ACTIONS)]
+    async with world(grants, backends) as running:
+        yield running
+
+
+def refusal(body: dict[str, Any]) -> dict[str, Any]:
+    assert body["data"] is None, body
+    [error] = body["errors"]
+    extensions: dict[str, Any] = error["extensions"]
+    return extensions
+
+
+async def estimate_of(
+    backends: Any, document: str, instances: tuple[str, ...] | None = None, **variables: Any
+) -> int:
+    """The estimate for ``document``, read from the refusal of a gateway allowing 1 call."""
+    grants = [Grant("probe", instances, ALL_ACTIONS)]
+    async with world(grants, backends, limits=LimitSettings(max_backend_calls=1)) as tight:
+        body = await tight.query(document, as_client="probe", **variables)
+        assert sum(tight.calls().values()) == 0
+    extensions = refusal(body)
+    assert extensions["code"] == "QUERY_TOO_EXPENSIVE"
+    assert extensions["limit"] == 1
+    estimate: int = extensions["estimate"]
+    return estimate
+
+
+# -- the backend-call estimate -----------------------------------------------------------------
+
+
+async def test_one_page_of_100_with_nodes_on_two_team_instances_passes(teams: World) -> None:
+    # when
+    before = teams.calls()
+    body = await teams.query(page_query(1), as_client="teams", first=100)
+    spent = sum(teams.calls()[n] - before[n] for n in before)
+    # then it ran, within the estimate: 2 list pages + 1 count per instance, 100 details
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["p0"]["edges"]) == 100
+    estimate = await estimate_of(teams.backends, page_query(1), TEAMS, first=100)
+    assert estimate == 2 * (2 + 1) + 100
+    assert 100 <= spent <= estimate
+
+
+async def test_four_such_pages_in_one_operation_are_refused_before_any_call(
+    teams: World,
+) -> None:
+    # when
+    before = teams.calls()
+    body = await teams.query(page_query(4), as_client="teams", first=100)
+    # then
+    extensions = refusal(body)
+    assert extensions == {"code": "QUERY_TOO_EXPENSIVE", "estimate": 4 * 106, "limit": 250}
+    assert "about 424 backend requests" in body["errors"][0]["message"]
+    assert teams.calls() == before
+
+
+async def test_the_estimate_follows_the_clients_instances(teams: World) -> None:
+    # given the same two pages, for a client with and without the n8n instance
+    document = page_query(2)
+    # when / then: per page, each team instance costs a list page and a count, plus 50 details;
+    # the n8n instance adds its two list streams (its lists carry nodes) and an allowance of
+    # two reads for executions that have not started (it reports no total)
+    assert await estimate_of(teams.backends, document, TEAMS, first=50) == 2 * (2 * 2 + 50)
+    wide = await estimate_of(teams.backends, document, None, first=50)
+    assert wide == 2 * (2 * 2 + (2 + 2) + 50)
+
+
+async def test_variables_and_fragments_are_resolved(teams: World) -> None:
+    # given four pages written through a fragment, with first in a variable
+    document = (
+        "query Q($n: Int!) { a: executions(first: $n) { ...Page } b: executions(first: $n) "
+        "{ ...Page } c: executions(first: $n) { ...Page } d: executions(first: $n) { ...Page } }"
+        "fragment Page on ExecutionConnection { edges { node { nodeExecutions { nodeName } } } }"
+    )
+    # when / then: small pages pass, big ones are refused before any call
+    small = await teams.query(document, as_client="teams", n=5)
+    assert "errors" not in small, small
+    before = teams.calls()
+    big = await teams.query(document, as_client="teams", n=100)
+    assert refusal(big)["estimate"] == 4 * (2 * 2 + 100)
+    assert teams.calls() == before
+
+
+async def test_skipped_fields_cost_nothing(teams: World) -> None:
+    # given four pages, three of them only included when $more is true
+    optional = PAGE.replace(
+        "executions(first: $first)", "executions(first: $first) @include(if: $more)"
+    )
+    fields = [f"p0: {PAGE}"] + [f"p{i}: {optional}" for i in (1, 2, 3)]
+    document = f"query Pages($first: Int!, $more: Boolean!) {{ {' '.join(fields)} }}"
+    # when / then: without them it runs; with them it is refused
+    skipped = await teams.query(document, as_client="teams", first=100, more=False)
+    assert "errors" not in skipped, skipped
+    assert set(skipped["data"]) == {"p0"}
+    included = await teams.query(document, as_client="teams", first=100, more=True)
+    assert refusal(included)["code"] == "QUERY_TOO_EXPENSIVE"
+
+
+NESTED = """
+{ instances { name executions(first: 20) { edges { node { id
+    workflow { executions(first: 20) { edges { node { id } } } }
+} } } } }
+"""
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ executions(first: 30) { totalCount edges { node { nodeExecutions { nodeName } } } } }",
+        "{ executions(first: 20, filter: {status: [FAILED, CRASHED]}) { edges { node { id "
+        "retryOf { id } retries { id } } } } }",
+        NESTED,
+        "{ instances { executions(first: 10) { nodes { inputData workflow { name } } } } }",
+    ],
+)
+async def test_the_estimate_bounds_the_calls_really_made(teams: World, document: str) -> None:
+    # given
+    estimate = await estimate_of(teams.backends, document)
+    # when
+    before = teams.calls()
+    body = await teams.query(document, as_client="wide")
+    spent = sum(teams.calls()[n] - before[n] for n in before)
+    # then
+    assert "errors" not in body, body["errors"]
+    assert 0 < spent <= estimate
+
+
+async def test_mutations_are_priced_and_refused_ones_are_audited(teams: World) -> None:
+    # given 100 execution ids (mutations cost a read and a write each, plus the payload's read)
+    body = await teams.query(
+        '{ executions(first: 100, filter: {instances: ["acme"]}) { edges { node { id } } } }',
+        as_client="wide",
+    )
+    ids = [e["node"]["id"] for e in body["data"]["executions"]["edges"]]
+    document = (
+        "mutation($ids: [ID!]!) { cancelExecutions(ids: $ids) { execution { status } "
+        "errors { code } } }"
+    )
+    # when
+    before = teams.calls()
+    refused = await teams.query(document, as_client="wide", ids=ids)
+    # then
+    assert refusal(refused) == {"code": "QUERY_TOO_EXPENSIVE", "estimate": 300, "limit": 250}
+    assert teams.calls() == before
+    entries = [
+        (e.client, e.action, e.execution_id, e.instance, e.outcome) for e in teams.audit.entries
+    ]
+    assert entries == [("wide", "cancel", gid, "acme", "QUERY_TOO_EXPENSIVE") for gid in ids]
+
+
+# -- depth, aliases, tokens, first -------------------------------------------------------------
+
+
+def nested(levels: int) -> str:
+    """An operation of depth ``3 + 4 * levels + 1``: feeds nested through Execution.instance."""
+    inner = "id"
+    for _ in range(levels):
+        inner = f"id instance {{ executions(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+    return f"{{ executions(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+
+
+async def test_depth_limit(teams: World) -> None:
+    # depth 2 + 4 * 2 + 1 = 11, then one level more with workflow { name } = 12, then 13
+    at_eleven = nested(2)
+    at_twelve = at_eleven.replace("node { id }", "node { id workflow { name } }")
+    at_thirteen = at_eleven.replace("node { id }", "node { id workflow { instance { name } } }")
+    assert (await teams.query(at_twelve, as_client="wide")).get("errors") is None
+    before = teams.calls()
+    body = await teams.query(at_thirteen, as_client="wide")
+    assert refusal(body) == {"code": "QUERY_TOO_COMPLEX", "rule": "max_depth", "limit": 12}
+    assert teams.calls() == before
+
+
+async def test_depth_limit_is_configurable() -> None:
+    async with world([Grant("c")], limits=LimitSettings(max_depth=3)) as gw:
+        ok = await gw.query("{ executions(first: 1) { edges { node { id } } } }", as_client="c")
+        deep = await gw.query(
+            "{ executions(first: 1) { edges { node { workflow { name } } } } }", as_client="c"
+        )
+    assert "errors" not in ok
+    assert refusal(deep)["rule"] == "max_depth"
+
+
+async def test_alias_limit(teams: World) -> None:
+    thirty = "{ " + " ".join(f"a{i}: __typename" for i in range(30)) + " }"
+    thirty_one = "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }"
+    assert len((await teams.query(thirty, as_client="wide"))["data"]) == 30
+    body = await teams.query(thirty_one, as_client="wide")
+    assert refusal(body) == {"code": "QUERY_TOO_COMPLEX", "rule": "max_aliases", "limit": 30}
+
+
+async def test_token_limit(teams: World) -> None:
+    document = "{ " + " ".join("__typename" for _ in range(2100)) + " }"
+    before = teams.calls()
+    body = await teams.query(document, as_client="wide")
+    assert refusal(body) == {"code": "QUERY_TOO_COMPLEX", "rule": "max_tokens", "limit": 2000}
+    assert teams.calls() == before
+    async with world([Grant("c")], limits=LimitSettings(max_tokens=10)) as gw:
+        small = await gw.query("{ instances { name kind } }", as_client="c")
+        large = await gw.query(
+            "{ instances { name kind id capabilities } __typename a: __typename }", as_client="c"
+        )
+    assert "errors" not in small
+    assert refusal(large)["limit"] == 10
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        (
+            "{ instances { name } a: executions(first: 5) { edges { node { id } } } "
+            "b: executions(first: 101) { edges { node { id } } } }",
+            {},
+        ),
+        ("query($n: Int) { executions(first: $n) { edges { node { id } } } }", {"n": 0}),
+        ("{ instances { executions(first: 500) { edges { node { id } } } } }", {}),
+    ],
+)
+async def test_first_out_of_range_refuses_the_whole_operation(
+    teams: World, document: str, variables: dict[str, Any]
+) -> None:
+    before = teams.calls()
+    body = await teams.query(document, as_client="wide", **variables)
+    extensions = refusal(body)
+    assert extensions == {"code": "BAD_USER_INPUT"}
+    assert "'first' must be between 1 and 100" in body["errors"][0]["message"]
+    assert teams.calls() == before
+
+
+async def test_max_first_from_limits_table() -> None:
+    async with world([Grant("c")], max_first=10) as gw:
+        body = await gw.query("{ executions(first: 11) { edges { node { id } } } }", as_client="c")
+    assert "between 1 and 10, got 11" in body["errors"][0]["message"]
+
+
+# -- introspection -----------------------------------------------------------------------------
+
+
+async def test_introspection_works_by_default_within_the_limits(teams: World) -> None:
+    body = await teams.query(get_introspection_query(), as_client="wide")
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_introspection_can_be_switched_off() -> None:
+    async with world([Grant("c")], introspection=False) as gw:
+        full = await gw.query(get_introspection_query(), as_client="c")
+        one_type = await gw.query('{ __type(name: "Execution") { name } }', as_client="c")
+        typename = await gw.query("{ __typename instances { name } }", as_client="c")
+    assert refusal(full) == {"code": "INTROSPECTION_DISABLED"}
+    assert refusal(one_type) == {"code": "INTROSPECTION_DISABLED"}
+    assert typename["data"]["__typename"] == "Query"

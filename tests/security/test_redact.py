@@ -1,0 +1,48 @@
+"""Redaction of configured secrets from error text, and quiet transport logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from execgate.security.redact import REDACTED, Redactor, quiet_transport_logs
+
+
+def test_credentials_urls_and_hosts_are_replaced() -> None:
+    redactor = Redactor.for_backends(
+        ["tok-123456", "ab"], ["https://n8n.corp.example:5678/base", "http://team-sim:9101"]
+    )
+    text = (
+        "GET https://n8n.corp.example:5678/base/api/v1/x with tok-123456 failed; "
+        "n8n.corp.example is down; team-sim:9101 too; instance 'team-sim' ab"
+    )
+    cleaned = redactor.clean(text)
+    assert cleaned == (
+        f"GET {REDACTED}/api/v1/x with {REDACTED} failed; {REDACTED} is down; {REDACTED} too; "
+        "instance 'team-sim' ab"
+    )
+
+
+def test_values_are_walked() -> None:
+    redactor = Redactor(["secret-value"])
+    value = {"message": "a secret-value", "extensions": {"list": ["secret-value", 3, None]}}
+    assert redactor.clean_value(value) == {
+        "message": f"a {REDACTED}",
+        "extensions": {"list": [REDACTED, 3, None]},
+    }
+
+
+@pytest.mark.parametrize("name", ["httpx", "httpcore"])
+def test_transport_loggers_are_quieted_unless_set(name: str) -> None:
+    logger = logging.getLogger(name)
+    saved = logger.level
+    try:
+        logger.setLevel(logging.NOTSET)
+        quiet_transport_logs()
+        assert logger.level == logging.WARNING
+        logger.setLevel(logging.DEBUG)
+        quiet_transport_logs()
+        assert logger.level == logging.DEBUG
+    finally:
+        logger.setLevel(saved)
