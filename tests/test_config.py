@@ -550,6 +550,11 @@ def test_docker_example_config_loads(tmp_path: Path) -> None:
     ]
     assert settings.instances[0].team_id == TEAM_ID
     assert settings.max_first == 100
+    # the container binds 0.0.0.0, so it only starts with a client; the documented key is it
+    import hashlib
+
+    documented = hashlib.sha256(b"egk_docker-demo-key-change-me").hexdigest()
+    assert [c.key_sha256 for c in settings.clients] == [documented]
 
 
 def test_compose_sets_the_variables_and_path_the_example_and_image_use() -> None:
