@@ -914,3 +914,10 @@ def test_the_readme_configuration_block_loads(
         1024 * 1024,
     )
     assert settings.audit_path == "execgate-audit.jsonl"
+
+
+def test_transport_can_be_chosen_per_instance(tmp_path: Path) -> None:
+    settings = load(tmp_path, N8N + 'transport = "httpx"\n')
+    assert settings.instances[0].http.transport == "httpx"
+    assert load(tmp_path, N8N).instances[0].http.transport == "aiohttp"
+    assert any("'transport'" in p for p in problems(tmp_path, N8N + 'transport = "curl"\n'))

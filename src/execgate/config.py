@@ -50,7 +50,8 @@ _FLOAT_KEYS = (
     "retry_timeout_seconds",
 )
 _INT_KEYS = ("max_concurrency",)
-_COMMON_KEYS = ("name", "kind", "base_url", *_FLOAT_KEYS, *_INT_KEYS)
+_TRANSPORTS = ("aiohttp", "httpx")
+_COMMON_KEYS = ("name", "kind", "base_url", *_FLOAT_KEYS, *_INT_KEYS, "transport")
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),
     BackendKind.N8N: ("api_key_env",),
@@ -440,4 +441,10 @@ class _InstanceReader:
                 self.problem(key, "must be at least 1")
             else:
                 values[key] = value
+        if "transport" in self.table:
+            transport = self.table["transport"]
+            if transport not in _TRANSPORTS:
+                self.problem("transport", f"must be one of {', '.join(map(repr, _TRANSPORTS))}")
+            else:
+                values["transport"] = transport
         return HTTPSettings(**values)
