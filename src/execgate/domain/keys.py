@@ -9,6 +9,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 
+def _split(raw: str, what: str) -> tuple[str, str]:
+    instance, sep, native = raw.partition(":")
+    if not sep or not instance or not native:
+        raise ValueError(f"malformed {what} key")
+    return instance, native
+
+
 class WorkflowKey(NamedTuple):
     instance: str
     native_id: str
@@ -18,10 +25,7 @@ class WorkflowKey(NamedTuple):
 
     @classmethod
     def decode(cls, raw: str) -> WorkflowKey:
-        instance, sep, native = raw.partition(":")
-        if not sep or not instance or not native:
-            raise ValueError("malformed workflow key")
-        return cls(instance, native)
+        return cls(*_split(raw, "workflow"))
 
 
 class ExecutionKey(NamedTuple):
@@ -33,10 +37,7 @@ class ExecutionKey(NamedTuple):
 
     @classmethod
     def decode(cls, raw: str) -> ExecutionKey:
-        instance, sep, native = raw.partition(":")
-        if not sep or not instance or not native:
-            raise ValueError("malformed execution key")
-        return cls(instance, native)
+        return cls(*_split(raw, "execution"))
 
 
 class NodeExecutionKey(NamedTuple):

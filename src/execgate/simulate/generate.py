@@ -15,13 +15,24 @@ and another ``now`` shifts every timestamp by the same amount and changes nothin
 from __future__ import annotations
 
 import random
-import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from execgate.simulate.catalog import (
+    AGENTS,
+    CATALOG,
+    DURATION_MS,
+    ERRORS,
+    FAIL_WEIGHT,
+    SUFFIXES,
+    Template,
+    make_person,
+    make_record,
+    make_token,
+)
 from execgate.simulate.data import SimEdge, SimExecution, SimNode, SimNodeRun, SimWorkflow
 from execgate.simulate.store import SimStore, utcnow
 
@@ -29,162 +40,14 @@ Style = Literal["team", "n8n"]
 DEMO_TEAM_ID = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
 """The team id of the demo's team-style instance."""
 
-# The workflow catalog. A template is a header line "Name | payload domain" followed by its nodes
-# as "Node = kind < Parent, Parent@output" separated by ";" (the trigger first). A parent listed
-# after its child makes a loop back edge (pagination).
-_CATALOG_TEXT = """
-Order Processing | order
-  Order Webhook = webhook; Normalize Order = set < Order Webhook;
-  Validate Order = if < Normalize Order; Charge Payment = http < Validate Order@0;
-  Save Order = db < Charge Payment; Flag Invalid Order = transform < Validate Order@1;
-  Merge Paths = merge < Save Order, Flag Invalid Order; Send Status Email = email < Merge Paths
-Nightly CRM Sync | contact
-  Every Night = schedule; Fetch Contacts Page = http < Every Night, More Pages?@0;
-  More Pages? = if < Fetch Contacts Page; Map Contacts = transform < More Pages?@1;
-  Upsert Contacts = db < Map Contacts; Post Sync Summary = slack < Upsert Contacts
-Invoice Reminder | invoice
-  Daily 9am = schedule; Load Open Invoices = db < Daily 9am; Overdue? = if < Load Open Invoices;
-  Build Reminder = code < Overdue?@0; Send Reminder Email = email < Build Reminder;
-  Log Reminder = http < Send Reminder Email; Skip Not Due = set < Overdue?@1
-Lead Enrichment | lead
-  Lead Webhook = webhook; Clean Lead = set < Lead Webhook; Enrich Company = http < Clean Lead;
-  Score Lead = code < Enrich Company; Route by Score = switch < Score Lead;
-  Create Deal = http < Route by Score@0; Notify Sales = slack < Create Deal;
-  Add to Nurture = http < Route by Score@1; Discard Lead = set < Route by Score@2
-Slack Incident Bridge | incident
-  Alert Webhook = webhook; Parse Alert = code < Alert Webhook; Severity = switch < Parse Alert;
-  Page On-Call = http < Severity@0; Post to #incidents = slack < Page On-Call, Severity@1;
-  Ignore Alert = set < Severity@2
-Customer Onboarding | signup
-  Signup Webhook = webhook; Create Account = db < Signup Webhook;
-  Send Welcome Email = email < Create Account; Wait Before Follow-up = wait < Send Welcome Email;
-  Activated? = if < Wait Before Follow-up; Tag Active User = http < Activated?@0;
-  Send Nudge Email = email < Activated?@1
-Stripe Payout Reconciliation | payout
-  Every Hour = schedule; Fetch Payouts = http < Every Hour; Fetch Ledger = db < Fetch Payouts;
-  Reconcile = code < Fetch Ledger; Mismatch? = if < Reconcile;
-  Alert Finance = slack < Mismatch?@0; Mark Reconciled = db < Mismatch?@1
-Support Ticket Triage | ticket
-  Ticket Webhook = webhook; Classify Ticket = code < Ticket Webhook;
-  Priority = switch < Classify Ticket; Create Jira Issue = http < Priority@0;
-  Notify Support Lead = slack < Create Jira Issue; Assign Agent = http < Priority@1;
-  Auto Reply = email < Priority@2
-Weekly KPI Report | report
-  Every Monday = schedule; Query Orders = db < Every Monday; Query Signups = db < Query Orders;
-  Build Report = transform < Query Signups; Has Data? = if < Build Report;
-  Email Report = email < Has Data?@0; Warn Empty Report = slack < Has Data?@1
-Inventory Sync | stock
-  Every 15 Minutes = schedule; Fetch Stock Page = http < Every 15 Minutes, Next Page?@0;
-  Transform Items = transform < Fetch Stock Page; Next Page? = if < Transform Items;
-  Update Inventory = db < Next Page?@1; Low Stock? = if < Update Inventory;
-  Notify Purchasing = slack < Low Stock?@0; Stock OK = set < Low Stock?@1
-Manual Data Backfill | batch
-  Manual Trigger = manual; Load Batch = db < Manual Trigger; Transform Rows = code < Load Batch;
-  Write Rows = db < Transform Rows; Any Errors? = if < Write Rows;
-  Report Errors = email < Any Errors?@0; Log Success = set < Any Errors?@1
-Abandoned Cart Recovery | cart
-  Hourly Check = schedule; Find Abandoned Carts = db < Hourly Check;
-  Any Carts? = if < Find Abandoned Carts; Rate Limit Pause = wait < Any Carts?@0;
-  Send Recovery Email = email < Rate Limit Pause; Log Campaign = http < Send Recovery Email;
-  Nothing To Do = set < Any Carts?@1
-GitHub Release Notifier | release
-  GitHub Webhook = webhook; Is Release? = if < GitHub Webhook;
-  Format Notes = transform < Is Release?@0; Post to #releases = slack < Format Notes;
-  Update Changelog = http < Post to #releases; Ignore Event = set < Is Release?@1
-Payment Failure Handler | charge
-  Stripe Webhook = webhook; Extract Charge = set < Stripe Webhook;
-  Lookup Customer = db < Extract Charge; Retryable? = if < Lookup Customer;
-  Retry Charge = http < Retryable?@0; Email Customer = email < Retryable?@1;
-  Merge Outcome = merge < Retry Charge, Email Customer; Update CRM = http < Merge Outcome
-"""
-_SUFFIXES = ("", " (EU)", " (US)", " (APAC)", " v2")
-
-# fmt: off
-_DURATION_MS = {
-    "webhook": (1, 12), "schedule": (1, 4), "manual": (0, 2), "set": (1, 5), "if": (1, 4),
-    "switch": (1, 5), "code": (2, 120), "http": (80, 900), "wait": (2000, 20000),
-    "merge": (1, 6), "slack": (150, 700), "email": (200, 1500), "db": (5, 250),
-    "transform": (1, 20),
-}
-_FAIL_WEIGHT = {"http": 6.0, "code": 3.0, "db": 2.0, "email": 1.5, "slack": 1.5, "transform": 0.5}
-_ERRORS = {
-    "http": ("Request failed with status code 502", "Request failed with status code 500",
-             "Request failed with status code 429", "timeout of 30000ms exceeded",
-             "getaddrinfo ENOTFOUND api.partner-crm.com",
-             "The service refused the connection - perhaps it is offline"),
-    "code": ("Cannot read properties of undefined (reading 'email')",
-             "items is not iterable [line 4]", "amount.toFixed is not a function [line 7]",
-             "Unexpected token } in JSON at position 112"),
-    "db": ('duplicate key value violates unique constraint "orders_pkey"',
-           "Connection terminated unexpectedly", "deadlock detected"),
-    "email": ("Invalid login: 535 Authentication failed",
-              "Mailbox unavailable: 550 5.1.1 User unknown"),
-    "slack": ("An API error occurred: channel_not_found", "An API error occurred: ratelimited"),
-    "": ("Cannot read properties of undefined (reading 'email')",
-         'The value "amount" is not a number'),
-}
-_FIRST = ("Anna", "Ben", "Carla", "David", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jonas",
-          "Kavya", "Liam", "Maya", "Noah", "Olga", "Priya", "Rafael", "Sara", "Tomas", "Yuki")
-_LAST = ("Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hansen", "Ito", "Jensen",
-         "Kowalski", "Lopez", "Meyer", "Novak", "Okafor", "Patel", "Rossi", "Weber")
-_COMPANIES = (("Acme Corp", "acme.com"), ("Globex", "globex.io"), ("Initech", "initech.com"),
-              ("Umbrella Health", "umbrella-health.com"), ("Stark Logistics", "starklog.com"),
-              ("Wayne Retail", "wayneretail.com"), ("Hooli", "hooli.xyz"),
-              ("Vandelay Imports", "vandelay.com"), ("Tyrell Systems", "tyrell.ai"))
-_AGENTS = ("Stripe/1.0 (+https://stripe.com/docs/webhooks)", "axios/1.7.2", "GitHub-Hookshot/9a1c")
-# fmt: on
 _CANCELED = "The execution was cancelled manually"
 _CRASHED = "Workflow did not finish, possible out-of-memory issue"
 _MODES = {"webhook": "webhook", "schedule": "trigger", "manual": "manual"}
-_ALNUM = string.ascii_letters + string.digits
 _MINUTE_MS = 60_000
 _HOUR_MS = 60 * _MINUTE_MS
 _DAY_MS = 24 * _HOUR_MS
 _MIN_AGE_MS = 5 * _MINUTE_MS
 """Finished executions are created at least this long before ``now``."""
-
-
-@dataclass(frozen=True)
-class _Template:
-    name: str
-    domain: str
-    nodes: tuple[tuple[str, str, tuple[tuple[str, int], ...]], ...]
-    """(name, kind, parents as (parent, output)) in definition order, the trigger first."""
-
-    @property
-    def has_loop(self) -> bool:
-        names = [n for n, _, _ in self.nodes]
-        return any(names.index(p) >= i for i, (_, _, ps) in enumerate(self.nodes) for p, _ in ps)
-
-    @property
-    def has_wait(self) -> bool:
-        return any(kind == "wait" for _, kind, _ in self.nodes)
-
-
-def _parse_catalog(text: str) -> tuple[_Template, ...]:
-    templates: list[_Template] = []
-    blocks: list[tuple[str, list[str]]] = []
-    for line in text.strip().splitlines():
-        if line.startswith(" "):
-            blocks[-1][1].append(line.strip())
-        else:
-            blocks.append((line, []))
-    for header, lines in blocks:
-        name, domain = (part.strip() for part in header.split("|"))
-        nodes = []
-        for item in " ".join(lines).split(";"):
-            node, _, parents = item.partition("<")
-            node_name, kind = (part.strip() for part in node.split("="))
-            edges = tuple(
-                (parent.strip(), int(output or 0))
-                for parent, _, output in (p.partition("@") for p in parents.split(",") if p.strip())
-            )
-            nodes.append((node_name, kind, edges))
-        templates.append(_Template(name, domain, tuple(nodes)))
-    return tuple(templates)
-
-
-_CATALOG = _parse_catalog(_CATALOG_TEXT)
 
 
 @dataclass
@@ -275,29 +138,25 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _token(rng: random.Random, size: int) -> str:
-    return "".join(rng.choices(_ALNUM, k=size))
-
-
 def _workflows(rng: random.Random, style: Style, count: int) -> list[_Graph]:
     """``count`` workflows from the catalog (always one with a loop; for n8n one with a Wait)."""
-    order = list(range(len(_CATALOG)))
+    order = list(range(len(CATALOG)))
     rng.shuffle(order)
-    required = [next(i for i in order if _CATALOG[i].has_loop)]
+    required = [next(i for i in order if CATALOG[i].has_loop)]
     if style == "n8n":
-        required.append(next(i for i in order if _CATALOG[i].has_wait))
+        required.append(next(i for i in order if CATALOG[i].has_wait))
     order = required + [i for i in order if i not in required]
     graphs = []
     for k in range(count):
-        template = _CATALOG[order[k % len(order)]]
-        suffix = _SUFFIXES[(k // len(order)) % len(_SUFFIXES)]
-        wid = _uuid(rng) if style == "team" else _token(rng, 16)
+        template = CATALOG[order[k % len(order)]]
+        suffix = SUFFIXES[(k // len(order)) % len(SUFFIXES)]
+        wid = _uuid(rng) if style == "team" else make_token(rng, 16)
         graphs.append(_graph(wid, template.name + suffix, template, rng.randint(1, 12)))
     rng.shuffle(graphs)
     return graphs
 
 
-def _graph(wid: str, name: str, template: _Template, version: int) -> _Graph:
+def _graph(wid: str, name: str, template: Template, version: int) -> _Graph:
     nodes = [SimNode(node, kind) for node, kind, _ in template.nodes]
     position = {n.name: i for i, n in enumerate(nodes)}
     edges = [
@@ -412,7 +271,7 @@ class _Builder:
             execution = SimExecution("", g.workflow.id, "new", _mode(g), created, None, None)
             execution.finishes_at = anchor + _ms(rng.randint(5_000, 180_000))
             execution.final_status = "success"
-            return _Plan(execution, g, rng.getrandbits(32), _record(g.domain, rng))
+            return _Plan(execution, g, rng.getrandbits(32), make_record(g.domain, rng))
         age = _MIN_AGE_MS + int((30 * _DAY_MS - _MIN_AGE_MS) * rng.random() ** 2.2)
         return self._finished(self._pick(), status, anchor - _ms(age))
 
@@ -422,7 +281,7 @@ class _Builder:
         """A finished execution; a retry (``origin`` set) repeats the original's path and input."""
         rng = self.rng
         path_seed = origin.path_seed if origin else rng.getrandbits(32)
-        record = origin.record if origin else _record(g.domain, rng)
+        record = origin.record if origin else make_record(g.domain, rng)
         steps = self._steps(g, path_seed, record, origin.execution.input if origin else None)
         fail_node: str | None = None
         message: str | None = None
@@ -430,7 +289,7 @@ class _Builder:
             same = [i for i, s in enumerate(steps) if origin and s.node == origin.fail_node]
             index = same[0] if same else _failing_index(steps, rng)
             steps, fail_node = steps[: index + 1], steps[index].node
-            message = rng.choice(_ERRORS.get(steps[-1].kind, _ERRORS[""]))
+            message = rng.choice(ERRORS.get(steps[-1].kind, ERRORS[""]))
         elif status == "canceled":
             steps = steps[: rng.randint(1, len(steps) - 1)]
             message = _CANCELED if self.style == "n8n" else None
@@ -459,7 +318,7 @@ class _Builder:
         """Started up to 90 s ago, part-way through its path, finishing within 4 minutes."""
         rng, anchor = self.rng, self.anchor
         g = self._pick()
-        path_seed, record = rng.getrandbits(32), _record(g.domain, rng)
+        path_seed, record = rng.getrandbits(32), make_record(g.domain, rng)
         steps = self._steps(g, path_seed, record)
         steps = steps[: rng.randint(1, len(steps) - 1)]
         done_ms = steps[-1].offset_ms + steps[-1].duration_ms
@@ -478,7 +337,7 @@ class _Builder:
         """Paused in a Wait node until ``wait_till``; None when no workflow reaches a Wait."""
         rng, anchor = self.rng, self.anchor
         g = self._pick(lambda c: "wait" in c.kinds.values())
-        record = _record(g.domain, rng)
+        record = make_record(g.domain, rng)
         for _ in range(25):
             path_seed = rng.getrandbits(32)
             steps = self._steps(g, path_seed, record)
@@ -534,7 +393,7 @@ class _Builder:
             s.output = _output(s, source, record, counts[s.node], rng)
             if s.source is None and trigger_output is not None:
                 s.output = trigger_output
-            low, high = _DURATION_MS[s.kind]
+            low, high = DURATION_MS[s.kind]
             s.duration_ms = rng.randint(low, high)
             if s.kind == "http" and rng.random() < 0.08:
                 s.retry_count = rng.randint(1, 2)
@@ -570,71 +429,8 @@ def _mode(g: _Graph) -> str:
 
 
 def _failing_index(steps: list[_Step], rng: random.Random) -> int:
-    weights = [_FAIL_WEIGHT.get(s.kind, 0.1) for s in steps[1:]]
+    weights = [FAIL_WEIGHT.get(s.kind, 0.1) for s in steps[1:]]
     return 1 + rng.choices(range(len(weights)), weights)[0]
-
-
-def _person(rng: random.Random) -> dict[str, Any]:
-    first, last = rng.choice(_FIRST), rng.choice(_LAST)
-    company, domain = rng.choice(_COMPANIES)
-    email = f"{first.lower()}.{last.lower()}@{domain}"
-    return {"name": f"{first} {last}", "email": email, "company": company}
-
-
-def _money(rng: random.Random, low: int, high: int) -> float:
-    return rng.randint(low * 100, high * 100) / 100
-
-
-def _record(domain: str, rng: random.Random) -> dict[str, Any]:
-    """The business object one execution is about (an order, a lead, an invoice, ...)."""
-    p = _person(rng)
-    person = {"customer": p["company"], "email": p["email"]}
-    currency = rng.choice(("EUR", "USD", "GBP"))
-    if domain == "order":
-        items = [
-            {"sku": f"SKU-{rng.randint(1000, 9999)}", "qty": rng.randint(1, 4)}
-            for _ in range(rng.randint(1, 3))
-        ]
-        amount = _money(rng, 15, 2500)
-        order = {"orderId": rng.randint(10_000, 99_999), **person, "amount": amount}
-        return {**order, "currency": currency, "items": items}
-    if domain == "invoice":
-        invoice = {"invoiceId": f"INV-{rng.randint(1000, 9999)}", **person}
-        amount, overdue = _money(rng, 90, 12_000), rng.randint(-5, 40)
-        return {**invoice, "amount": amount, "currency": currency, "daysOverdue": overdue}
-    if domain in ("payout", "charge"):
-        prefix = "po" if domain == "payout" else "ch"
-        charge = {f"{domain}Id": f"{prefix}_{_token(rng, 14)}", **person}
-        charge |= {"amount": _money(rng, 20, 9000), "currency": currency}
-        if domain == "charge":
-            charge["failureCode"] = rng.choice(("card_declined", "insufficient_funds"))
-        return charge
-    if domain == "incident":
-        service = rng.choice(("checkout-api", "payments-worker", "search", "auth"))
-        summary = rng.choice(("p95 latency above 2s", "error rate above 5%", "disk above 90%"))
-        severity = rng.choice(("critical", "warning", "info"))
-        alert = {"alertId": f"al_{_token(rng, 10)}", "service": service, "severity": severity}
-        return {**alert, "summary": summary, "reporter": p["email"]}
-    if domain == "report":
-        orders, signups = rng.randint(40, 900), rng.randint(5, 300)
-        report = {"period": "last_7_days", "orders": orders, "signups": signups}
-        return {**report, "revenue": _money(rng, 2000, 90_000), "owner": p["email"]}
-    if domain == "release":
-        tag = f"v{rng.randint(1, 4)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
-        repository = rng.choice(("acme/storefront", "acme/api", "acme/mobile"))
-        return {"repository": repository, "tag": tag, "author": p["email"], "draft": False}
-    if domain in ("stock", "batch"):
-        warehouse, rows = rng.choice(("BER-1", "AMS-2", "NYC-1")), rng.randint(20, 5000)
-        batch = {"batchId": rng.randint(1000, 9999), "warehouse": warehouse, "rows": rows}
-        return {**batch, "requestedBy": p["email"]}
-    extra: dict[str, dict[str, Any]] = {
-        "lead": {"leadId": f"ld_{_token(rng, 8)}", "source": rng.choice(("website", "webinar"))},
-        "ticket": {"ticketId": rng.randint(1000, 99_999), "priority": rng.choice(("P1", "P2"))},
-        "cart": {"cartId": f"cart_{_token(rng, 10)}", "value": _money(rng, 20, 600)},
-        "signup": {"userId": rng.randint(1, 500_000), "plan": rng.choice(("free", "pro"))},
-        "contact": {"contactId": rng.randint(1, 900_000), "lifecycleStage": "customer"},
-    }
-    return {**extra.get(domain, {}), **p}
 
 
 def _output(
@@ -646,9 +442,9 @@ def _output(
     """
     kind = step.kind
     if kind == "webhook":
-        headers = {"content-type": "application/json", "user-agent": rng.choice(_AGENTS)}
+        headers = {"content-type": "application/json", "user-agent": rng.choice(AGENTS)}
         if rng.random() < 0.1:
-            headers["authorization"] = f"Bearer tok_{_token(rng, 28)}"
+            headers["authorization"] = f"Bearer tok_{make_token(rng, 28)}"
         return {"headers": headers, "params": {}, "query": {}, "body": record}
     if kind == "schedule":
         return {"timestamp": "", "Timezone": "UTC"}
@@ -657,26 +453,26 @@ def _output(
     if kind in ("if", "switch", "merge", "wait"):
         return source if isinstance(source, dict) else {}
     if kind == "http":
-        out: dict[str, Any] = {"statusCode": 200, "id": f"res_{_token(rng, 12)}"}
+        out: dict[str, Any] = {"statusCode": 200, "id": f"res_{make_token(rng, 12)}"}
         if runs > 1 or step.node.startswith("Fetch"):
-            results = [_person(rng) for _ in range(rng.randint(1, 3))]
+            results = [make_person(rng) for _ in range(rng.randint(1, 3))]
             out |= {"page": step.run_index + 1, "hasMore": step.run_index < runs - 1}
             out["results"] = results
         else:
             out |= {"status": "ok", "email": record.get("email")}
         if rng.random() < 0.15:
-            out["apiKey"] = f"sk_live_{_token(rng, 24)}"
+            out["apiKey"] = f"sk_live_{make_token(rng, 24)}"
         return out
     if kind == "db":
         return {"rowCount": rng.randint(1, 50), "data": record}
     if kind == "email":
         to = record.get("email") or record.get("owner") or record.get("requestedBy")
-        message_id = f"<{_token(rng, 16)}@mail.acme.com>"
+        message_id = f"<{make_token(rng, 16)}@mail.acme.com>"
         return {"accepted": [to], "rejected": [], "messageId": message_id, "response": "250 OK"}
     if kind == "slack":
         ts = f"{rng.randint(1_700_000_000, 1_800_000_000)}.{rng.randint(0, 999_999):06d}"
         text = f"{step.node}: {record.get('email') or record.get('summary') or 'done'}"
-        channel = f"C0{_token(rng, 9).upper()}"
+        channel = f"C0{make_token(rng, 9).upper()}"
         return {
             "ok": True,
             "channel": channel,
@@ -685,5 +481,5 @@ def _output(
         }
     page = {"page": source["page"]} if isinstance(source, dict) and "page" in source else {}
     if kind == "code":
-        return {**record, **page, "checksum": _token(rng, 8)}
+        return {**record, **page, "checksum": make_token(rng, 8)}
     return {**record, **page, "normalized" if kind == "set" else "mapped": True}
