@@ -6,7 +6,7 @@ may need a backend read (nodes, data, workflow names, retry links) go through th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -209,27 +209,31 @@ class ExecutionNode(relay.Node):
     def workflow(self) -> WorkflowNode:
         return WorkflowNode.build(self.obj.workflow_key, self.obj.workflow_name)
 
-    async def _detail(self, info: Info) -> models.Execution | None:
+    # These resolvers are plain functions: when the execution was read in full (n8n lists with
+    # includeData, the cache), they answer at once instead of scheduling a coroutine per field;
+    # otherwise they hand graphql-core an awaitable that reads the detail through the loader.
+
+    def _from_detail(self, info: Info, pick: Callable[[models.Execution], Any]) -> Any:
         if self.obj.node_executions is not None:
-            return self.obj
-        return await info.context.loaders.execution_detail(self.obj.key)
+            return pick(self.obj)
+
+        async def load() -> Any:
+            detail = await info.context.loaders.execution_detail(self.obj.key)
+            return None if detail is None else pick(detail)
+
+        return load()
 
     @strawberry.field(description="The workflow's input (the trigger's output).")
-    async def input_data(self, info: Info) -> JSON | None:
-        detail = await self._detail(info)
-        return None if detail is None else detail.input_data
+    def input_data(self, info: Info) -> JSON | None:
+        return self._from_detail(info, _input_data)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The workflow's output (the last node's output).")
-    async def output_data(self, info: Info) -> JSON | None:
-        detail = await self._detail(info)
-        return None if detail is None else detail.output_data
+    def output_data(self, info: Info) -> JSON | None:
+        return self._from_detail(info, _output_data)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Every node run, in execution order.")
-    async def node_executions(self, info: Info) -> list[NodeExecutionNode]:
-        detail = await self._detail(info)
-        if detail is None or not detail.node_executions:
-            return []
-        return [NodeExecutionNode.from_domain(n) for n in detail.node_executions]
+    def node_executions(self, info: Info) -> list[NodeExecutionNode]:
+        return self._from_detail(info, _node_executions)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The execution this one retried.")
     async def retry_of(self, info: Info) -> ExecutionNode | None:
@@ -293,6 +297,18 @@ class ExecutionNode(relay.Node):
         keys = [ExecutionKey.decode(raw) for raw in node_ids]
         found = await info.context.loaders.execution.load_many(keys)
         return [None if e is None else cls.from_domain(e) for e in found]
+
+
+def _input_data(execution: models.Execution) -> Any:
+    return execution.input_data
+
+
+def _output_data(execution: models.Execution) -> Any:
+    return execution.output_data
+
+
+def _node_executions(execution: models.Execution) -> list[NodeExecutionNode]:
+    return [NodeExecutionNode.from_domain(n) for n in execution.node_executions or ()]
 
 
 async def _linked(info: Info, instance: str, native_id: str | None) -> ExecutionNode | None:

@@ -3,8 +3,11 @@
 Each selected instance is read as a stream in its own order from the position the cursor
 remembers for it; the streams are merged k-way by the feed order (newest ``sort_time`` first,
 then instance name, then native id descending, numerically where ids are numbers). One page
-reads at most ``first + 1`` items from each instance, so the gateway never scans a backend, and
-``hasNextPage`` is exact: there is a next page exactly when an item was read but not used.
+reads at most ``first`` items from each instance, so the gateway never scans a backend.
+``hasNextPage`` is exact because each adapter's position is: ``None`` exactly when its stream
+has nothing more (n8n's ``nextCursor`` is computed with a count, the team-style API reports
+its total), so there is a next page exactly when an item was read but not used or a stream
+still has a position.
 
 An instance that fails is skipped for this page: its error is reported and the cursor keeps its
 old position, so the next page resumes it once it is back.
@@ -104,7 +107,7 @@ async def read_feed(
 
     ``started`` says whether ``state`` came from a cursor (so a previous page exists).
     """
-    limit = first + 1
+    limit = first
     active = [name for name in sorted(streams) if name not in state.exhausted]
     results = await asyncio.gather(
         *(
@@ -151,9 +154,9 @@ async def read_feed(
     end = current
     for name, page in pages.items():
         leftover = len(page.items) - consumed[name]
-        if leftover > 0:
+        if leftover > 0 or page.position is not None:
             has_next = True
-        elif page.position is None or len(page.items) < limit:
+        if leftover == 0 and page.position is None:
             end = end.finished(name)
     if edges:
         # The last edge's cursor is the end cursor: it also knows which streams ran dry.
