@@ -8,7 +8,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -440,3 +440,36 @@ async def test_a_walk_ends_with_no_position(sim: tuple[SimStore, N8nBackend]) ->
     short = await backend.list_executions(ExecutionQuery(), limit=total - 1)
     # the running stream was read to its end above the cut; the plain one was not
     assert short.position == {"lastId": short.items[-1].native_id, "done": ["running"]}
+
+
+async def test_a_stream_that_passed_started_after_is_not_read_further() -> None:
+    # given an old server that ignores startedAfter: 200 executions, one a minute, newest first
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.url.params.get("status") == "running":
+            return httpx.Response(200, json={"data": [], "nextCursor": None})
+        below = _cursor(request)
+        top = int(below["lastId"]) if below else 201
+        size = int(request.url.params["limit"])
+        ids = list(range(top - 1, max(top - 1 - size, 0), -1))
+        data = [
+            {
+                "id": str(i),
+                "status": "success",
+                "workflowId": "wf",
+                "startedAt": f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00.000Z",
+            }
+            for i in ids
+        ]
+        more = bool(ids) and ids[-1] > 1
+        return httpx.Response(200, json={"data": data, "nextCursor": "x" if more else None})
+
+    backend = scripted(handler)
+    after = datetime(2026, 1, 1, 2, 55, tzinfo=UTC)  # executions 175..200 are inside
+    # when the window is walked 10 at a time
+    seen = await walk(backend, ExecutionQuery(started_after=after), 10)
+    # then it holds exactly the executions in the window, and reading stopped once past it
+    assert seen == [str(i) for i in range(200, 174, -1)]
+    assert len(requests) <= 10, "no scan of the whole history"

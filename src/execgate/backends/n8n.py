@@ -230,6 +230,12 @@ class N8nBackend:
             lowest = number if lowest is None else min(lowest, number)
             items.append(item)
         exhausted = next_cursor is None or lowest is None
+        if query.started_after is not None and any(
+            i.started_at is not None and i.started_at < query.started_after for i in items
+        ):
+            # A server that ignored startedAfter: in id order this stream has passed the window,
+            # and everything older started earlier still, so it need not be read further.
+            exhausted = True
         return _Fetched(stream, items, lowest, exhausted)
 
     async def list_executions(
