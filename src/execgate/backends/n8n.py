@@ -87,19 +87,6 @@ def streams_for(query: ExecutionQuery) -> list[str]:
     return sorted(N8N_STATUS[status] for status in query.statuses)
 
 
-def matches(item: Execution, query: ExecutionQuery) -> bool:
-    if query.statuses and item.status not in query.statuses:
-        return False
-    if query.workflow_id is not None and item.workflow_id != query.workflow_id:
-        return False
-    moment = item.sort_time
-    if query.started_after is not None and (moment is None or moment < query.started_after):
-        return False
-    return not (
-        query.started_before is not None and (moment is None or moment > query.started_before)
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Position:
     last_id: int | None
@@ -264,7 +251,7 @@ class N8nBackend:
             for f in fetched:
                 for item in f.items:
                     number = int(item.native_id)
-                    if (frontier is None or number >= frontier) and matches(item, query):
+                    if (frontier is None or number >= frontier) and query.matches(item):
                         candidates.setdefault(number, item)
             taken = [candidates[n] for n in sorted(candidates, reverse=True)][: limit - len(out)]
             out.extend(taken)

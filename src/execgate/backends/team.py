@@ -28,7 +28,6 @@ from execgate.backends.team_wire import (
     ListPage,
     WireError,
     bound_after,
-    matches,
     parse_execution,
     parse_list,
     parse_position,
@@ -196,7 +195,7 @@ class TeamBackend:
                     continue
                 seen.add(execution.native_id)
                 fresh = True
-                if (bound is not None and bound.passed(execution)) or not matches(execution, query):
+                if (bound is not None and bound.passed(execution)) or not query.matches(execution):
                     continue
                 if len(items) == limit:
                     more = True

@@ -15,7 +15,6 @@ from execgate.domain.keys import ExecutionKey, NodeExecutionKey
 from execgate.domain.models import (
     Execution,
     ExecutionMode,
-    ExecutionQuery,
     ExecutionStatus,
     NodeExecution,
 )
@@ -283,17 +282,3 @@ def bound_after(previous: Bound | None, consumed: Sequence[Execution]) -> Bound:
     if len(undated) > MAX_UNDATED:
         undated = set(sorted(undated)[-MAX_UNDATED:])
     return Bound(t, frozenset(ids), frozenset(undated))
-
-
-def matches(execution: Execution, query: ExecutionQuery) -> bool:
-    """Whether ``execution`` satisfies the whole query (what the API could not filter)."""
-    if query.statuses and execution.status not in query.statuses:
-        return False
-    if query.workflow_id is not None and execution.workflow_id != query.workflow_id:
-        return False
-    moment = execution.sort_time
-    if query.started_after is not None and (moment is None or moment < query.started_after):
-        return False
-    return not (
-        query.started_before is not None and (moment is None or moment > query.started_before)
-    )

@@ -174,6 +174,19 @@ class ExecutionQuery:
     started_before: datetime | None = None
     include_nodes: bool = False
 
+    def matches(self, execution: Execution) -> bool:
+        """Whether ``execution`` satisfies every filter (what a backend could not push down)."""
+        if self.statuses and execution.status not in self.statuses:
+            return False
+        if self.workflow_id is not None and execution.workflow_id != self.workflow_id:
+            return False
+        moment = execution.sort_time
+        if self.started_after is not None and (moment is None or moment < self.started_after):
+            return False
+        return not (
+            self.started_before is not None and (moment is None or moment > self.started_before)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

@@ -94,25 +94,32 @@ def _from_error(key: ExecutionKey, exc: ExecgateError, default: ActionErrorCode)
     raise exc
 
 
-async def _read(read: Reader, key: ExecutionKey) -> tuple[Execution | None, ActionOutcome | None]:
+async def _current(
+    backend: Backend, capability: Capability, action: str, key: ExecutionKey, read: Reader
+) -> Execution | ActionOutcome:
+    """What every action checks first: the capability, then the execution's current state.
+
+    Returns the execution, or the outcome that refuses the action before anything is sent.
+    """
+    if capability not in backend.capabilities():
+        return _fail(
+            key,
+            ActionErrorCode.UNSUPPORTED,
+            f"instance {key.instance!r} ({backend.kind.value}) has no {action} operation",
+        )
     try:
-        return await read(key), None
+        current = await read(key)
     except BackendError as exc:
-        return None, _from_error(key, exc, ActionErrorCode.UPSTREAM_UNAVAILABLE)
-
-
-def _unsupported(backend: Backend, capability: Capability, action: str) -> bool:
-    return capability not in backend.capabilities()
+        return _from_error(key, exc, ActionErrorCode.UPSTREAM_UNAVAILABLE)
+    if current is None:
+        return _fail(key, ActionErrorCode.NOT_FOUND, "the execution does not exist")
+    return current
 
 
 async def cancel(backend: Backend, key: ExecutionKey, read: Reader) -> ActionOutcome:
-    if _unsupported(backend, Capability.CANCEL, "cancel"):
-        return _fail(key, ActionErrorCode.UNSUPPORTED, f"instance {key.instance!r} cannot cancel")
-    current, failed = await _read(read, key)
-    if failed:
-        return failed
-    if current is None:
-        return _fail(key, ActionErrorCode.NOT_FOUND, "the execution does not exist")
+    current = await _current(backend, Capability.CANCEL, "cancel", key, read)
+    if isinstance(current, ActionOutcome):
+        return current
     if current.status not in CANCELLABLE:
         return _fail(
             key,
@@ -128,17 +135,9 @@ async def cancel(backend: Backend, key: ExecutionKey, read: Reader) -> ActionOut
 
 
 async def retry(backend: Backend, key: ExecutionKey, read: Reader, *, force: bool) -> ActionOutcome:
-    if _unsupported(backend, Capability.RETRY, "retry"):
-        return _fail(
-            key,
-            ActionErrorCode.UNSUPPORTED,
-            f"instance {key.instance!r} ({backend.kind.value}) has no retry operation",
-        )
-    current, failed = await _read(read, key)
-    if failed:
-        return failed
-    if current is None:
-        return _fail(key, ActionErrorCode.NOT_FOUND, "the execution does not exist")
+    current = await _current(backend, Capability.RETRY, "retry", key, read)
+    if isinstance(current, ActionOutcome):
+        return current
     if current.status not in RETRYABLE:
         return _fail(
             key,
@@ -160,17 +159,9 @@ async def retry(backend: Backend, key: ExecutionKey, read: Reader, *, force: boo
 
 
 async def delete(backend: Backend, key: ExecutionKey, read: Reader) -> ActionOutcome:
-    if _unsupported(backend, Capability.DELETE, "delete"):
-        return _fail(
-            key,
-            ActionErrorCode.UNSUPPORTED,
-            f"instance {key.instance!r} ({backend.kind.value}) has no delete operation",
-        )
-    current, failed = await _read(read, key)
-    if failed:
-        return failed
-    if current is None:
-        return _fail(key, ActionErrorCode.NOT_FOUND, "the execution does not exist")
+    current = await _current(backend, Capability.DELETE, "delete", key, read)
+    if isinstance(current, ActionOutcome):
+        return current
     if current.status is ExecutionStatus.RUNNING:
         return _fail(
             key, ActionErrorCode.RUNNING, "a running execution cannot be deleted; cancel it first"
