@@ -9,6 +9,7 @@ import httpx
 from execgate.backends.http import BackendHTTP, build_client
 from execgate.backends.n8n import N8nBackend
 from execgate.backends.team import TeamBackend
+from execgate.backends.transport import AiohttpTransport
 from execgate.config import InstanceSettings, Settings
 from execgate.domain.models import BackendKind
 from execgate.domain.ports import Backend
@@ -21,8 +22,11 @@ def build_backend(
         headers = TeamBackend.auth_headers(instance.credential)
     else:
         headers = N8nBackend.auth_headers(instance.credential)
+    direct: AiohttpTransport | None = None
+    if transport is None and instance.http.transport == "aiohttp":
+        transport = direct = AiohttpTransport(max_connections=instance.http.max_concurrency)
     client = build_client(instance.base_url, headers, instance.http, transport)
-    http = BackendHTTP(instance.name, client, instance.http)
+    http = BackendHTTP(instance.name, client, instance.http, direct=direct)
     if instance.kind is BackendKind.TEAM:
         assert instance.team_id is not None
         return TeamBackend(instance.name, http, instance.team_id), http

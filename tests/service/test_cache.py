@@ -101,3 +101,16 @@ async def test_identical_reads_in_flight_share_one_call() -> None:
     )
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     assert failures == 1
+
+
+async def test_seeing_a_cached_execution_again_renews_it_without_resizing() -> None:
+    now = [0.0]
+    cache = ExecutionCache(CacheSettings(ttl_seconds=10), clock=lambda: now[0])
+    first = make_execution("a", "1", minutes=1)
+    cache.put(first)
+    size = cache.bytes
+    now[0] = 8
+    cache.put(replace(first, output_data={"blob": "x" * 5000}))
+    assert cache.bytes == size, "a finished execution is not measured twice"
+    now[0] = 15
+    assert cache.get(ExecutionKey("a", "1")) is first, "seen again at 8 s: still fresh at 15 s"

@@ -16,6 +16,8 @@ plus twenty detail reads). Failures come back as httpx's own exceptions, so
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aiohttp
 import httpx
 
@@ -47,42 +49,72 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._session_for_loop()
         timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("pool"),
-            sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
-        )
         headers = [
             (name, value)
             for name, value in request.headers.multi_items()
             if name.lower() not in _SKIPPED_HEADERS
         ]
         body = await request.aread()
+        status, raw_headers, content = await self.exchange(
+            request.method,
+            str(request.url),
+            headers,
+            None,
+            body or None,
+            connect=timeouts.get("connect"),
+            read=timeouts.get("read"),
+            pool=timeouts.get("pool"),
+            request=request,
+        )
+        return httpx.Response(
+            status_code=status,
+            headers=raw_headers,
+            content=content,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        *,
+        connect: float | None,
+        read: float | None,
+        pool: float | None = None,
+        request: httpx.Request | None = None,
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Send one request and read the whole answer: (status, headers, body).
+
+        ``BackendHTTP`` calls this directly for its own requests, which skips building httpx's
+        request and response objects (most of the client-side cost of a small read).
+        """
+        session = self._session_for_loop()
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=pool, sock_connect=connect, sock_read=read
+        )
         try:
             async with session.request(
-                request.method,
-                str(request.url),
+                method,
+                url,
                 headers=headers,
-                data=body or None,
+                params=params,
+                data=body,
                 allow_redirects=False,
                 timeout=timeout,
             ) as response:
                 content = await response.read()
-                return httpx.Response(
-                    status_code=response.status,
-                    headers=[
-                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
-                    ],
-                    content=content,
-                    request=request,
-                    extensions={"http_version": b"HTTP/1.1"},
-                )
+                raw_headers = [
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
+                ]
+                return response.status, raw_headers, content
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc), request=request) from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
         except aiohttp.ClientConnectorError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc

@@ -98,6 +98,13 @@ class ExecutionCache:
     def put(self, execution: Execution) -> None:
         if not execution.status.is_finished or execution.node_executions is None:
             return
+        known = self._entries.get(execution.key)
+        if known is not None and known[0].status is execution.status:
+            # Seen again (a dashboard polling the same page): a finished execution has not
+            # changed, so only its age and place in the LRU are renewed, not its size.
+            self._entries[execution.key] = (known[0], known[1], self.clock())
+            self._entries.move_to_end(execution.key)
+            return
         size = execution_size(execution)
         if size > self.settings.max_bytes:
             return
