@@ -159,3 +159,31 @@ class FakeBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+class ListsWithoutNodes(FakeBackend):
+    """Lists like the team-style API: items without node runs, input or output.
+
+    ``detail_failure``, when set, is raised by every full read (and only by those).
+    """
+
+    detail_failure: BackendError | None = None
+    detail_reads = 0
+
+    async def list_executions(
+        self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
+    ) -> Page:
+        page = await super().list_executions(query, limit=limit, position=position)
+        bare = tuple(
+            replace(e, node_executions=None, input_data=None, output_data=None) for e in page.items
+        )
+        return replace(page, items=bare)
+
+    async def get_executions(
+        self, native_ids: Sequence[str], *, include_nodes: bool
+    ) -> Mapping[str, Execution]:
+        self.detail_reads += 1
+        if self.detail_failure is not None:
+            self.calls += 1
+            raise self.detail_failure
+        return await super().get_executions(native_ids, include_nodes=include_nodes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ from execgate.app import gateway_app
 from execgate.domain.errors import UpstreamTimeout
 from execgate.domain.models import ExecutionStatus
 from execgate.service.gateway import Gateway
-from tests.fakes import FakeBackend, make_execution
+from tests.fakes import FakeBackend, ListsWithoutNodes, make_execution
 
 FEED = """
 query Feed($first: Int, $after: String, $filter: ExecutionFilter) {
@@ -163,3 +164,60 @@ async def test_syntax_and_validation_errors_have_codes() -> None:
     assert syntax["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     invalid = await _run(gateway, "{ executions(first: 1) { nope } }")
     assert invalid["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+DETAIL_PAGE = """
+query { executions(first: 10) { edges { node { nativeId outputData
+  nodeExecutions { nodeName } workflow { name } } } } }
+"""
+
+OUTPUT_PAGE = "query { executions(first: 10) { edges { node { nativeId outputData } } } }"
+
+
+def _bare_lister() -> ListsWithoutNodes:
+    executions = [
+        replace(make_execution("acme", str(i), minutes=i), output_data={"n": i}) for i in (1, 2, 3)
+    ]
+    return ListsWithoutNodes("acme", executions)
+
+
+async def test_node_data_of_a_page_is_read_in_one_batch() -> None:
+    # given: a list that carries no node data, as the team-style API's
+    backend = _bare_lister()
+    gateway = Gateway({"acme": backend})
+
+    # when
+    body = await _run(gateway, DETAIL_PAGE)
+
+    # then: one list call and one batched read for all three executions
+    nodes = [e["node"] for e in body["data"]["executions"]["edges"]]
+    assert [(n["nativeId"], n["outputData"]) for n in nodes] == [
+        ("3", {"n": 3}),
+        ("2", {"n": 2}),
+        ("1", {"n": 1}),
+    ]
+    assert all(n["nodeExecutions"] == [] and n["workflow"]["name"] for n in nodes)
+    assert backend.detail_reads == 1 and backend.calls == 2
+
+
+async def test_a_failed_batch_read_fails_each_field_once_with_its_code() -> None:
+    # given
+    backend = _bare_lister()
+    backend.detail_failure = UpstreamTimeout("acme", "instance 'acme' timed out")
+    gateway = Gateway({"acme": backend})
+
+    # when
+    body = await _run(gateway, OUTPUT_PAGE)
+
+    # then: every execution is listed, its output is null with the read's error, read once
+    nodes = [e["node"] for e in body["data"]["executions"]["edges"]]
+    assert [(n["nativeId"], n["outputData"]) for n in nodes] == [
+        ("3", None),
+        ("2", None),
+        ("1", None),
+    ]
+    assert sorted(tuple(e["path"]) for e in body["errors"]) == [
+        ("executions", "edges", i, "node", "outputData") for i in range(3)
+    ]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_TIMEOUT"}
+    assert backend.detail_reads == 1

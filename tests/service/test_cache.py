@@ -9,9 +9,9 @@ import pytest
 
 from execgate.domain.errors import Unsupported
 from execgate.domain.keys import ExecutionKey
-from execgate.domain.models import ExecutionQuery, ExecutionStatus
+from execgate.domain.models import Execution, ExecutionQuery, ExecutionStatus
 from execgate.service.cache import CachedBackend, CacheSettings, Coalescer, ExecutionCache
-from tests.fakes import FakeBackend, make_execution
+from tests.fakes import FakeBackend, ListsWithoutNodes, make_execution
 
 
 def _backend() -> FakeBackend:
@@ -114,3 +114,44 @@ async def test_seeing_a_cached_execution_again_renews_it_without_resizing() -> N
     assert cache.bytes == size, "a finished execution is not measured twice"
     now[0] = 15
     assert cache.get(ExecutionKey("a", "1")) is first, "seen again at 8 s: still fresh at 15 s"
+
+
+def _with_output(execution: Execution, output: str) -> Execution:
+    return replace(execution, output_data={"out": output}, input_data={"in": output})
+
+
+async def test_a_listed_finished_execution_gets_the_node_data_already_cached() -> None:
+    # given: finished 1 and 3 read in full once; running 2 as well
+    inner = ListsWithoutNodes(
+        "a",
+        [
+            _with_output(make_execution("a", "1", minutes=1), "one"),
+            make_execution("a", "2", minutes=2, status=ExecutionStatus.RUNNING),
+            _with_output(make_execution("a", "3", minutes=3, status=ExecutionStatus.FAILED), "3"),
+        ],
+    )
+    cached = CachedBackend(inner, ExecutionCache())
+    await cached.get_executions(["1", "2", "3"], include_nodes=True)
+    # and: execution 3 was retried elsewhere since, which the list reports
+    inner.items["3"] = replace(inner.items["3"], retry_success_id="4")
+
+    # when
+    page = await cached.list_executions(ExecutionQuery(), limit=10)
+
+    # then: finished items carry the cached node data, and the list's own fields win
+    by_id = {e.native_id: e for e in page.items}
+    assert by_id["1"].node_executions == () and by_id["1"].output_data == {"out": "one"}
+    assert by_id["3"].input_data == {"in": "3"} and by_id["3"].retry_success_id == "4"
+    assert by_id["2"].node_executions is None, "a running execution is never filled from cache"
+
+
+async def test_a_listed_execution_whose_status_differs_from_the_cache_is_left_alone() -> None:
+    inner = ListsWithoutNodes("a", [make_execution("a", "1", minutes=1)])
+    cached = CachedBackend(inner, ExecutionCache())
+    await cached.get_executions(["1"], include_nodes=True)
+    inner.items["1"] = replace(inner.items["1"], status=ExecutionStatus.FAILED)
+
+    page = await cached.list_executions(ExecutionQuery(), limit=10)
+
+    assert page.items[0].status is ExecutionStatus.FAILED
+    assert page.items[0].node_executions is None

@@ -74,6 +74,43 @@ async def test_page_reads_at_most_first_plus_one_from_each_instance() -> None:
     assert all(b.read_items <= 21 and b.calls == 1 for b in backends.values())
 
 
+async def test_every_edge_cursor_resumes_right_after_its_edge() -> None:
+    # given
+    backends = _backends({"b": [1, 5, 5, 9], "a": [5, 2, 8], "c": [5, 7]})
+    gateway = Gateway(backends)
+    order = await _walk(gateway, 100)
+    page = await gateway.feed(FeedFilter(), first=6, after=None, include_nodes=False)
+
+    for index, edge in enumerate(page.edges):
+        # when resuming from the edge's own cursor
+        rest = await gateway.feed(
+            FeedFilter(), first=100, after=page.cursor(edge.state), include_nodes=False
+        )
+        # then the feed goes on with the very next execution, to the end
+        assert [e.node.key.encode() for e in rest.edges] == order[index + 1 :]
+
+
+async def test_edge_cursors_are_worked_out_only_when_asked_for() -> None:
+    backends = _backends({"a": [float(m) for m in range(50)], "b": [float(m) for m in range(50)]})
+    asked: list[int] = []
+    for backend in backends.values():
+        original = backend.position_after
+
+        def counting(previous, consumed, original=original):  # type: ignore[no-untyped-def]
+            asked.append(len(consumed))
+            return original(previous, consumed)
+
+        backend.position_after = counting  # type: ignore[method-assign]
+    gateway = Gateway(backends)
+
+    page = await gateway.feed(FeedFilter(), first=100, after=None, include_nodes=False)
+
+    assert len(page.edges) == 100
+    assert len(asked) == 2, "one position per stream, for the end cursor only"
+    page.cursor(page.edges[10].state)
+    assert len(asked) <= 4
+
+
 @pytest.mark.parametrize(
     "cursor",
     ["", "garbage", "eyJ2IjoxfQ", "eyJ2IjoxfQ.AAAAAAAAAAA", "x.y.z"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TypeVar
 
@@ -13,9 +14,9 @@ from execgate.api import ids
 from execgate.api.context import Info, PartialError
 from execgate.api.types import ExecutionNode, ExecutionStatus
 from execgate.domain.errors import InvalidArgument
-from execgate.domain.keys import WorkflowKey
-from execgate.service.cursors import FeedState
-from execgate.service.feed import FeedPage
+from execgate.domain.keys import ExecutionKey, WorkflowKey
+from execgate.domain.models import Execution
+from execgate.service.feed import FeedEdge, FeedPage
 from execgate.service.gateway import FeedFilter
 
 T = TypeVar("T")
@@ -46,12 +47,12 @@ class SkippedInstance:
 @strawberry.type
 class ExecutionEdge:
     node: ExecutionNode
-    state: strawberry.Private[FeedState]
+    feed_edge: strawberry.Private[FeedEdge]
     page: strawberry.Private[FeedPage]
 
     @strawberry.field
     def cursor(self) -> str:
-        return self.page.cursor(self.state)
+        return self.page.cursor(self.feed_edge.state)
 
 
 @strawberry.type
@@ -136,6 +137,27 @@ def _wants_detail(info: Info) -> bool:
     return False
 
 
+async def _read_details(info: Info, page: FeedPage) -> dict[ExecutionKey, Execution | Exception]:
+    """Every listed execution's full read, through the loader, before the fields resolve.
+
+    The loader batches them either way; reading them here lets each execution's node fields
+    answer at once instead of each awaiting its own share of the batch. A failed read is kept
+    and raised by the fields that need it, exactly as a read of their own would have failed.
+    """
+    keys = [edge.node.key for edge in page.edges if edge.node.node_executions is None]
+    if not keys:
+        return {}
+    loader = info.context.loaders.execution
+    found = await asyncio.gather(*(loader.load(key) for key in keys), return_exceptions=True)
+    details: dict[ExecutionKey, Execution | Exception] = {}
+    for key, result in zip(keys, found, strict=True):
+        if isinstance(result, Execution | Exception):
+            details[key] = result
+        elif isinstance(result, BaseException):
+            raise result
+    return details
+
+
 def _given(value: T | None) -> T | None:
     """An argument the client left out arrives as UNSET: treat it as null."""
     return None if value is strawberry.UNSET else value
@@ -159,8 +181,9 @@ async def resolve_executions(
         raise BackwardPaginationUnsupported("execgate pages forward only: use 'first' and 'after'")
     feed_filter = _to_filter(raw_filter, instance=instance, workflow=workflow)
     context = info.context
+    wants_detail = _wants_detail(info)
     page = await context.gateway.feed(
-        feed_filter, first=first, after=after, include_nodes=_wants_detail(info)
+        feed_filter, first=first, after=after, include_nodes=wants_detail
     )
     for skipped in page.skipped:
         context.partial_errors.append(
@@ -171,12 +194,17 @@ async def resolve_executions(
                 instance=skipped.instance,
             )
         )
-    edges = []
     for edge in page.edges:
         context.loaders.prime(edge.node)
-        edges.append(
-            ExecutionEdge(node=ExecutionNode.from_domain(edge.node), state=edge.state, page=page)
+    details = await _read_details(info, page) if wants_detail else {}
+    edges = [
+        ExecutionEdge(
+            node=ExecutionNode.from_domain(edge.node, details.get(edge.node.key)),
+            feed_edge=edge,
+            page=page,
         )
+        for edge in page.edges
+    ]
     start = page.cursor(page.edges[0].state) if page.edges else None
     end = page.cursor(page.end_state) if page.edges else None
     return ExecutionConnection(

@@ -83,9 +83,14 @@ class WorkflowNode(relay.Node):
     instance_name: strawberry.Private[str]
 
     @strawberry.field(description="The workflow's name, when the instance reports one.")
-    async def name(self, info: Info) -> str | None:
+    def name(self, info: Info) -> str | None:
+        # A plain function: a name the execution already carried is answered at once; only an
+        # unknown one hands graphql-core an awaitable that reads it through the loader.
         if self.known_name is not None:
             return self.known_name
+        return self._load_name(info)  # type: ignore[return-value]
+
+    async def _load_name(self, info: Info) -> str | None:
         workflow = await info.context.loaders.workflow_of(
             WorkflowKey(self.instance_name, self.native_id)
         )
@@ -200,6 +205,9 @@ class ExecutionNode(relay.Node):
     duration_ms: int | None
     error_message: str | None
     obj: strawberry.Private[models.Execution]
+    detail: strawberry.Private[models.Execution | Exception | None] = None
+    """The execution read in full ahead of time (or why that read failed), when a page asked
+    for node data; ``None`` leaves the read to the loader, field by field."""
 
     @strawberry.field
     def instance(self, info: Info) -> InstanceNode:
@@ -216,6 +224,10 @@ class ExecutionNode(relay.Node):
     def _from_detail(self, info: Info, pick: Callable[[models.Execution], Any]) -> Any:
         if self.obj.node_executions is not None:
             return pick(self.obj)
+        if isinstance(self.detail, Exception):
+            raise self.detail
+        if self.detail is not None:
+            return pick(self.detail)
 
         async def load() -> Any:
             detail = await info.context.loaders.execution_detail(self.obj.key)
@@ -273,7 +285,9 @@ class ExecutionNode(relay.Node):
         return [ExecutionNode.from_domain(e) for e in chain]
 
     @classmethod
-    def from_domain(cls, execution: models.Execution) -> ExecutionNode:
+    def from_domain(
+        cls, execution: models.Execution, detail: models.Execution | Exception | None = None
+    ) -> ExecutionNode:
         return cls(
             key=execution.key.encode(),
             native_id=execution.native_id,
@@ -288,6 +302,7 @@ class ExecutionNode(relay.Node):
             duration_ms=execution.duration_ms,
             error_message=execution.error_message,
             obj=execution,
+            detail=detail,
         )
 
     @classmethod

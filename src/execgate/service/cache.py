@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from execgate.domain.keys import ExecutionKey
@@ -186,7 +186,31 @@ class CachedBackend:
         )
         for item in page.items:
             self.cache.put(item)
-        return page
+        return self._with_cached_details(page)
+
+    def _with_cached_details(self, page: Page) -> Page:
+        """Give listed finished executions the node data the cache already holds for them.
+
+        The listed fields stay as the backend just answered them; only what a finished
+        execution can no longer change (its node runs, input and output) comes from the cache,
+        so asking for ``nodeExecutions`` on a polled page needs no detail read at all.
+        """
+        items = list(page.items)
+        changed = False
+        for index, item in enumerate(items):
+            if item.node_executions is not None or not item.status.is_finished:
+                continue
+            cached = self.cache.get(item.key)
+            if cached is None or cached.status is not item.status:
+                continue
+            items[index] = replace(
+                item,
+                node_executions=cached.node_executions,
+                input_data=cached.input_data,
+                output_data=cached.output_data,
+            )
+            changed = True
+        return replace(page, items=tuple(items)) if changed else page
 
     async def count_executions(self, query: ExecutionQuery) -> int | None:
         return await self._coalesce.run(

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from execgate.domain.errors import BackendError
@@ -71,8 +72,38 @@ class SkippedInstance:
 
 @dataclass(frozen=True, slots=True)
 class FeedEdge:
+    """One item of a page and the feed state right after it (its cursor).
+
+    The state is worked out when it is asked for: a page whose cursors nobody selects never
+    pays for them, and one that does pays per edge, not per edge times the page.
+    """
+
     node: Execution
-    state: FeedState
+    state_of: Callable[[], FeedState] = field(compare=False, repr=False)
+
+    @property
+    def state(self) -> FeedState:
+        return self.state_of()
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """How far a page read each stream; ``state_at`` turns item counts into a feed state."""
+
+    start: FeedState
+    streams: Mapping[str, tuple[Backend, ExecutionQuery]]
+    pages: Mapping[str, Page]
+
+    def state_at(self, counts: tuple[tuple[str, int], ...]) -> FeedState:
+        current = self.start
+        for name, count in counts:
+            if count:
+                backend = self.streams[name][0]
+                position = backend.position_after(
+                    self.start.positions.get(name), self.pages[name].items[:count]
+                )
+                current = current.advanced(name, position)
+        return current
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,24 +165,21 @@ async def read_feed(
             heap.append((feed_key(page.items[0]), name, 0))
     heapq.heapify(heap)
 
+    progress = _Progress(state, streams, pages)
     consumed: dict[str, int] = dict.fromkeys(pages, 0)
     edges: list[FeedEdge] = []
-    current = state
     while heap and len(edges) < first:
         _, name, index = heapq.heappop(heap)
         page = pages[name]
-        item = page.items[index]
         consumed[name] = index + 1
-        backend = streams[name][0]
-        current = current.advanced(
-            name, backend.position_after(state.positions.get(name), page.items[: index + 1])
+        edges.append(
+            FeedEdge(page.items[index], partial(progress.state_at, tuple(consumed.items())))
         )
-        edges.append(FeedEdge(item, current))
         if index + 1 < len(page.items):
             heapq.heappush(heap, (feed_key(page.items[index + 1]), name, index + 1))
 
     has_next = False
-    end = current
+    end = progress.state_at(tuple(consumed.items()))
     for name, page in pages.items():
         leftover = len(page.items) - consumed[name]
         if leftover > 0 or page.position is not None:
@@ -160,7 +188,7 @@ async def read_feed(
             end = end.finished(name)
     if edges:
         # The last edge's cursor is the end cursor: it also knows which streams ran dry.
-        edges[-1] = FeedEdge(edges[-1].node, end)
+        edges[-1] = FeedEdge(edges[-1].node, partial(_given, end))
     if skipped:
         # A skipped instance may still hold executions: the walk is not over.
         has_next = has_next or bool(edges)
@@ -173,6 +201,10 @@ async def read_feed(
         backend_calls=calls,
         digest=digest,
     )
+
+
+def _given(state: FeedState) -> FeedState:
+    return state
 
 
 def merge_sorted(items: Sequence[Execution]) -> list[Execution]:

@@ -1,0 +1,198 @@
+"""GraphQL execution: plain attribute fields read without graphql-core's per-field machinery.
+
+A page of executions with their node runs is thousands of fields, and nearly all of them only
+read an attribute of a dataclass and serialise it as a scalar or an enum. graphql-core treats
+each one like any other field: a ``Path``, a resolve info, the resolver call (which strawberry
+wraps again), two awaitable checks, then completion by type. That is most of the cost of a
+warm page.
+
+Two steps remove it, both only for *plain* fields (no resolver, no arguments, no permission
+classes, no field extensions):
+
+- ``read_attributes_directly`` gives every plain field a bare ``getattr`` resolver in place of
+  strawberry's wrapper;
+- ``LeafFastExecutor`` (strawberry's executor, with ``execute_fields`` replaced) completes plain
+  fields of leaf type (scalar or enum, nullable or not) inline: read the attribute, coerce it
+  with the type's own ``coerce_output_value``. Any value the inline path cannot complete
+  exactly (``None`` in a non-null field, a coercion that fails or returns nothing) goes through
+  graphql-core's own ``execute_field``, so errors, their paths and null propagation are
+  unchanged. Object, list and resolver fields always take graphql-core's path.
+
+With middleware present (a strawberry extension that wraps resolvers) the fast path is off for
+the whole request, since it would bypass it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from operator import attrgetter
+from typing import Any
+
+import strawberry
+from graphql import (
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+    is_leaf_type,
+)
+from graphql.pyutils import Path, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+LeafPlan = tuple[Callable[[Any], Any], GraphQLLeafType, bool]
+"""How to complete one plain leaf field: read the attribute, coerce it, whether non-null."""
+
+_EXPECTED_PARAMETERS = (
+    "self",
+    "parent_type",
+    "source_value",
+    "path",
+    "grouped_field_set",
+    "position_context",
+)
+
+
+def _plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
+    """(type, field name, field, python attribute) of every field that only reads an attribute."""
+    for name, graphql_type in schema.type_map.items():
+        if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for field_name, graphql_field in graphql_type.fields.items():
+            definition = (graphql_field.extensions or {}).get("strawberry-definition")
+            if (
+                definition is None
+                or definition.base_resolver is not None
+                or definition.extensions
+                or definition.permission_classes
+                or graphql_field.args
+            ):
+                continue
+            yield graphql_type, field_name, graphql_field, definition.python_name
+
+
+def read_attributes_directly(built: strawberry.Schema) -> int:
+    """Resolve plain attribute fields with a bare ``getattr``; returns how many were changed.
+
+    Their values are still serialised by their GraphQL types (enums, ``DateTime``, ``JSON``).
+    """
+    changed = 0
+    for _, _, graphql_field, python_name in _plain_fields(built._schema):
+        graphql_field.resolve = _attribute(python_name)
+        changed += 1
+    return changed
+
+
+def _attribute(python_name: str) -> Callable[..., Any]:
+    read = attrgetter(python_name)
+
+    def resolve(root: Any, info: Any) -> Any:
+        return read(root)
+
+    return resolve
+
+
+def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
+    """Type name → field name → plan, for every plain field of scalar or enum type."""
+    plans: dict[str, dict[str, LeafPlan]] = {}
+    for graphql_type, field_name, graphql_field, python_name in _plain_fields(schema):
+        field_type = graphql_field.type
+        non_null = isinstance(field_type, GraphQLNonNull)
+        inner = field_type.of_type if non_null else field_type
+        if is_leaf_type(inner):
+            plans.setdefault(graphql_type.name, {})[field_name] = (
+                attrgetter(python_name),
+                inner,
+                non_null,
+            )
+    return plans
+
+
+def supports_fast_path() -> bool:
+    """Whether the installed graphql-core executes fields the way ``LeafFastExecutor`` expects."""
+    execute_fields = StrawberryGraphQLCoreExecutionContext.execute_fields
+    return tuple(inspect.signature(execute_fields).parameters) == _EXPECTED_PARAMETERS
+
+
+class LeafFastExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, completing plain leaf fields inline (see the module docstring)."""
+
+    plans: dict[str, dict[str, LeafPlan]] = {}
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: dict[str, Any],
+        position_context: Any,
+    ) -> Any:
+        plans = self.plans.get(parent_type.name)
+        middleware = self.middleware_manager
+        if plans is None or (middleware is not None and middleware.middlewares):
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                plan = plans.get(field_details_list[0].node.name.value)
+                if plan is not None:
+                    completed = _complete_leaf(plan, source_value)
+                    if completed is not Undefined:
+                        results[response_name] = completed
+                        continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                only = awaitable_fields[0]
+                results[only] = await results[only]
+            else:
+                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+
+def _complete_leaf(plan: LeafPlan, source: Any) -> Any:
+    """The completed value, or ``Undefined`` when graphql-core's own path must decide."""
+    read, leaf, non_null = plan
+    try:
+        value = read(source)
+        if value is None or value is Undefined:
+            return Undefined if non_null else None
+        if isinstance(value, Exception):
+            return Undefined
+        coerced = leaf.coerce_output_value(value)
+    except Exception:
+        return Undefined
+    return Undefined if coerced is None else coerced
+
+
+def executor_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreExecutionContext] | None:
+    """A ``LeafFastExecutor`` bound to ``schema``'s plain leaves; ``None`` (strawberry's own
+    executor) when the installed graphql-core is not the one it was written against."""
+    if not supports_fast_path():
+        return None
+    return type("ExecgateExecutor", (LeafFastExecutor,), {"plans": leaf_plans(schema)})

@@ -1,0 +1,176 @@
+"""The executor's fast path for plain leaf fields answers exactly what graphql-core would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import graphql
+import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from execgate.api.execution import (
+    LeafFastExecutor,
+    executor_for,
+    leaf_plans,
+    read_attributes_directly,
+    supports_fast_path,
+)
+from execgate.api.schema import build_schema
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Part:
+    label: str
+    weight: int | None
+
+
+@strawberry.type
+class Item:
+    name: str
+    count: int
+    colour: Colour
+    at: datetime | None
+    note: str | None
+    parts: list[Part]
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+def _item(name: Any = "a", count: Any = 1, **extra: Any) -> Item:
+    values: dict[str, Any] = {
+        "colour": Colour.RED,
+        "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "note": None,
+        "parts": [Part(label="p", weight=None), Part(label="q", weight=3)],
+    }
+    values.update(extra)
+    return Item(name=name, count=count, **values)
+
+
+ITEMS = [
+    _item(),
+    _item("b", 2, colour=Colour.BLUE, note="n"),
+    _item(None, 3),  # a null in a non-null field: the error, and its path, come from graphql-core
+    _item("d", "not a number"),  # a value its scalar cannot coerce
+    _item("e", 5, parts=[Part(label=None, weight=1)]),  # type: ignore[arg-type]
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return list(ITEMS)
+
+    @strawberry.field
+    def first(self) -> Item:
+        return ITEMS[0]
+
+
+QUERIES = [
+    "{ items { name count colour at note } }",
+    "{ items { __typename n: name name again: name count shout parts { label weight } } }",
+    "query($skip: Boolean!) { items { name @skip(if: $skip) count @include(if: true) } }",
+    "{ items { ...F parts { ... on Part { weight label } } } } fragment F on Item { colour note }",
+    "{ first { name colour parts { label } } }",
+]
+
+
+def _schemas(extensions: list[Any] | None = None) -> tuple[strawberry.Schema, strawberry.Schema]:
+    plain = strawberry.Schema(query=Query, extensions=extensions or [])
+    fast = strawberry.Schema(query=Query, extensions=extensions or [])
+    read_attributes_directly(fast)
+    executor = executor_for(fast._schema)
+    assert executor is not None
+    fast.execution_context_class = executor
+    return plain, fast
+
+
+def _answer(schema: strawberry.Schema, query: str) -> tuple[Any, list[Any]]:
+    result = schema.execute_sync(query, variable_values={"skip": False})
+    errors = sorted(
+        (e.message, tuple(e.path or ()), tuple((loc.line, loc.column) for loc in e.locations or ()))
+        for e in result.errors or ()
+    )
+    return result.data, errors
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_fast_path_answers_exactly_like_graphql_core(query: str) -> None:
+    # given
+    plain, fast = _schemas()
+
+    # when
+    expected = _answer(plain, query)
+    got = _answer(fast, query)
+
+    # then
+    assert got == expected
+
+
+def test_the_compared_answers_hold_errors_and_coerced_values() -> None:
+    # the comparison above is only worth something if it covers both kinds of field
+    data, errors = _answer(_schemas()[1], QUERIES[0])
+    assert data["items"][1] == {
+        "name": "b",
+        "count": 2,
+        "colour": "BLUE",
+        "at": "2026-01-02T03:04:05+00:00",
+        "note": "n",
+    }
+    assert data["items"][2] is None and data["items"][3] is None
+    assert [path for _, path, _ in errors] == [("items", 2, "name"), ("items", 3, "count")]
+    assert "Cannot return null for non-nullable field Item.name." in errors[0][0]
+    assert "Int cannot represent non-integer value" in errors[1][0]
+
+
+class _Shout(SchemaExtension):
+    def resolve(
+        self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        value = _next(root, info, *args, **kwargs)
+        return value.upper() if isinstance(value, str) else value
+
+
+def test_an_extension_that_wraps_resolvers_still_sees_every_leaf() -> None:
+    plain, fast = _schemas([_Shout])
+
+    got = _answer(fast, "{ first { name note parts { label } } }")
+
+    assert got == _answer(plain, "{ first { name note parts { label } } }")
+    assert got[0] == {
+        "first": {"name": "A", "note": None, "parts": [{"label": "P"}, {"label": "Q"}]}
+    }
+
+
+def test_plans_cover_plain_leaves_only() -> None:
+    plans = leaf_plans(strawberry.Schema(query=Query)._schema)
+
+    assert set(plans["Item"]) == {"name", "count", "colour", "at", "note"}
+    assert {name: plan[2] for name, plan in plans["Part"].items()} == {
+        "label": True,
+        "weight": False,
+    }
+
+
+def test_the_gateway_schema_runs_on_the_fast_executor() -> None:
+    if not graphql.version.startswith("3.3."):
+        pytest.skip(f"LeafFastExecutor was written against graphql-core 3.3, not {graphql.version}")
+    assert supports_fast_path()
+    built = build_schema()
+    assert issubclass(built.execution_context_class, LeafFastExecutor)
+    plans = built.execution_context_class.plans
+    assert {"nodeName", "status", "startedAt", "durationMs"} <= set(plans["NodeExecution"])
+    assert "nodeExecutions" not in plans["Execution"] and "id" not in plans["Execution"]
