@@ -10,6 +10,7 @@ from typing import Any
 import graphql
 import pytest
 import strawberry
+from strawberry import relay
 from strawberry.extensions import SchemaExtension
 
 from execgate.api.execution import (
@@ -35,6 +36,12 @@ class Part:
 
 
 @strawberry.type
+class Tag(relay.Node):
+    code: relay.NodeID[str]
+    title: str
+
+
+@strawberry.type
 class Item:
     name: str
     count: int
@@ -42,6 +49,7 @@ class Item:
     at: datetime | None
     note: str | None
     parts: list[Part]
+    tags: list[Tag]
 
     @strawberry.field
     def shout(self) -> str:
@@ -54,6 +62,7 @@ def _item(name: Any = "a", count: Any = 1, **extra: Any) -> Item:
         "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         "note": None,
         "parts": [Part(label="p", weight=None), Part(label="q", weight=3)],
+        "tags": [Tag(code="t1", title="one")],
     }
     values.update(extra)
     return Item(name=name, count=count, **values)
@@ -61,7 +70,7 @@ def _item(name: Any = "a", count: Any = 1, **extra: Any) -> Item:
 
 ITEMS = [
     _item(),
-    _item("b", 2, colour=Colour.BLUE, note="n"),
+    _item("b", 2, colour=Colour.BLUE, note="n", tags=[Tag(code=None, title="no id")]),  # type: ignore[arg-type]
     _item(None, 3),  # a null in a non-null field: the error, and its path, come from graphql-core
     _item("d", "not a number"),  # a value its scalar cannot coerce
     _item("e", 5, parts=[Part(label=None, weight=1)]),  # type: ignore[arg-type]
@@ -85,6 +94,8 @@ QUERIES = [
     "query($skip: Boolean!) { items { name @skip(if: $skip) count @include(if: true) } }",
     "{ items { ...F parts { ... on Part { weight label } } } } fragment F on Item { colour note }",
     "{ first { name colour parts { label } } }",
+    "{ items { name tags { id title } } }",
+    "{ first { tags { id __typename } } }",
 ]
 
 
@@ -155,10 +166,17 @@ def test_an_extension_that_wraps_resolvers_still_sees_every_leaf() -> None:
     }
 
 
+def test_node_ids_are_the_global_ids_strawberry_makes() -> None:
+    data, _ = _answer(_schemas()[1], "{ first { tags { id } } }")
+
+    assert data["first"]["tags"] == [{"id": str(relay.GlobalID("Tag", "t1"))}]
+
+
 def test_plans_cover_plain_leaves_only() -> None:
     plans = leaf_plans(strawberry.Schema(query=Query)._schema)
 
     assert set(plans["Item"]) == {"name", "count", "colour", "at", "note"}
+    assert set(plans["Tag"]) == {"id", "title"}
     assert {name: plan[2] for name, plan in plans["Part"].items()} == {
         "label": True,
         "weight": False,
@@ -173,4 +191,5 @@ def test_the_gateway_schema_runs_on_the_fast_executor() -> None:
     assert issubclass(built.execution_context_class, LeafFastExecutor)
     plans = built.execution_context_class.plans
     assert {"nodeName", "status", "startedAt", "durationMs"} <= set(plans["NodeExecution"])
-    assert "nodeExecutions" not in plans["Execution"] and "id" not in plans["Execution"]
+    assert "id" in plans["Execution"] and "id" in plans["Workflow"]
+    assert "nodeExecutions" not in plans["Execution"] and "name" not in plans["Workflow"]

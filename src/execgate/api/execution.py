@@ -13,7 +13,8 @@ classes, no field extensions):
   strawberry's wrapper;
 - ``LeafFastExecutor`` (strawberry's executor, with ``execute_fields`` replaced) completes plain
   fields of leaf type (scalar or enum, nullable or not) inline: read the attribute, coerce it
-  with the type's own ``coerce_output_value``. Any value the inline path cannot complete
+  with the type's own ``coerce_output_value`` (and the ``id`` of a Relay node: the base64 of
+  ``TypeName:<NodeID>``, as strawberry makes it). Any value the inline path cannot complete
   exactly (``None`` in a non-null field, a coercion that fails or returns nothing) goes through
   graphql-core's own ``execute_field``, so errors, their paths and null propagation are
   unchanged. Object, list and resolver fields always take graphql-core's path.
@@ -39,6 +40,8 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.pyutils import Path, gather_with_cancel
+from strawberry import relay
+from strawberry.relay.utils import to_base64
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 LeafPlan = tuple[Callable[[Any], Any], GraphQLLeafType, bool]
@@ -93,9 +96,53 @@ def _attribute(python_name: str) -> Callable[..., Any]:
     return resolve
 
 
+def _node_ids(schema: GraphQLSchema) -> Iterator[tuple[str, LeafPlan]]:
+    """(type name, plan) of the ``id`` of every Relay node type that keeps strawberry's own way
+    of making it (``resolve_id`` and ``resolve_typename`` not overridden): the global ID is the
+    base64 of ``TypeName:<NodeID attribute>``, so it can be built without a resolve info."""
+    for name, graphql_type in schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType) or "id" not in graphql_type.fields:
+            continue
+        definition = (graphql_type.extensions or {}).get("strawberry-definition")
+        origin = getattr(definition, "origin", None)
+        if not isinstance(origin, type) or not issubclass(origin, relay.Node):
+            continue
+        id_field = graphql_type.fields["id"]
+        field_definition = (id_field.extensions or {}).get("strawberry-definition")
+        if (
+            origin.resolve_id.__func__ is not relay.Node.resolve_id.__func__  # type: ignore[attr-defined]
+            or origin.resolve_typename.__func__ is not relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
+            or field_definition is None
+            or field_definition.extensions
+            or field_definition.permission_classes
+            or not isinstance(id_field.type, GraphQLNonNull)
+            or not is_leaf_type(id_field.type.of_type)
+        ):
+            continue
+        plan = (_global_id(origin, name, origin.resolve_id_attr()), id_field.type.of_type, True)
+        yield name, plan
+
+
+def _global_id(origin: type, type_name: str, id_attr: str) -> Callable[[Any], str]:
+    read = attrgetter(id_attr)
+
+    def global_id(root: Any) -> str:
+        if not isinstance(root, origin):
+            raise TypeError("not a node of this type")  # graphql-core's path decides
+        node_id = read(root)
+        if node_id is None:
+            raise TypeError("no node id")
+        return to_base64(type_name, node_id)
+
+    return global_id
+
+
 def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
-    """Type name → field name → plan, for every plain field of scalar or enum type."""
+    """Type name → field name → plan, for every plain field of scalar or enum type (and the
+    ``id`` of Relay nodes)."""
     plans: dict[str, dict[str, LeafPlan]] = {}
+    for type_name, plan in _node_ids(schema):
+        plans.setdefault(type_name, {})["id"] = plan
     for graphql_type, field_name, graphql_field, python_name in _plain_fields(schema):
         field_type = graphql_field.type
         non_null = isinstance(field_type, GraphQLNonNull)
