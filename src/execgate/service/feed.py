@@ -188,7 +188,7 @@ async def read_feed(
             end = end.finished(name)
     if edges:
         # The last edge's cursor is the end cursor: it also knows which streams ran dry.
-        edges[-1] = FeedEdge(edges[-1].node, partial(_given, end))
+        edges[-1] = FeedEdge(edges[-1].node, lambda: end)
     if skipped:
         # A skipped instance may still hold executions: the walk is not over.
         has_next = has_next or bool(edges)
@@ -201,10 +201,6 @@ async def read_feed(
         backend_calls=calls,
         digest=digest,
     )
-
-
-def _given(state: FeedState) -> FeedState:
-    return state
 
 
 def merge_sorted(items: Sequence[Execution]) -> list[Execution]:
