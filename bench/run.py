@@ -143,7 +143,8 @@ class Bench:
             argv = [
                 self.py, "-m", "bench.simserve", kind, "--port", str(port),
                 "--seed", str(self.args.seed + offset), "--executions", str(executions),
-                "--latency-ms", f"{latency:g}", flag, self.credentials[name],
+                # "--flag=value": a random credential may start with "-"
+                "--latency-ms", f"{latency:g}", f"{flag}={self.credentials[name]}",
             ]  # fmt: skip
             sims[name] = self.procs.spawn(f"sim-{name}", argv, cpu=SIDE_CPU, cwd=REPO, port=port)
         for proc in sims.values():

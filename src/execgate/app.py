@@ -95,6 +95,28 @@ class GraphQLApp(GraphQL[Context, None]):
             audit=self.audit,
         )
 
+    async def execute_operation(
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Any,
+    ) -> Any:
+        """Run the operation, then let go of what its loaders read.
+
+        Executions and node runs read for one request are dropped as soon as the answer is
+        built, by reference counting, rather than waiting in the cycle collector's oldest
+        generation (a full collection over them cost about a tenth of the CPU under load).
+        """
+        try:
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        finally:
+            context.loaders.release()
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             for error in result.errors:

@@ -87,6 +87,18 @@ class Query:
     def first(self) -> Item:
         return ITEMS[0]
 
+    @strawberry.field
+    def gaps(self) -> list[Part | None]:
+        return [Part(label="x", weight=1), None, Part(label="y", weight=None)]
+
+    @strawberry.field
+    def mixed(self) -> list[Part]:
+        return [Part(label="x", weight=1), Tag(code="t", title="not a part")]  # type: ignore[list-item]
+
+    @strawberry.field
+    def tag_list(self) -> list[Tag]:
+        return [Tag(code="t1", title="one"), Tag(code="t2", title="two")]
+
 
 QUERIES = [
     "{ items { name count colour at note } }",
@@ -96,6 +108,12 @@ QUERIES = [
     "{ first { name colour parts { label } } }",
     "{ items { name tags { id title } } }",
     "{ first { tags { id __typename } } }",
+    "{ gaps { label weight __typename } }",
+    "{ mixed { label weight } }",
+    "{ tagList { id title t: __typename } }",
+    "{ first { parts @include(if: true) { label } } }",
+    "query($skip: Boolean!) { gaps { label @skip(if: $skip) weight @skip(if: true) } }",
+    "{ gaps { ... on Part { label } } first { parts { ...P } } } fragment P on Part { weight }",
 ]
 
 
@@ -147,6 +165,35 @@ def test_the_compared_answers_hold_errors_and_coerced_values() -> None:
     assert "Int cannot represent non-integer value" in errors[1][0]
 
 
+def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given
+    _, fast = _schemas()
+    completed: list[str] = []
+    original = graphql.execution.executor.Executor.complete_object_value
+
+    def spy(self: Any, return_type: Any, *args: Any) -> Any:
+        completed.append(return_type.name)
+        return original(self, return_type, *args)
+
+    monkeypatch.setattr(graphql.execution.executor.Executor, "complete_object_value", spy)
+
+    # when
+    data, errors = _answer(fast, "{ first { name parts { label weight } } gaps { label } }")
+
+    # then: only the object with a resolver field went through graphql-core's object path
+    assert errors == []
+    assert data == {
+        "first": {
+            "name": "a",
+            "parts": [{"label": "p", "weight": None}, {"label": "q", "weight": 3}],
+        },
+        "gaps": [{"label": "x"}, None, {"label": "y"}],
+    }
+    assert completed == ["Item"]
+
+
 class _Shout(SchemaExtension):
     def resolve(
         self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
@@ -181,6 +228,20 @@ def test_plans_cover_plain_leaves_only() -> None:
         "label": True,
         "weight": False,
     }
+
+
+def test_the_enum_lookup_names_values_as_the_enum_type_does() -> None:
+    # given
+    schema = strawberry.Schema(query=Query)._schema
+    enum_type = schema.type_map["Colour"]
+    coerce = leaf_plans(schema)["Item"]["colour"][1]
+
+    # then: every member, and a raw value the lookup does not hold, as the type answers
+    for value in [*Colour, "red"]:
+        assert coerce(value) == enum_type.coerce_output_value(value)
+    assert coerce(Colour.BLUE) == "BLUE"
+    with pytest.raises(graphql.GraphQLError):
+        coerce("purple")
 
 
 def test_the_gateway_schema_runs_on_the_fast_executor() -> None:

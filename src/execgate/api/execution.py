@@ -17,7 +17,14 @@ classes, no field extensions):
   ``TypeName:<NodeID>``, as strawberry makes it). Any value the inline path cannot complete
   exactly (``None`` in a non-null field, a coercion that fails or returns nothing) goes through
   graphql-core's own ``execute_field``, so errors, their paths and null propagation are
-  unchanged. Object, list and resolver fields always take graphql-core's path.
+  unchanged;
+- the same executor completes a whole *plain object* inline (an object value whose selected
+  fields are all such leaves, or ``__typename``), and a list of them in one loop: the node runs
+  of a page are hundreds of such objects. Any item it cannot complete exactly (a failed type
+  check, an awaitable, a leaf that needs graphql-core's path) sends the whole value back to
+  graphql-core, which starts again from scratch; reading an attribute has no side effect.
+  Resolver fields, and fields carrying directives (``@stream``, ``@defer``), always take
+  graphql-core's path.
 
 With middleware present (a strawberry extension that wraps resolvers) the fast path is off for
 the whole request, since it would bypass it.
@@ -27,14 +34,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
+from enum import EnumMeta
 from operator import attrgetter
 from typing import Any
 
 import strawberry
 from graphql import (
+    GraphQLEnumType,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -44,8 +56,14 @@ from strawberry import relay
 from strawberry.relay.utils import to_base64
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-LeafPlan = tuple[Callable[[Any], Any], GraphQLLeafType, bool]
-"""How to complete one plain leaf field: read the attribute, coerce it, whether non-null."""
+LeafPlan = tuple[Callable[[Any], Any], Callable[[Any], Any], bool]
+"""How to complete one plain leaf field: read the attribute, coerce it (the type's own
+``coerce_output_value``, or a lookup that answers the same), whether non-null."""
+
+RowPlan = tuple[tuple[str, LeafPlan | None], ...]
+"""How to complete a plain object: (response name, leaf plan, or ``None`` for __typename)."""
+
+_NOT_PLAIN: RowPlan = ()
 
 _EXPECTED_PARAMETERS = (
     "self",
@@ -119,7 +137,8 @@ def _node_ids(schema: GraphQLSchema) -> Iterator[tuple[str, LeafPlan]]:
             or not is_leaf_type(id_field.type.of_type)
         ):
             continue
-        plan = (_global_id(origin, name, origin.resolve_id_attr()), id_field.type.of_type, True)
+        id_type = id_field.type.of_type
+        plan = (_global_id(origin, name, origin.resolve_id_attr()), _coercer(id_type), True)
         yield name, plan
 
 
@@ -150,10 +169,36 @@ def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
         if is_leaf_type(inner):
             plans.setdefault(graphql_type.name, {})[field_name] = (
                 attrgetter(python_name),
-                inner,
+                _coercer(inner),
                 non_null,
             )
     return plans
+
+
+def _coercer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
+    """The leaf's ``coerce_output_value``; for a strawberry enum, a dict lookup in front of it.
+
+    Strawberry's enum finds a member's name by comparing it with every value in turn; the
+    lookup answers the same name (the first whose value equals the member's) in one step, and
+    anything it does not know goes to the enum type itself.
+    """
+    coerce = leaf.coerce_output_value
+    members = getattr(leaf, "wrapped_cls", None)
+    if not isinstance(leaf, GraphQLEnumType) or not isinstance(members, EnumMeta):
+        return coerce
+    names: dict[Any, str] = {}
+    member: Any
+    for member in members:
+        for name, value in leaf.values.items():
+            if member.value == value.value:
+                names[member] = name
+                break
+
+    def coerce_member(value: Any) -> Any:
+        name = names.get(value) if isinstance(value, members) else None
+        return coerce(value) if name is None else name
+
+    return coerce_member
 
 
 def supports_fast_path() -> bool:
@@ -166,6 +211,74 @@ class LeafFastExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, completing plain leaf fields inline (see the module docstring)."""
 
     plans: dict[str, dict[str, LeafPlan]] = {}
+    _row_plans: dict[tuple[str, int], tuple[Any, RowPlan]] | None = None
+    """This operation's plain object selections (kept with their field lists, so ids stay
+    unique while it runs)."""
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        rows = self._row_plan(return_type, field_details_list)
+        if rows is not _NOT_PLAIN:
+            row = _complete_row(rows, return_type, info, result)
+            if row is not None:
+                return row
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: Any,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        item_type = return_type.of_type
+        items_non_null = isinstance(item_type, GraphQLNonNull)
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if isinstance(inner, GraphQLObjectType) and isinstance(result, list | tuple):
+            rows = self._row_plan(inner, field_details_list)
+            if rows is not _NOT_PLAIN:
+                completed: list[Any] = []
+                for item in result:
+                    if item is None and not items_non_null:
+                        completed.append(None)
+                        continue
+                    row = _complete_row(rows, inner, info, item)
+                    if row is None:
+                        break
+                    completed.append(row)
+                else:
+                    return completed
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _row_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> RowPlan:
+        """The plan of a plain object selection, or ``_NOT_PLAIN`` (memoised per selection)."""
+        middleware = self.middleware_manager
+        plans = self.plans.get(object_type.name)
+        if plans is None or (middleware is not None and middleware.middlewares):
+            return _NOT_PLAIN
+        memo = self._row_plans
+        if memo is None:
+            memo = self._row_plans = {}
+        key = (object_type.name, id(field_details_list))
+        found = memo.get(key)
+        if found is not None:
+            return found[1]
+        rows = _row_plan_of(self, object_type, field_details_list, plans)
+        memo[key] = (field_details_list, rows)
+        return rows
 
     def execute_fields(
         self,
@@ -224,17 +337,60 @@ class LeafFastExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def _complete_leaf(plan: LeafPlan, source: Any) -> Any:
     """The completed value, or ``Undefined`` when graphql-core's own path must decide."""
-    read, leaf, non_null = plan
+    read, coerce, non_null = plan
     try:
         value = read(source)
         if value is None or value is Undefined:
             return Undefined if non_null else None
         if isinstance(value, Exception):
             return Undefined
-        coerced = leaf.coerce_output_value(value)
+        coerced = coerce(value)
     except Exception:
         return Undefined
     return Undefined if coerced is None else coerced
+
+
+def _row_plan_of(
+    executor: LeafFastExecutor,
+    object_type: GraphQLObjectType,
+    field_details_list: Any,
+    plans: dict[str, LeafPlan],
+) -> RowPlan:
+    if any(details.node.directives for details in field_details_list):
+        return _NOT_PLAIN  # @stream / @defer and friends: graphql-core's path
+    grouped, new_defer_usages, _ = executor.collect_subfields(object_type, field_details_list)
+    if new_defer_usages:
+        return _NOT_PLAIN
+    rows: list[tuple[str, LeafPlan | None]] = []
+    for response_name, sub_details in grouped.items():
+        field_name = sub_details[0].node.name.value
+        if field_name == "__typename":
+            rows.append((response_name, None))
+            continue
+        plan = plans.get(field_name)
+        if plan is None:
+            return _NOT_PLAIN
+        rows.append((response_name, plan))
+    return tuple(rows) if rows else _NOT_PLAIN
+
+
+def _complete_row(
+    rows: RowPlan, object_type: GraphQLObjectType, info: GraphQLResolveInfo[Any], source: Any
+) -> dict[str, Any] | None:
+    """A plain object completed inline, or ``None`` when graphql-core's path must decide."""
+    is_type_of = object_type.is_type_of
+    if source is None or (is_type_of is not None and is_type_of(source, info) is not True):
+        return None
+    row: dict[str, Any] = {}
+    for response_name, plan in rows:
+        if plan is None:
+            row[response_name] = object_type.name
+            continue
+        completed = _complete_leaf(plan, source)
+        if completed is Undefined:
+            return None
+        row[response_name] = completed
+    return row
 
 
 def executor_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreExecutionContext] | None:

@@ -38,25 +38,39 @@ async def _grouped(
     return [found[key.instance].get(key.native_id) for key in keys]
 
 
+def _execution_batch(gateway: Gateway) -> Callable[[list[ExecutionKey]], Any]:
+    async def fetch(instance: str, ids: list[str]) -> Mapping[str, Execution]:
+        return await gateway.get_executions(instance, ids, include_nodes=True)
+
+    async def load(keys: list[ExecutionKey]) -> list[Execution | None]:
+        return await _grouped(keys, fetch)
+
+    return load
+
+
+def _workflow_batch(gateway: Gateway) -> Callable[[list[WorkflowKey]], Any]:
+    async def fetch(instance: str, ids: list[str]) -> Mapping[str, Workflow]:
+        return await gateway.get_workflows(instance, ids)
+
+    async def load(keys: list[WorkflowKey]) -> list[Workflow | None]:
+        return await _grouped(keys, fetch)
+
+    return load
+
+
 class Loaders:
-    """The loaders of one request."""
+    """The loaders of one request.
+
+    The batch functions close over the gateway, not over this object, so the loaders and
+    what they cache form no reference cycle: a finished request's executions are freed by
+    reference counting, not left for the cycle collector (``release`` drops them even when
+    something else still holds the context).
+    """
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.execution = DataLoader(self._load_executions)
-        self.workflow = DataLoader(self._load_workflows)
-
-    async def _load_executions(self, keys: list[ExecutionKey]) -> list[Execution | None]:
-        async def fetch(instance: str, ids: list[str]) -> Mapping[str, Execution]:
-            return await self.gateway.get_executions(instance, ids, include_nodes=True)
-
-        return await _grouped(keys, fetch)
-
-    async def _load_workflows(self, keys: list[WorkflowKey]) -> list[Workflow | None]:
-        async def fetch(instance: str, ids: list[str]) -> Mapping[str, Workflow]:
-            return await self.gateway.get_workflows(instance, ids)
-
-        return await _grouped(keys, fetch)
+        self.execution = DataLoader(_execution_batch(gateway))
+        self.workflow = DataLoader(_workflow_batch(gateway))
 
     def prime(self, execution: Execution) -> None:
         """Remember an execution read in full (with its nodes) by a list call."""
@@ -77,3 +91,8 @@ class Loaders:
 
     def forget(self, key: ExecutionKey) -> None:
         self.execution.clear(key)
+
+    def release(self) -> None:
+        """Drop everything read for this request (called when its answer is built)."""
+        self.execution.clear_all()
+        self.workflow.clear_all()
