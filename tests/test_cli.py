@@ -274,3 +274,25 @@ def test_audit_tail_without_a_file(
     argv = [str(config) if a == "CONFIG" else a for a in argv]
     assert cli.main(argv) == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_serving_moves_the_startup_heap_out_of_the_cycle_collectors_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: uvicorn stands in, and reports how much was frozen when it was called
+    import gc
+
+    import uvicorn
+
+    frozen: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: frozen.append(gc.get_freeze_count()))
+    gc.unfreeze()
+
+    # when
+    try:
+        cli._serve_app(object(), "127.0.0.1", 8000)
+    finally:
+        gc.unfreeze()
+
+    # then
+    assert len(frozen) == 1 and frozen[0] > 0
