@@ -14,7 +14,8 @@ For each workload (``bench/workloads.py``) and each backend latency it measures:
 
 - ``execgate cold``: the shared execution cache off, so every query pays every backend call;
 - ``execgate warm``: the same page polled again (cache on, primed);
-- ``baseline``: the backend calls the answer needs, made directly with httpx;
+- ``baseline``: the backend calls the answer needs, made directly with aiohttp (httpx when
+  aiohttp is missing);
 - ``hive gateway``: W1 and W4 through Hive Gateway over the simulator's OpenAPI document.
 
 It prints one table per workload and the targets, and writes the generated part of
