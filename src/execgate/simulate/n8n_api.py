@@ -26,7 +26,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from execgate.simulate import n8n_actions
@@ -34,6 +34,7 @@ from execgate.simulate.data import SimExecution
 from execgate.simulate.n8n_records import list_item, record, retry_answer
 from execgate.simulate.n8n_render import EPOCH_ISO, PROJECT_ID, iso, render_workflow
 from execgate.simulate.store import SimStore
+from execgate.simulate.wire import JSONBody
 
 STATUSES = ("canceled", "crashed", "error", "new", "running", "success", "unknown", "waiting")
 STOPPABLE = ("queued", "running", "waiting")
@@ -207,22 +208,22 @@ class N8nSimulator:
         matched = [(m, p, h, scope) for m, p, h, scope in self.routes if p.match(path)]
         # n8n's request validator answers unknown paths before it checks the key
         if not matched:
-            return JSONResponse({"message": "not found"}, status_code=404)
+            return JSONBody({"message": "not found"}, status_code=404)
         scopes = self._scopes(request)
         if scopes is None:
-            return JSONResponse({"message": "Unauthorized"}, status_code=401)
+            return JSONBody({"message": "Unauthorized"}, status_code=401)
         for method, pattern, handler, scope in matched:
             if method == request.method:
                 if scopes is not _ALL and scope not in scopes:
-                    return JSONResponse({"message": "Forbidden"}, status_code=403)
+                    return JSONBody({"message": "Forbidden"}, status_code=403)
                 found = pattern.match(path)
                 assert found is not None
                 try:
                     body = await handler(request, *found.groups())
                 except ApiError as exc:
-                    return JSONResponse({"message": exc.message}, status_code=exc.status)
-                return JSONResponse(body)
-        return JSONResponse({"message": f"{request.method} method not allowed"}, status_code=405)
+                    return JSONBody({"message": exc.message}, status_code=exc.status)
+                return JSONBody(body)
+        return JSONBody({"message": f"{request.method} method not allowed"}, status_code=405)
 
     def _scopes(self, request: Request) -> frozenset[str] | None:
         """The scopes of the presented key (``_ALL`` for the full key), ``None`` if unknown."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from execgate.simulate.data import SimEdge, SimExecution, SimWorkflow
+from execgate.simulate.wire import iso_ms, name_uuid
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_ISO = "1970-01-01T00:00:00.000Z"
@@ -67,12 +68,8 @@ _WORKFLOW_SETTINGS = {
 }
 
 
-def iso(moment: datetime | None) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC, as n8n writes timestamps."""
-    if moment is None:
-        return None
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+iso = iso_ms
+"""``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC, as n8n writes timestamps."""
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -80,7 +77,7 @@ def epoch_ms(moment: datetime) -> int:
 
 
 def stable_uuid(*parts: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+    return name_uuid(_NAMESPACE, "/".join(parts))
 
 
 def node_type(kind: str) -> tuple[str, float]:

@@ -23,12 +23,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from execgate.simulate.data import ACTIVE_STATUSES, SimExecution, SimNodeRun, SimWorkflow
 from execgate.simulate.store import SimStore, finish
 from execgate.simulate.team_export import export_csv, export_json
+from execgate.simulate.wire import JSONBody, iso_ms, name_uuid, to_utc_ms
 
 DEFAULT_SIZE = 20
 MAX_SIZE = 100
@@ -84,17 +85,9 @@ class ApiError(Exception):
 # --- rendering ------------------------------------------------------------------------------
 
 
-def _ms(moment: datetime) -> datetime:
-    """``moment`` in UTC, cut to the millisecond precision the API shows."""
-    moment = moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    moment = _ms(moment)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+_ms = to_utc_ms
+"""``moment`` in UTC, cut to the millisecond precision the API shows."""
+iso = iso_ms
 
 
 def _duration(start: datetime | None, end: datetime | None) -> int | None:
@@ -118,11 +111,11 @@ def _trigger(execution: SimExecution, workflow: SimWorkflow | None) -> str:
 
 
 def _node_id(execution: SimExecution, run: SimNodeRun) -> str:
-    return str(uuid.uuid5(_NODE_NAMESPACE, f"{execution.workflow_id}/{run.node}"))
+    return name_uuid(_NODE_NAMESPACE, f"{execution.workflow_id}/{run.node}")
 
 
 def _run_id(execution: SimExecution, index: int, run: SimNodeRun) -> str:
-    return run.id or str(uuid.uuid5(_NODE_NAMESPACE, f"{execution.id}/run/{index}"))
+    return run.id or name_uuid(_NODE_NAMESPACE, f"{execution.id}/run/{index}")
 
 
 def _run_end(run: SimNodeRun) -> datetime | None:
@@ -210,11 +203,11 @@ def _date(raw: str | None, name: str) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _paged(rows: list[tuple[SimExecution, SimWorkflow | None]], request: Request) -> JSONResponse:
+def _paged(rows: list[tuple[SimExecution, SimWorkflow | None]], request: Request) -> JSONBody:
     page = _int(request.query_params.get("page"), "page", 0, 0)
     size = min(_int(request.query_params.get("size"), "size", DEFAULT_SIZE, 1), MAX_SIZE)
     chunk = rows[page * size : (page + 1) * size]
-    return JSONResponse(
+    return JSONBody(
         {
             "content": [summary(e, w) for e, w in chunk],
             "totalElements": len(rows),
@@ -225,8 +218,8 @@ def _paged(rows: list[tuple[SimExecution, SimWorkflow | None]], request: Request
     )
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"message": message}, status_code=status)
+def _error(status: int, message: str) -> JSONBody:
+    return JSONBody({"message": message}, status_code=status)
 
 
 Handler = Callable[[Request], Response]
@@ -319,7 +312,7 @@ class _TeamApi:
 
     def get(self, request: Request) -> Response:
         execution = self._execution(request)
-        return JSONResponse(details(execution, self.store.workflows.get(execution.workflow_id)))
+        return JSONBody(details(execution, self.store.workflows.get(execution.workflow_id)))
 
     def cancel(self, request: Request) -> Response:
         execution = self._execution(request)
