@@ -17,9 +17,9 @@ from execgate.api.execution import (
     LeafFastExecutor,
     executor_for,
     leaf_plans,
-    read_attributes_directly,
     supports_fast_path,
 )
+from execgate.api.resolvers import read_attributes_directly
 from execgate.api.schema import build_schema
 
 

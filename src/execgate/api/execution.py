@@ -6,11 +6,9 @@ each one like any other field: a ``Path``, a resolve info, the resolver call (wh
 wraps again), two awaitable checks, then completion by type. That is most of the cost of a
 warm page.
 
-Two steps remove it, both only for *plain* fields (no resolver, no arguments, no permission
-classes, no field extensions):
+For *plain* fields (no resolver, no arguments, no permission classes, no field extensions;
+``api/resolvers.py`` gives them a bare ``getattr`` resolver):
 
-- ``read_attributes_directly`` gives every plain field a bare ``getattr`` resolver in place of
-  strawberry's wrapper;
 - ``LeafFastExecutor`` (strawberry's executor, with ``execute_fields`` replaced) completes plain
   fields of leaf type (scalar or enum, nullable or not) inline: read the attribute, coerce it
   with the type's own ``coerce_output_value`` (and the ``id`` of a Relay node: the base64 of
@@ -38,7 +36,6 @@ from enum import EnumMeta
 from operator import attrgetter
 from typing import Any
 
-import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLLeafType,
@@ -55,6 +52,8 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry import relay
 from strawberry.relay.utils import to_base64
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from execgate.api.resolvers import plain_fields
 
 LeafPlan = tuple[Callable[[Any], Any], Callable[[Any], Any], bool]
 """How to complete one plain leaf field: read the attribute, coerce it (the type's own
@@ -73,45 +72,6 @@ _EXPECTED_PARAMETERS = (
     "grouped_field_set",
     "position_context",
 )
-
-
-def _plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
-    """(type, field name, field, python attribute) of every field that only reads an attribute."""
-    for name, graphql_type in schema.type_map.items():
-        if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
-            continue
-        for field_name, graphql_field in graphql_type.fields.items():
-            definition = (graphql_field.extensions or {}).get("strawberry-definition")
-            if (
-                definition is None
-                or definition.base_resolver is not None
-                or definition.extensions
-                or definition.permission_classes
-                or graphql_field.args
-            ):
-                continue
-            yield graphql_type, field_name, graphql_field, definition.python_name
-
-
-def read_attributes_directly(built: strawberry.Schema) -> int:
-    """Resolve plain attribute fields with a bare ``getattr``; returns how many were changed.
-
-    Their values are still serialised by their GraphQL types (enums, ``DateTime``, ``JSON``).
-    """
-    changed = 0
-    for _, _, graphql_field, python_name in _plain_fields(built._schema):
-        graphql_field.resolve = _attribute(python_name)
-        changed += 1
-    return changed
-
-
-def _attribute(python_name: str) -> Callable[..., Any]:
-    read = attrgetter(python_name)
-
-    def resolve(root: Any, info: Any) -> Any:
-        return read(root)
-
-    return resolve
 
 
 def _node_ids(schema: GraphQLSchema) -> Iterator[tuple[str, LeafPlan]]:
@@ -162,7 +122,7 @@ def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
     plans: dict[str, dict[str, LeafPlan]] = {}
     for type_name, plan in _node_ids(schema):
         plans.setdefault(type_name, {})["id"] = plan
-    for graphql_type, field_name, graphql_field, python_name in _plain_fields(schema):
+    for graphql_type, field_name, graphql_field, python_name in plain_fields(schema):
         field_type = graphql_field.type
         non_null = isinstance(field_type, GraphQLNonNull)
         inner = field_type.of_type if non_null else field_type

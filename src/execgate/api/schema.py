@@ -11,10 +11,11 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from execgate.api.errors import ErrorCodes
-from execgate.api.execution import executor_for, read_attributes_directly
+from execgate.api.execution import executor_for
 from execgate.api.limits import QueryLimitsExtension
 from execgate.api.mutations import Mutation
 from execgate.api.queries import Query
+from execgate.api.resolvers import call_resolvers_directly, read_attributes_directly
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
 from execgate.domain.errors import ExecgateError
 
@@ -48,6 +49,7 @@ def build_schema(**kwargs: Any) -> strawberry.Schema:
         **kwargs,
     )
     read_attributes_directly(built)
+    call_resolvers_directly(built)
     executor = executor_for(built._schema)
     if executor is not None:
         built.execution_context_class = executor
