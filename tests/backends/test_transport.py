@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from execgate.backends.http import BackendHTTP, RawAnswer
 from execgate.backends.transport import AiohttpTransport
 from execgate.simulate.server import BackgroundServer, free_port
 
@@ -129,3 +130,35 @@ async def test_a_server_that_hangs_up_is_a_read_error() -> None:
     finally:
         thread.join(timeout=5)
         listener.close()
+
+
+async def test_backend_requests_answer_status_body_and_headers_on_demand(
+    server: BackgroundServer,
+) -> None:
+    # given: a BackendHTTP whose client goes through the aiohttp transport
+    transport = AiohttpTransport(max_connections=4)
+    client = httpx.AsyncClient(
+        base_url=server.base_url, transport=transport, headers={"X-N8N-API-KEY": "secret"}
+    )
+    http = BackendHTTP("echo", client, direct=transport)
+
+    # when
+    try:
+        answer = await http.request("GET", "/echo", params={"page": 2, "all": True})
+        refused = await http.request("GET", "/echo", params={"status": 404})
+    finally:
+        await client.aclose()
+
+    # then: status and body as sent; headers and httpx's decoding built only when read
+    assert isinstance(answer, RawAnswer) and answer._response is None
+    assert answer.status_code == 200
+    assert http.json(answer) == {
+        "method": "GET",
+        "auth": "secret",
+        "query": {"page": "2", "all": "true"},
+        "body": "",
+    }
+    assert answer._response is None
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["auth"] == "secret"
+    assert refused.status_code == 404

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json as json_module
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -42,6 +42,49 @@ class HTTPSettings:
     read_retries: int = 1
     transport: str = "aiohttp"
     """``aiohttp`` (the default: aiohttp's pool under the httpx API) or ``httpx`` (its own)."""
+
+
+class Answer(Protocol):
+    """What adapters read of a backend's answer (``httpx.Response`` is one)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def headers(self) -> httpx.Headers: ...
+
+    def json(self, **kwargs: Any) -> Any: ...
+
+
+@dataclass(slots=True)
+class RawAnswer:
+    """An answer read through the aiohttp transport: status and body as they came.
+
+    Adapters mostly read only those two; the headers (and httpx's own JSON decoding, for a body
+    orjson refuses) come from an ``httpx.Response`` built on first use.
+    """
+
+    status_code: int
+    content: bytes
+    raw_headers: list[tuple[str, str]]
+    _response: httpx.Response | None = field(default=None, repr=False)
+
+    def response(self) -> httpx.Response:
+        if self._response is None:
+            self._response = httpx.Response(
+                self.status_code, headers=self.raw_headers, content=self.content
+            )
+        return self._response
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.response().headers
+
+    def json(self, **kwargs: Any) -> Any:
+        return self.response().json(**kwargs)
 
 
 def _param(value: Any) -> str:
@@ -108,7 +151,7 @@ class BackendHTTP:
         mutation: bool = False,
         timeout: float | None = None,
         ok: frozenset[int] = frozenset({200}),
-    ) -> httpx.Response:
+    ) -> Answer:
         """Send a request; return the response if its status is in ``ok`` or is 4xx.
 
         401, 403, 5xx and transport failures raise. Other 4xx come back to the adapter, which
@@ -189,7 +232,7 @@ class BackendHTTP:
         params: Mapping[str, Any] | None,
         body: Any,
         timeout: float | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         """The same request through the aiohttp transport, without httpx's request objects."""
         assert self._direct is not None
         headers = self._headers
@@ -207,9 +250,9 @@ class BackendHTTP:
             connect=self.settings.connect_timeout_seconds,
             read=timeout if timeout is not None else self.settings.timeout_seconds,
         )
-        return httpx.Response(status, headers=raw_headers, content=answer)
+        return RawAnswer(status, answer, raw_headers)
 
-    def json(self, response: httpx.Response) -> Any:
+    def json(self, response: Answer) -> Any:
         """The response body as JSON, or ``UpstreamBadResponse``.
 
         orjson reads the UTF-8 bodies backends send (several times faster than ``json`` on

@@ -28,9 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from execgate.backends.http import BackendHTTP
+from execgate.backends.http import Answer, BackendHTTP
 from execgate.backends.n8n_wire import N8N_STATUS, WireError, parse_execution
 from execgate.domain.errors import Conflict, InvalidCursor, NotFound, Unsupported
 from execgate.domain.keys import WorkflowKey
@@ -137,7 +135,7 @@ class N8nBackend:
     def capabilities(self) -> frozenset[Capability]:
         return _CAPABILITIES - self._missing_routes
 
-    def _route_missing(self, response: httpx.Response, capability: Capability) -> bool:
+    def _route_missing(self, response: Answer, capability: Capability) -> bool:
         """Whether the answer says the route itself does not exist on this n8n version.
 
         n8n answers an unknown ``/api/v1`` path with 404 ``{"message":"not found"}`` (an
@@ -162,7 +160,7 @@ class N8nBackend:
         except WireError as exc:
             raise self.http.bad(str(exc)) from exc
 
-    def _message(self, response: httpx.Response) -> str:
+    def _message(self, response: Answer) -> str:
         """The ``message`` of an n8n error body (n8n's own words), or the status code."""
         try:
             body = response.json()
@@ -172,7 +170,7 @@ class N8nBackend:
             return str(body["message"])
         return f"HTTP {response.status_code}"
 
-    def _unexpected(self, response: httpx.Response) -> Exception:
+    def _unexpected(self, response: Answer) -> Exception:
         """An answer the API does not give here; n8n's message names the problem, no secret."""
         message = self._message(response)
         status = f"HTTP {response.status_code}"

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from execgate.backends.http import BackendHTTP
+from execgate.backends.http import Answer, BackendHTTP
 from execgate.backends.team_wire import (
     WIRE_STATUS,
     Bound,
@@ -138,7 +136,7 @@ class TeamBackend:
     def _bad(self, exc: WireError) -> BackendError:
         return self.http.bad(str(exc))
 
-    def _ok(self, response: httpx.Response, what: str) -> Any:
+    def _ok(self, response: Answer, what: str) -> Any:
         if response.status_code != 200:
             raise self.http.bad(f"HTTP {response.status_code} to {what}")
         return self.http.json(response)
@@ -336,7 +334,7 @@ class TeamBackend:
         raise self.http.bad(f"HTTP {status} to a cancel request")
 
     @staticmethod
-    def _message(response: httpx.Response) -> str:
+    def _message(response: Answer) -> str:
         try:
             body = response.json()
         except ValueError:
