@@ -284,8 +284,13 @@ def test_serving_moves_the_startup_heap_out_of_the_cycle_collectors_reach(
 
     import uvicorn
 
-    frozen: list[int] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: frozen.append(gc.get_freeze_count()))
+    seen: list[tuple[int, tuple[int, ...]]] = []
+
+    def run(app: object, **kwargs: object) -> None:
+        seen.append((gc.get_freeze_count(), gc.get_threshold()))
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    thresholds = gc.get_threshold()
     gc.unfreeze()
 
     # when
@@ -293,6 +298,9 @@ def test_serving_moves_the_startup_heap_out_of_the_cycle_collectors_reach(
         cli._serve_app(object(), "127.0.0.1", 8000)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
     # then
-    assert len(frozen) == 1 and frozen[0] > 0
+    [(frozen, serving)] = seen
+    assert frozen > 0
+    assert serving == cli.SERVE_GC_THRESHOLDS and serving[0] > 700
