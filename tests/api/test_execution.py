@@ -19,7 +19,7 @@ from execgate.api.execution import (
     leaf_plans,
     supports_fast_path,
 )
-from execgate.api.resolvers import read_attributes_directly
+from execgate.api.resolvers import KNOWN_VALUE, read_attributes_directly
 from execgate.api.schema import build_schema
 
 
@@ -77,6 +77,20 @@ ITEMS = [
 ]
 
 
+LOOKUPS: list[str] = []
+
+
+@strawberry.type
+class Named:
+    code: str
+    known: strawberry.Private[str | None]
+
+    @strawberry.field(metadata={KNOWN_VALUE: "known"})
+    def title(self) -> str | None:
+        LOOKUPS.append(self.code)
+        return self.known if self.known is not None else f"looked up {self.code}"
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -94,6 +108,10 @@ class Query:
     @strawberry.field
     def mixed(self) -> list[Part]:
         return [Part(label="x", weight=1), Tag(code="t", title="not a part")]  # type: ignore[list-item]
+
+    @strawberry.field
+    def named(self, unknown: bool = False) -> list[Named]:
+        return [Named(code="n1", known="one"), Named(code="n2", known=None if unknown else "two")]
 
     @strawberry.field
     def tag_list(self) -> list[Tag]:
@@ -114,6 +132,8 @@ QUERIES = [
     "{ first { parts @include(if: true) { label } } }",
     "query($skip: Boolean!) { gaps { label @skip(if: $skip) weight @skip(if: true) } }",
     "{ gaps { ... on Part { label } } first { parts { ...P } } } fragment P on Part { weight }",
+    "{ named { code title } }",
+    "{ named(unknown: true) { code title } }",
 ]
 
 
@@ -194,6 +214,25 @@ def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
     assert completed == ["Item"]
 
 
+def test_a_known_answer_is_read_and_an_unknown_one_asks_the_resolver() -> None:
+    # given
+    _, fast = _schemas()
+
+    # when: every answer is known
+    LOOKUPS.clear()
+    known, _ = _answer(fast, "{ named { title } }")
+    calls_when_known = list(LOOKUPS)
+
+    # and when one is not
+    unknown, _ = _answer(fast, "{ named(unknown: true) { title } }")
+
+    # then
+    assert known == {"named": [{"title": "one"}, {"title": "two"}]}
+    assert calls_when_known == []
+    assert unknown == {"named": [{"title": "one"}, {"title": "looked up n2"}]}
+    assert "n2" in LOOKUPS
+
+
 class _Shout(SchemaExtension):
     def resolve(
         self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
@@ -251,4 +290,6 @@ def test_the_gateway_schema_runs_on_the_fast_executor() -> None:
     plans = built.execution_context_class.plans
     assert {"nodeName", "status", "startedAt", "durationMs"} <= set(plans["NodeExecution"])
     assert "id" in plans["Execution"] and "id" in plans["Workflow"]
-    assert "nodeExecutions" not in plans["Execution"] and "name" not in plans["Workflow"]
+    assert "nodeExecutions" not in plans["Execution"]
+    # a workflow's name is a resolver, read from its known answer when there is one
+    assert plans["Workflow"]["name"][0].__reduce__()[1] == ("known_name",)

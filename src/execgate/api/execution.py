@@ -53,11 +53,12 @@ from strawberry import relay
 from strawberry.relay.utils import to_base64
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from execgate.api.resolvers import plain_fields
+from execgate.api.resolvers import known_value_fields, plain_fields
 
 LeafPlan = tuple[Callable[[Any], Any], Callable[[Any], Any], bool]
 """How to complete one plain leaf field: read the attribute, coerce it (the type's own
-``coerce_output_value``, or a lookup that answers the same), whether non-null."""
+``coerce_output_value``, or a lookup that answers the same), and whether ``None`` must go to
+graphql-core's path (a non-null field, or a resolver field whose known answer is missing)."""
 
 RowPlan = tuple[tuple[str, LeafPlan | None], ...]
 """How to complete a plain object: (response name, leaf plan, or ``None`` for __typename)."""
@@ -117,8 +118,8 @@ def _global_id(origin: type, type_name: str, id_attr: str) -> Callable[[Any], st
 
 
 def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
-    """Type name → field name → plan, for every plain field of scalar or enum type (and the
-    ``id`` of Relay nodes)."""
+    """Type name → field name → plan, for every plain field of scalar or enum type, the ``id``
+    of Relay nodes, and resolver fields of leaf type that name their known answer."""
     plans: dict[str, dict[str, LeafPlan]] = {}
     for type_name, plan in _node_ids(schema):
         plans.setdefault(type_name, {})["id"] = plan
@@ -131,6 +132,16 @@ def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
                 attrgetter(python_name),
                 _coercer(inner),
                 non_null,
+            )
+    for graphql_type, field_name, graphql_field, attribute in known_value_fields(schema):
+        field_type = graphql_field.type
+        inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+        if is_leaf_type(inner):
+            # None: the answer is not known yet, so the resolver (graphql-core's path) decides
+            plans.setdefault(graphql_type.name, {})[field_name] = (
+                attrgetter(attribute),
+                _coercer(inner),
+                True,
             )
     return plans
 

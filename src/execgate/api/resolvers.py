@@ -14,6 +14,10 @@ built, skip it where it has nothing to do:
 
 Schema extensions that wrap resolvers still wrap these (they run as graphql-core middleware
 around whatever the field's resolver is).
+
+A resolver field can also name, in its metadata under ``KNOWN_VALUE``, an attribute that holds
+its answer when that answer is already known (not ``None``); the executor then reads it like a
+plain field and calls the resolver only when it is ``None`` (see ``api/execution.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,31 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLSchema
+
+KNOWN_VALUE = "execgate.known_value"
+"""Field metadata key: the attribute whose non-``None`` value is what the resolver answers."""
+
+
+def known_value_fields(
+    schema: GraphQLSchema,
+) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
+    """(type, field name, field, attribute) of every argument-less resolver field that names
+    the attribute holding its known answer (``KNOWN_VALUE`` in its metadata)."""
+    for name, graphql_type in schema.type_map.items():
+        if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for field_name, graphql_field in graphql_type.fields.items():
+            definition: Any = (graphql_field.extensions or {}).get("strawberry-definition")
+            attribute = (getattr(definition, "metadata", None) or {}).get(KNOWN_VALUE)
+            if (
+                attribute is None
+                or definition.base_resolver is None
+                or definition.extensions
+                or definition.permission_classes
+                or graphql_field.args
+            ):
+                continue
+            yield graphql_type, field_name, graphql_field, attribute
 
 
 def plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:

@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 
 from execgate.api import ids
 from execgate.api.context import Info
+from execgate.api.resolvers import KNOWN_VALUE
 from execgate.domain import models
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
 
@@ -82,10 +83,14 @@ class WorkflowNode(relay.Node):
     known_name: strawberry.Private[str | None]
     instance_name: strawberry.Private[str]
 
-    @strawberry.field(description="The workflow's name, when the instance reports one.")
+    @strawberry.field(
+        description="The workflow's name, when the instance reports one.",
+        metadata={KNOWN_VALUE: "known_name"},
+    )
     def name(self, info: Info) -> str | None:
-        # A plain function: a name the execution already carried is answered at once; only an
-        # unknown one hands graphql-core an awaitable that reads it through the loader.
+        # A name the execution already carried is answered at once (the executor reads
+        # ``known_name`` itself); only an unknown one hands graphql-core an awaitable that
+        # reads it through the loader.
         if self.known_name is not None:
             return self.known_name
         return self._load_name(info)  # type: ignore[return-value]
