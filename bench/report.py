@@ -162,6 +162,13 @@ def _ratio_row(name: str, cell: Cell | None, base: Cell | None) -> str | None:
     )
 
 
+def median_trial(cells: Sequence[Cell]) -> Cell:
+    """The trial with the median throughput (the lower one of an even count); failed trials
+    count as the slowest. Every figure of the row then comes from one real measurement."""
+    ranked = sorted(cells, key=lambda c: c.throughput if c.ok else -1.0)
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def workload_table(cells: Sequence[Cell], latency: float, workload: str) -> str:
     spec = WORKLOADS[workload]
     base = find(cells, latency, workload, BASELINE)

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.run            # the full run (about 7 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick    # a smoke run (about 2 minutes)
+    .venv/bin/python -m bench.run --trials 3 # each cell the median of 3 interleaved trials
 
 Every process is separate and binds 127.0.0.1: three simulators (``execgate simulate`` with a
 request counter, see ``bench/simserve.py``), the gateway (``execgate serve --config``, one
@@ -55,6 +56,7 @@ from bench.report import (
     Cell,
     Soak,
     goals,
+    median_trial,
     render,
     workload_table,
     write_results,
@@ -449,17 +451,15 @@ class Bench:
                 )
                 for workload in workloads:
                     self.log(f"{workload}: {WORKLOADS[workload].title} ({latency:g} ms)")
-                    self.cells.append(self.run_gateway(group, workload, cold=True))
-                    self.cells.append(self.run_gateway(group, workload, cold=False))
-                    self.cells.append(self.run_baseline(group, workload))
-                    if self.hive is not None and workload in args.hive_workloads and latency == 0:
-                        self.cells.append(self.run_hive(group, workload))
-                    if latency > 0 and workload in args.solo_workloads:
-                        # Unloaded latency: one connection, so p50 is not queueing.
-                        self.cells.append(
-                            self.run_gateway(group, workload, cold=True, concurrency=1)
-                        )
-                        self.cells.append(self.run_baseline(group, workload, concurrency=1))
+                    # Trials interleave the targets (cold, warm, baseline, Hive, ...), so a
+                    # slow spell of the machine falls on all of them, not on one.
+                    trials: dict[str, list[Cell]] = {}
+                    for trial in range(args.trials):
+                        if args.trials > 1:
+                            self.log(f"  trial {trial + 1} of {args.trials}")
+                        for cell in self.workload_cells(group, workload, latency):
+                            trials.setdefault(cell.target, []).append(cell)
+                    self.cells.extend(median_trial(cells) for cells in trials.values())
                     print("\n" + workload_table(self.cells, latency, workload) + "\n", flush=True)
                 if latency == 0 and args.soak_seconds > 0:
                     self.run_soak(group)
@@ -468,6 +468,22 @@ class Bench:
                     self.run_gateway(group, workload, cold=True, profile=True)
             finally:
                 self.stop_group(group)
+
+    def workload_cells(self, group: Group, workload: str, latency: float) -> list[Cell]:
+        """One trial of a workload: every target measured once."""
+        args = self.args
+        cells = [
+            self.run_gateway(group, workload, cold=True),
+            self.run_gateway(group, workload, cold=False),
+            self.run_baseline(group, workload),
+        ]
+        if self.hive is not None and workload in args.hive_workloads and latency == 0:
+            cells.append(self.run_hive(group, workload))
+        if latency > 0 and workload in args.solo_workloads:
+            # Unloaded latency: one connection, so p50 is not queueing.
+            cells.append(self.run_gateway(group, workload, cold=True, concurrency=1))
+            cells.append(self.run_baseline(group, workload, concurrency=1))
+        return cells
 
     def run_soak(self, group: Group) -> None:
         seconds = self.args.soak_seconds
@@ -522,6 +538,14 @@ def header(bench: Bench, args: argparse.Namespace) -> list[str]:
         f"- {args.concurrency} concurrent connections, {args.warmup:g} s warm-up then "
         f"{args.duration:g} s measured per cell (extended until {args.min_requests} answers, "
         f"at most {args.max_duration:g} s); a fresh server process per cell",
+        *(
+            [
+                f"- each cell is the median of {args.trials} interleaved trials by q/s (every "
+                "figure in a row comes from that one trial)"
+            ]
+            if args.trials > 1
+            else []
+        ),
         f"- cold = shared execution cache {bench.cache_note or 'off'} in the gateway process "
         "(every query pays every backend call); warm = the same page polled again",
         f"- baseline = direct {bench.baseline_client or 'asyncio'} client (bench/baseline.py) "
@@ -576,12 +600,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--profile", metavar="W1,W2", default="", help="py-spy a cold gateway on these workloads"
     )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=1,
+        help="measure every cell this many times, interleaved, and keep the median trial",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-pin", action="store_true", help="do not use taskset")
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     parser.add_argument("--json", help="also write every cell's raw numbers here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     args = parser.parse_args(argv)
+    if args.trials < 1:
+        parser.error("--trials must be at least 1")
     args.argv = argv
     quick = args.quick
     if args.duration is None:
