@@ -32,9 +32,9 @@ from starlette.routing import Route
 from execgate.simulate import n8n_actions
 from execgate.simulate.data import SimExecution
 from execgate.simulate.n8n_records import list_item, record, retry_answer
-from execgate.simulate.n8n_render import EPOCH_ISO, PROJECT_ID, iso, render_workflow
+from execgate.simulate.n8n_render import EPOCH_ISO, PROJECT_ID, render_workflow
 from execgate.simulate.store import SimStore
-from execgate.simulate.wire import JSONBody
+from execgate.simulate.wire import JSONBody, iso_ms
 
 STATUSES = ("canceled", "crashed", "error", "new", "running", "success", "unknown", "waiting")
 STOPPABLE = ("queued", "running", "waiting")
@@ -348,8 +348,8 @@ class N8nSimulator:
             n8n_actions.stop(execution, self.store.now())
             return {
                 "mode": execution.mode,
-                "startedAt": iso(execution.started_at) or EPOCH_ISO,
-                "stoppedAt": iso(execution.finished_at),
+                "startedAt": iso_ms(execution.started_at) or EPOCH_ISO,
+                "stoppedAt": iso_ms(execution.finished_at),
                 "finished": False,
                 "status": "canceled",
             }

@@ -28,7 +28,6 @@ from execgate.simulate.n8n_render import (
     cancelled_error,
     crashed_error,
     epoch_ms,
-    iso,
     node_crashed_error,
     node_error,
     node_type,
@@ -37,6 +36,7 @@ from execgate.simulate.n8n_render import (
     to_items,
     version_id,
 )
+from execgate.simulate.wire import iso_ms
 
 
 def ordered_runs(execution: SimExecution) -> list[SimNodeRun]:
@@ -210,7 +210,7 @@ def render_data(
         "resumeToken": hashlib.sha256(f"resume/{execution.id}".encode()).hexdigest(),
     }
     if execution.status == "waiting" and execution.wait_till is not None:
-        data["waitTill"] = iso(execution.wait_till)
+        data["waitTill"] = iso_ms(execution.wait_till)
     if redact:
         data["redactionInfo"] = {"isRedacted": True, "reason": "user_requested", "canReveal": True}
     return data
@@ -257,10 +257,10 @@ def list_item(
         "retryOf": execution.retry_of,
         "retrySuccessId": execution.retry_success_id,
         "status": execution.status,
-        "startedAt": iso(execution.started_at),
-        "stoppedAt": iso(stopped_at(execution)),
+        "startedAt": iso_ms(execution.started_at),
+        "stoppedAt": iso_ms(stopped_at(execution)),
         "workflowId": execution.workflow_id,
-        "waitTill": iso(execution.wait_till),
+        "waitTill": iso_ms(execution.wait_till),
     }
     if include_data:
         data = render_data(execution, workflow, restart=restart, redact=redact)
@@ -292,12 +292,12 @@ def record(
         "retryOf": execution.retry_of,
         "retrySuccessId": execution.retry_success_id,
         "status": execution.status,
-        "createdAt": iso(execution.created_at),
-        "startedAt": iso(execution.started_at),
-        "stoppedAt": iso(stopped_at(execution)),
+        "createdAt": iso_ms(execution.created_at),
+        "startedAt": iso_ms(execution.started_at),
+        "stoppedAt": iso_ms(stopped_at(execution)),
         "deletedAt": None,
         "workflowId": execution.workflow_id,
-        "waitTill": iso(execution.wait_till),
+        "waitTill": iso_ms(execution.wait_till),
         "storedAt": "db",
         "tracingContext": None,
         "deduplicationKey": None,
@@ -323,7 +323,7 @@ def retry_answer(
     return {
         "id": execution.id,
         "mode": execution.mode,
-        "startedAt": iso(execution.started_at),
+        "startedAt": iso_ms(execution.started_at),
         "workflowId": execution.workflow_id,
         "finished": execution.finished,
         "retryOf": execution.retry_of,

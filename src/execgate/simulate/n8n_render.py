@@ -68,10 +68,6 @@ _WORKFLOW_SETTINGS = {
 }
 
 
-iso = iso_ms
-"""``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC, as n8n writes timestamps."""
-
-
 def epoch_ms(moment: datetime) -> int:
     return (moment.astimezone(UTC) - EPOCH) // timedelta(milliseconds=1)
 
@@ -148,7 +144,7 @@ def render_workflow_data(workflow: SimWorkflow) -> dict[str, Any]:
 
 def render_workflow(workflow: SimWorkflow, created_at: datetime) -> dict[str, Any]:
     """``GET /api/v1/workflows/{id}``."""
-    stamp = iso(created_at)
+    stamp = iso_ms(created_at)
     versioned = version_id(workflow)
     return {
         "id": workflow.id,

@@ -85,19 +85,14 @@ class ApiError(Exception):
 # --- rendering ------------------------------------------------------------------------------
 
 
-_ms = to_utc_ms
-"""``moment`` in UTC, cut to the millisecond precision the API shows."""
-iso = iso_ms
-
-
 def _duration(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
-    return int((_ms(end) - _ms(start)) / timedelta(milliseconds=1))
+    return int((to_utc_ms(end) - to_utc_ms(start)) / timedelta(milliseconds=1))
 
 
 def sort_time(execution: SimExecution) -> datetime:
-    return _ms(execution.started_at or execution.created_at)
+    return to_utc_ms(execution.started_at or execution.created_at)
 
 
 def team_status(execution: SimExecution) -> str:
@@ -130,13 +125,13 @@ def summary(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, 
         "workflowId": execution.workflow_id,
         "workflowName": workflow.name if workflow else None,
         "status": team_status(execution),
-        "startedAt": iso(execution.started_at),
-        "finishedAt": iso(execution.finished_at),
+        "startedAt": iso_ms(execution.started_at),
+        "finishedAt": iso_ms(execution.finished_at),
         "durationMs": _duration(execution.started_at, execution.finished_at),
         "triggerType": _trigger(execution, workflow),
         "nodeCount": len(execution.runs),
         "errorMessage": execution.error_message,
-        "createdAt": iso(execution.created_at),
+        "createdAt": iso_ms(execution.created_at),
     }
 
 
@@ -151,8 +146,8 @@ def details(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, 
                 "nodeName": run.node,
                 "nodeType": _NODE_TYPE.get(run.kind, run.kind.upper()),
                 "status": _NODE_STATUS.get(run.status, run.status.upper()),
-                "startedAt": iso(run.started_at),
-                "completedAt": iso(end),
+                "startedAt": iso_ms(run.started_at),
+                "completedAt": iso_ms(end),
                 "durationMs": run.duration_ms if end is not None else None,
                 "inputData": run.input,
                 "outputData": run.output,
@@ -170,9 +165,9 @@ def details(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, 
         "inputData": execution.input,
         "outputData": execution.output,
         "errorMessage": execution.error_message,
-        "createdAt": iso(execution.created_at),
-        "startedAt": iso(execution.started_at),
-        "completedAt": iso(execution.finished_at),
+        "createdAt": iso_ms(execution.created_at),
+        "startedAt": iso_ms(execution.started_at),
+        "completedAt": iso_ms(execution.finished_at),
         "durationMs": _duration(execution.started_at, execution.finished_at),
         "nodeExecutions": nodes,
     }
@@ -326,7 +321,7 @@ class _TeamApi:
         if fmt not in ("csv", "json"):
             raise ApiError(400, "Parameter 'format' must be csv or json")
         days = _int(request.query_params.get("days"), "days", DEFAULT_EXPORT_DAYS, 1)
-        rows = self._rows(start=_ms(self.store.now() - timedelta(days=days)))
+        rows = self._rows(start=to_utc_ms(self.store.now() - timedelta(days=days)))
         rendered = [details(e, w) for e, w in rows]
         body = export_csv(rendered) if fmt == "csv" else export_json(rendered)
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
