@@ -121,29 +121,30 @@ def leaf_plans(schema: GraphQLSchema) -> dict[str, dict[str, LeafPlan]]:
     """Type name → field name → plan, for every plain field of scalar or enum type, the ``id``
     of Relay nodes, and resolver fields of leaf type that name their known answer."""
     plans: dict[str, dict[str, LeafPlan]] = {}
-    for type_name, plan in _node_ids(schema):
-        plans.setdefault(type_name, {})["id"] = plan
-    for graphql_type, field_name, graphql_field, python_name in plain_fields(schema):
-        field_type = graphql_field.type
-        non_null = isinstance(field_type, GraphQLNonNull)
-        inner = field_type.of_type if non_null else field_type
-        if is_leaf_type(inner):
-            plans.setdefault(graphql_type.name, {})[field_name] = (
-                attrgetter(python_name),
-                _coercer(inner),
-                non_null,
-            )
-    for graphql_type, field_name, graphql_field, attribute in known_value_fields(schema):
-        field_type = graphql_field.type
-        inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-        if is_leaf_type(inner):
-            # None: the answer is not known yet, so the resolver (graphql-core's path) decides
-            plans.setdefault(graphql_type.name, {})[field_name] = (
-                attrgetter(attribute),
-                _coercer(inner),
-                True,
-            )
+    for type_name, id_plan in _node_ids(schema):
+        plans.setdefault(type_name, {})["id"] = id_plan
+    fields = [
+        (graphql_type, field_name, _leaf_plan(graphql_field, attrgetter(name), known=False))
+        for graphql_type, field_name, graphql_field, name in plain_fields(schema)
+    ] + [
+        (graphql_type, field_name, _leaf_plan(graphql_field, attrgetter(name), known=True))
+        for graphql_type, field_name, graphql_field, name in known_value_fields(schema)
+    ]
+    for graphql_type, field_name, plan in fields:
+        if plan is not None:
+            plans.setdefault(graphql_type.name, {})[field_name] = plan
     return plans
+
+
+def _leaf_plan(graphql_field: Any, read: Callable[[Any], Any], *, known: bool) -> LeafPlan | None:
+    """The plan of a field of scalar or enum type, or ``None``. ``known``: the attribute holds
+    a resolver's known answer, so a missing one (``None``) goes to graphql-core's path."""
+    field_type = graphql_field.type
+    non_null = isinstance(field_type, GraphQLNonNull)
+    inner = field_type.of_type if non_null else field_type
+    if not is_leaf_type(inner):
+        return None
+    return read, _coercer(inner), non_null or known
 
 
 def _coercer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
@@ -234,11 +235,18 @@ class LeafFastExecutor(StrawberryGraphQLCoreExecutionContext):
             return_type, field_details_list, info, path, result, position_context
         )
 
+    def _plans_for(self, object_type: GraphQLObjectType) -> dict[str, LeafPlan] | None:
+        """The type's leaf plans; ``None`` without any, or when middleware wraps resolvers
+        (the fast path would bypass it)."""
+        middleware = self.middleware_manager
+        if middleware is not None and middleware.middlewares:
+            return None
+        return self.plans.get(object_type.name)
+
     def _row_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> RowPlan:
         """The plan of a plain object selection, or ``_NOT_PLAIN`` (memoised per selection)."""
-        middleware = self.middleware_manager
-        plans = self.plans.get(object_type.name)
-        if plans is None or (middleware is not None and middleware.middlewares):
+        plans = self._plans_for(object_type)
+        if plans is None:
             return _NOT_PLAIN
         memo = self._row_plans
         if memo is None:
@@ -259,9 +267,8 @@ class LeafFastExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: dict[str, Any],
         position_context: Any,
     ) -> Any:
-        plans = self.plans.get(parent_type.name)
-        middleware = self.middleware_manager
-        if plans is None or (middleware is not None and middleware.middlewares):
+        plans = self._plans_for(parent_type)
+        if plans is None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )

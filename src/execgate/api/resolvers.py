@@ -33,30 +33,10 @@ KNOWN_VALUE = "execgate.known_value"
 """Field metadata key: the attribute whose non-``None`` value is what the resolver answers."""
 
 
-def known_value_fields(
-    schema: GraphQLSchema,
-) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
-    """(type, field name, field, attribute) of every argument-less resolver field that names
-    the attribute holding its known answer (``KNOWN_VALUE`` in its metadata)."""
-    for name, graphql_type in schema.type_map.items():
-        if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
-            continue
-        for field_name, graphql_field in graphql_type.fields.items():
-            definition: Any = (graphql_field.extensions or {}).get("strawberry-definition")
-            attribute = (getattr(definition, "metadata", None) or {}).get(KNOWN_VALUE)
-            if (
-                attribute is None
-                or definition.base_resolver is None
-                or definition.extensions
-                or definition.permission_classes
-                or graphql_field.args
-            ):
-                continue
-            yield graphql_type, field_name, graphql_field, attribute
-
-
-def plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
-    """(type, field name, field, python attribute) of every field that only reads an attribute."""
+def _bare_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, Any]]:
+    """(type, field name, graphql field, strawberry field) of every object-type field with no
+    arguments, no permission classes and no field extensions: the fields the rewrites below
+    and the executor's fast path may touch."""
     for name, graphql_type in schema.type_map.items():
         if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
             continue
@@ -64,12 +44,29 @@ def plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str
             definition = (graphql_field.extensions or {}).get("strawberry-definition")
             if (
                 definition is None
-                or definition.base_resolver is not None
                 or definition.extensions
                 or definition.permission_classes
                 or graphql_field.args
             ):
                 continue
+            yield graphql_type, field_name, graphql_field, definition
+
+
+def known_value_fields(
+    schema: GraphQLSchema,
+) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
+    """(type, field name, field, attribute) of every argument-less resolver field that names
+    the attribute holding its known answer (``KNOWN_VALUE`` in its metadata)."""
+    for graphql_type, field_name, graphql_field, definition in _bare_fields(schema):
+        attribute = (definition.metadata or {}).get(KNOWN_VALUE)
+        if attribute is not None and definition.base_resolver is not None:
+            yield graphql_type, field_name, graphql_field, attribute
+
+
+def plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
+    """(type, field name, field, python attribute) of every field that only reads an attribute."""
+    for graphql_type, field_name, graphql_field, definition in _bare_fields(schema):
+        if definition.base_resolver is None:
             yield graphql_type, field_name, graphql_field, definition.python_name
 
 
@@ -97,26 +94,18 @@ def _attribute(python_name: str) -> Callable[..., Any]:
 def _resolver_fields(built: strawberry.Schema) -> Iterator[tuple[Any, Any]]:
     """(graphql field, strawberry field) of every resolver field that needs no wrapper."""
     converter = built.schema_converter
-    for name, graphql_type in built._schema.type_map.items():
-        if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
+    for _, _, graphql_field, definition in _bare_fields(built._schema):
+        resolver = definition.base_resolver
+        if (
+            resolver is None
+            or definition.is_subscription
+            or resolver.arguments
+            or resolver.parent_parameter is not None
+            or resolver.root_parameter is not None
+            or converter._get_field_exception_handlers(definition)
+        ):
             continue
-        for graphql_field in graphql_type.fields.values():
-            definition = (graphql_field.extensions or {}).get("strawberry-definition")
-            resolver = getattr(definition, "base_resolver", None)
-            if (
-                definition is None
-                or resolver is None
-                or definition.extensions
-                or definition.permission_classes
-                or definition.is_subscription
-                or graphql_field.args
-                or resolver.arguments
-                or resolver.parent_parameter is not None
-                or resolver.root_parameter is not None
-                or converter._get_field_exception_handlers(definition)
-            ):
-                continue
-            yield graphql_field, definition
+        yield graphql_field, definition
 
 
 def call_resolvers_directly(built: strawberry.Schema) -> int:
