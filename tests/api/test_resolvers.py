@@ -85,13 +85,11 @@ async def _answer(schema: strawberry.Schema, query: str) -> tuple[Any, list[Any]
 def test_only_resolvers_that_need_no_wrapper_are_changed() -> None:
     _, direct = _schemas()
     box = direct._schema.type_map["Box"]
-    unchanged = strawberry.Schema(query=Query)._schema.type_map["Box"]
 
     changed = {
         name
         for name, field in box.fields.items()
-        if field.resolve is not unchanged.fields[name].resolve
-        and field.resolve.__qualname__.startswith("_direct")
+        if field.resolve is not None and field.resolve.__qualname__.startswith("_direct.")
     }
 
     # arguments, a root parameter and a permission class keep strawberry's wrapper
