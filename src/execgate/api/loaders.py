@@ -68,7 +68,6 @@ class Loaders:
     """
 
     def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
         self.execution = DataLoader(_execution_batch(gateway))
         self.workflow = DataLoader(_workflow_batch(gateway))
 
