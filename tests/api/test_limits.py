@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from graphql import get_introspection_query
 
+from execgate.api.limits import PassedOperations, QueryLimitsExtension
 from execgate.config import LimitSettings
 from execgate.service.scope import ALL_ACTIONS
 from tests.security.world import Grant, World, simulated, world
@@ -182,6 +183,54 @@ async def test_mutations_are_priced_and_refused_ones_are_audited(teams: World) -
         (e.client, e.action, e.execution_id, e.instance, e.outcome) for e in teams.audit.entries
     ]
     assert entries == [("wide", "cancel", gid, "acme", "QUERY_TOO_EXPENSIVE") for gid in ids]
+
+
+# -- operations that passed are not walked again ------------------------------------------------
+
+
+async def test_an_operation_that_passed_is_not_walked_again(
+    teams: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    walks: list[int] = []
+    original = QueryLimitsExtension._check
+
+    def counted(self: QueryLimitsExtension, definitions: Any) -> None:
+        walks.append(1)
+        original(self, definitions)
+
+    monkeypatch.setattr(QueryLimitsExtension, "_check", counted)
+    document = page_query(2)
+
+    # when: the same operation twice, then other variables, then another client's instances
+    first = await teams.query(document, as_client="teams", first=5)
+    again = await teams.query(document, as_client="teams", first=5)
+    walked_twice = len(walks)
+    await teams.query(document, as_client="teams", first=6)
+    await teams.query(document, as_client="wide", first=5)
+    refused = [await teams.query(document, as_client="teams", first=500) for _ in range(2)]
+
+    # then
+    assert "errors" not in first and "errors" not in again
+    assert walked_twice == 1
+    assert len(walks) == 1 + 2 + 2  # a refusal is worked out every time
+    assert [refusal(body)["code"] for body in refused] == ["BAD_USER_INPUT"] * 2
+
+
+def test_passed_operations_keep_the_newest_and_know_their_document() -> None:
+    # given
+    passed = PassedOperations(size=2)
+    documents = [object(), object(), object()]
+
+    # when
+    for number, document in enumerate(documents):
+        passed.add(("op", number), document)
+
+    # then
+    assert len(passed) == 2
+    assert not passed.holds(("op", 0), documents[0])
+    assert passed.holds(("op", 2), documents[2])
+    assert not passed.holds(("op", 2), documents[1])  # same key, another document
 
 
 # -- depth, aliases, tokens, first -------------------------------------------------------------

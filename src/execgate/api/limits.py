@@ -16,10 +16,12 @@ audited: one line per execution it named, with the refusal's code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
     FragmentDefinitionNode,
@@ -69,8 +71,42 @@ def is_token_limit_error(error: GraphQLError) -> bool:
     return "Document contains more than" in error.message
 
 
+class PassedOperations:
+    """Operations that passed the limits, so the same one is not walked again.
+
+    An operation is the same when its parsed document (the parser cache hands out one object
+    per text), operation name, variables, limits, ``max_first`` and the instances its client
+    sees (names and kinds) are. Only passes are remembered, least recently used first out: a
+    refusal is worked out, and audited, every time.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._passed: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._passed)
+
+    def holds(self, key: Hashable, document: Any) -> bool:
+        # the document is kept with its key, so the id in the key cannot be reused meanwhile
+        if self._passed.get(key) is not document:
+            return False
+        self._passed.move_to_end(key)
+        return True
+
+    def add(self, key: Hashable, document: Any) -> None:
+        self._passed[key] = document
+        self._passed.move_to_end(key)
+        while len(self._passed) > self.size:
+            self._passed.popitem(last=False)
+
+
 class QueryLimitsExtension(SchemaExtension):
     """Applies the request's ``QueryLimits`` (``Context.limits``, else the defaults)."""
+
+    def __init__(self, *, passed: PassedOperations | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.passed = passed
 
     def _limits(self) -> QueryLimits:
         context = self.execution_context.context
@@ -85,11 +121,38 @@ class QueryLimitsExtension(SchemaExtension):
         execution = self.execution_context
         document = execution.graphql_document
         if document is not None and execution.result is None:
-            try:
-                self._check(document.definitions)
-            except Refused as refused:
-                execution.result = GraphQLExecutionResult(data=None, errors=[refused.error])
+            key = self._passed_key(document)
+            if key is None or self.passed is None or not self.passed.holds(key, document):
+                try:
+                    self._check(document.definitions)
+                except Refused as refused:
+                    execution.result = GraphQLExecutionResult(data=None, errors=[refused.error])
+                else:
+                    if key is not None and self.passed is not None:
+                        self.passed.add(key, document)
         yield
+
+    def _passed_key(self, document: Any) -> Hashable | None:
+        """What makes this operation the same as one that passed, or ``None`` (not kept)."""
+        context = self.execution_context.context
+        if self.passed is None or not isinstance(context, Context):
+            return None
+        try:
+            variables = orjson.dumps(
+                self.execution_context.variables or {}, option=orjson.OPT_SORT_KEYS
+            )
+        except TypeError:
+            return None
+        gateway = context.gateway
+        instances = tuple(sorted((name, b.kind.value) for name, b in gateway.backends.items()))
+        return (
+            id(document),
+            self.execution_context.operation_name,
+            variables,
+            self._limits(),
+            gateway.max_first,
+            instances,
+        )
 
     def _check(self, definitions: Any) -> None:
         limits = self._limits()

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 
 from execgate.api.errors import ErrorCodes
 from execgate.api.execution import executor_for
-from execgate.api.limits import QueryLimitsExtension
+from execgate.api.limits import PassedOperations, QueryLimitsExtension
 from execgate.api.mutations import Mutation
 from execgate.api.queries import Query
 from execgate.api.resolvers import call_resolvers_directly, read_attributes_directly
@@ -34,6 +34,7 @@ class ExecgateSchema(strawberry.Schema):
 
 
 def build_schema(**kwargs: Any) -> strawberry.Schema:
+    passed = PassedOperations()
     # ErrorCodes comes first so that it codes the errors of everything after it; the limits run
     # after validation, before any resolver (see api.limits).
     built = ExecgateSchema(
@@ -44,7 +45,7 @@ def build_schema(**kwargs: Any) -> strawberry.Schema:
             ErrorCodes,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            QueryLimitsExtension,
+            lambda: QueryLimitsExtension(passed=passed),
         ],
         **kwargs,
     )
