@@ -1,9 +1,9 @@
-"""The executor's fast path for plain leaf fields answers exactly what graphql-core would."""
+"""The executor's inline path answers exactly what graphql-core would."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
@@ -13,12 +13,8 @@ import strawberry
 from strawberry import relay
 from strawberry.extensions import SchemaExtension
 
-from execgate.api.execution import (
-    LeafFastExecutor,
-    executor_for,
-    leaf_plans,
-    supports_fast_path,
-)
+from execgate.api.execution import InlineExecutor, executor_for, supports_fast_path
+from execgate.api.plans import LEAF, OBJECT, field_plans
 from execgate.api.resolvers import KNOWN_VALUE, read_attributes_directly
 from execgate.api.schema import build_schema
 
@@ -91,8 +87,65 @@ class Named:
         return self.known if self.known is not None else f"looked up {self.code}"
 
 
+CHECKED: list[str] = []
+
+
+@strawberry.type
+class Picky:
+    value: str
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        CHECKED.append(info.field_name)
+        return isinstance(obj, Picky)
+
+
+@strawberry.type
+class Box:
+    label: str
+    item: Item
+    spare: Part | None
+    bits: list[Part | None]
+    picky: Picky | None
+    known: strawberry.Private[Part | None]
+
+    @strawberry.field(metadata={KNOWN_VALUE: "known"})
+    def best(self) -> Part:
+        LOOKUPS.append(self.label)
+        return self.known or Part(label=f"looked up {self.label}", weight=None)
+
+
+def _box(label: str, item: Any = None, **extra: Any) -> Box:
+    values: dict[str, Any] = {
+        "spare": Part(label="s", weight=1),
+        "bits": [Part(label="b", weight=2), None],
+        "picky": Picky(value="p"),
+        "known": Part(label="k", weight=4),
+    }
+    values.update(extra)
+    return Box(label=label, item=ITEMS[0] if item is None else item, **values)
+
+
+BOXES = [
+    _box("full"),
+    _box("empty", spare=None, bits=[], picky=None, known=None),  # an unknown answer: resolver
+    _box("broken item", ITEMS[2]),  # Item.name is null: the error nulls Box.item, then the box
+    _box("wrong item", Part(label="not an item", weight=0)),
+    _box("bad bit", bits=[Part(label=None, weight=1)]),  # type: ignore[arg-type]
+    _box("bits not a list", bits="nope"),
+]
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        return list(BOXES)
+
+    @strawberry.field
+    def good_boxes(self) -> list[Box]:
+        return [_box("one"), _box("two", spare=None)]
+
     @strawberry.field
     def items(self) -> list[Item | None]:
         return list(ITEMS)
@@ -134,6 +187,13 @@ QUERIES = [
     "{ gaps { ... on Part { label } } first { parts { ...P } } } fragment P on Part { weight }",
     "{ named { code title } }",
     "{ named(unknown: true) { code title } }",
+    "{ boxes { label item { name parts { label } } spare { label weight } bits { label } } }",
+    "{ boxes { __typename best { __typename label } spare { weight } } }",
+    "{ boxes { item { tags { id title } colour } } }",
+    "{ boxes { label item { shout } best { label } } }",
+    "{ boxes { label picky { value } } }",
+    "{ boxes { bits @include(if: true) { label } spare @skip(if: false) { label } } }",
+    "{ boxes { ... on Box { label bits { ... on Part { weight } } } } }",
 ]
 
 
@@ -185,6 +245,26 @@ def test_the_compared_answers_hold_errors_and_coerced_values() -> None:
     assert "Int cannot represent non-integer value" in errors[1][0]
 
 
+def test_errors_inside_nested_objects_keep_graphql_cores_paths() -> None:
+    # the nested cases compared above fail where they should, with graphql-core's paths
+    data, errors = _answer(_schemas()[1], QUERIES[15])
+    assert [path for _, path, _ in errors] == [
+        ("boxes", 3, "item", "name"),
+        ("boxes", 2, "item", "name"),
+        ("boxes", 4, "bits", 0, "label"),
+        ("boxes", 5, "bits"),
+    ]
+    assert [box and box["label"] for box in data["boxes"]] == [
+        "full",
+        "empty",
+        None,
+        None,
+        "bad bit",
+        None,
+    ]
+    assert data["boxes"][1]["spare"] is None and data["boxes"][4]["bits"] == [None]
+
+
 def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -200,18 +280,72 @@ def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
     monkeypatch.setattr(graphql.execution.executor.Executor, "complete_object_value", spy)
 
     # when
-    data, errors = _answer(fast, "{ first { name parts { label weight } } gaps { label } }")
+    data, errors = _answer(fast, "{ first { shout parts { label weight } } gaps { label } }")
+    tree, tree_errors = _answer(fast, "{ first { name parts { label } tags { id } } }")
 
     # then: only the object with a resolver field went through graphql-core's object path
-    assert errors == []
+    assert errors == tree_errors == []
     assert data == {
         "first": {
-            "name": "a",
+            "shout": "A",
             "parts": [{"label": "p", "weight": None}, {"label": "q", "weight": 3}],
         },
         "gaps": [{"label": "x"}, None, {"label": "y"}],
     }
+    assert tree == {
+        "first": {
+            "name": "a",
+            "parts": [{"label": "p"}, {"label": "q"}],
+            "tags": [{"id": str(relay.GlobalID("Tag", "t1"))}],
+        }
+    }
     assert completed == ["Item"]
+
+
+def test_nested_objects_and_known_answers_complete_inline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: only boxes whose every answer is at hand
+    _, fast = _schemas()
+    completed: list[str] = []
+    original = graphql.execution.executor.Executor.complete_object_value
+
+    def spy(self: Any, return_type: Any, *args: Any) -> Any:
+        completed.append(return_type.name)
+        return original(self, return_type, *args)
+
+    monkeypatch.setattr(graphql.execution.executor.Executor, "complete_object_value", spy)
+    LOOKUPS.clear()
+
+    # when
+    data, errors = _answer(
+        fast, "{ goodBoxes { label item { name } spare { label } best { weight } } }"
+    )
+
+    # then: no object took graphql-core's path, and no resolver was asked
+    assert errors == []
+    assert data == {
+        "goodBoxes": [
+            {"label": "one", "item": {"name": "a"}, "spare": {"label": "s"}, "best": {"weight": 4}},
+            {"label": "two", "item": {"name": "a"}, "spare": None, "best": {"weight": 4}},
+        ]
+    }
+    assert completed == []
+    assert LOOKUPS == []
+
+
+def test_an_object_type_that_checks_its_type_with_the_info_is_not_planned() -> None:
+    # given
+    _, fast = _schemas()
+    CHECKED.clear()
+
+    # when
+    data, _ = _answer(fast, "{ boxes { picky { value } } }")
+
+    # then: Picky's own is_type_of ran, with the info of its field
+    assert "picky" not in field_plans(fast._schema)["Box"]
+    assert data["boxes"][0] == {"picky": {"value": "p"}}
+    assert CHECKED and set(CHECKED) == {"picky"}
 
 
 def test_a_known_answer_is_read_and_an_unknown_one_asks_the_resolver() -> None:
@@ -258,22 +392,36 @@ def test_node_ids_are_the_global_ids_strawberry_makes() -> None:
     assert data["first"]["tags"] == [{"id": str(relay.GlobalID("Tag", "t1"))}]
 
 
-def test_plans_cover_plain_leaves_only() -> None:
-    plans = leaf_plans(strawberry.Schema(query=Query)._schema)
+def test_plans_cover_plain_fields_and_known_answers_only() -> None:
+    plans = field_plans(strawberry.Schema(query=Query)._schema)
 
-    assert set(plans["Item"]) == {"name", "count", "colour", "at", "note"}
+    kinds = {name: kind for name, (kind, _) in plans["Item"].items()}
+    assert kinds == {
+        "name": LEAF,
+        "count": LEAF,
+        "colour": LEAF,
+        "at": LEAF,
+        "note": LEAF,
+        "parts": OBJECT,
+        "tags": OBJECT,
+    }
     assert set(plans["Tag"]) == {"id", "title"}
-    assert {name: plan[2] for name, plan in plans["Part"].items()} == {
+    assert {name: plan[2] for name, (_, plan) in plans["Part"].items()} == {
         "label": True,
         "weight": False,
     }
+    # (read, known, non_null, is_list, items_non_null, type)
+    assert plans["Box"]["item"][1][1:5] == (False, True, False, False)
+    assert plans["Box"]["bits"][1][1:5] == (False, True, True, False)
+    assert plans["Box"]["best"][1][1:5] == (True, True, False, False)
+    assert "shout" not in plans["Item"]
 
 
 def test_the_enum_lookup_names_values_as_the_enum_type_does() -> None:
     # given
     schema = strawberry.Schema(query=Query)._schema
     enum_type = schema.type_map["Colour"]
-    coerce = leaf_plans(schema)["Item"]["colour"][1]
+    coerce = field_plans(schema)["Item"]["colour"][1][1]
 
     # then: every member, and a raw value the lookup does not hold, as the type answers
     for value in [*Colour, "red"]:
@@ -283,13 +431,36 @@ def test_the_enum_lookup_names_values_as_the_enum_type_does() -> None:
         coerce("purple")
 
 
+def test_datetimes_are_serialised_as_strawberry_does_even_when_remembered() -> None:
+    # given: equal moments in other offsets, a naive one, and the same moment twice
+    coerce = field_plans(strawberry.Schema(query=Query)._schema)["Item"]["at"][1][1]
+    utc = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+    paris = datetime(2026, 1, 2, 4, 0, tzinfo=timezone(timedelta(hours=1)))
+    moments = [utc, paris, utc.replace(tzinfo=None), utc, datetime(2026, 1, 2, 3, 0, tzinfo=UTC)]
+
+    # then
+    assert utc == paris
+    assert [coerce(m) for m in moments] == [m.isoformat() for m in moments]
+    assert coerce(paris) == "2026-01-02T04:00:00+01:00"
+
+
 def test_the_gateway_schema_runs_on_the_fast_executor() -> None:
     assert supports_fast_path(), f"graphql-core {graphql.version} changed execute_fields"
     built = build_schema()
-    assert issubclass(built.execution_context_class, LeafFastExecutor)
+    assert issubclass(built.execution_context_class, InlineExecutor)
     plans = built.execution_context_class.plans
     assert {"nodeName", "status", "startedAt", "durationMs"} <= set(plans["NodeExecution"])
     assert "id" in plans["Execution"] and "id" in plans["Workflow"]
-    assert "nodeExecutions" not in plans["Execution"]
-    # a workflow's name is a resolver, read from its known answer when there is one
-    assert plans["Workflow"]["name"][0].__reduce__()[1] == ("known_name",)
+    assert {"edges", "pageInfo"} <= set(plans["ExecutionConnection"])
+    assert plans["ExecutionEdge"]["node"][0] == OBJECT
+    # resolvers read from their known answer when there is one
+    known = {
+        ("Workflow", "name"): "known_name",
+        ("Execution", "nodeExecutions"): "known_node_executions",
+        ("Execution", "workflow"): "known_workflow",
+        ("Execution", "instance"): "known_instance",
+        ("ExecutionEdge", "cursor"): "known_cursor",
+    }
+    for (type_name, field_name), attribute in known.items():
+        read = plans[type_name][field_name][1][0]
+        assert read.__reduce__()[1] == (attribute,), (type_name, field_name)

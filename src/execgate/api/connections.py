@@ -12,7 +12,8 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from execgate.api import ids
 from execgate.api.context import Info, PartialError
-from execgate.api.types import ExecutionNode, ExecutionStatus
+from execgate.api.resolvers import KNOWN_VALUE
+from execgate.api.types import ExecutionNode, ExecutionStatus, InstanceNode
 from execgate.domain.errors import InvalidArgument
 from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import Execution
@@ -50,9 +51,13 @@ class ExecutionEdge:
     feed_edge: strawberry.Private[FeedEdge]
     page: strawberry.Private[FeedPage]
 
-    @strawberry.field
-    def cursor(self) -> str:
+    @property
+    def known_cursor(self) -> str:
         return self.page.cursor(self.feed_edge.state)
+
+    @strawberry.field(metadata={KNOWN_VALUE: "known_cursor"})
+    def cursor(self) -> str:
+        return self.known_cursor
 
 
 @strawberry.type
@@ -65,9 +70,16 @@ class ExecutionConnection:
     )
     feed_filter: strawberry.Private[FeedFilter]
 
-    @strawberry.field(description="The executions of this page (the edges' nodes).")
-    def nodes(self) -> list[ExecutionNode]:
+    @property
+    def known_nodes(self) -> list[ExecutionNode]:
         return [edge.node for edge in self.edges]
+
+    @strawberry.field(
+        description="The executions of this page (the edges' nodes).",
+        metadata={KNOWN_VALUE: "known_nodes"},
+    )
+    def nodes(self) -> list[ExecutionNode]:
+        return self.known_nodes
 
     @strawberry.field(
         description="Exact number of executions matching the filter across the selected "
@@ -158,6 +170,12 @@ async def _read_details(info: Info, page: FeedPage) -> dict[ExecutionKey, Execut
     return details
 
 
+def _instances(info: Info, names: set[str]) -> dict[str, InstanceNode]:
+    """The page's instances, looked up once each (an unknown one is left to the resolver)."""
+    found = {name: info.context.gateway.instance(name) for name in names}
+    return {name: InstanceNode.from_domain(i) for name, i in found.items() if i is not None}
+
+
 def _given(value: T | None) -> T | None:
     """An argument the client left out arrives as UNSET: treat it as null."""
     return None if value is strawberry.UNSET else value
@@ -197,9 +215,12 @@ async def resolve_executions(
     for edge in page.edges:
         context.loaders.prime(edge.node)
     details = await _read_details(info, page) if wants_detail else {}
+    instances = _instances(info, {edge.node.instance for edge in page.edges})
     edges = [
         ExecutionEdge(
-            node=ExecutionNode.from_domain(edge.node, details.get(edge.node.key)),
+            node=ExecutionNode.from_domain(
+                edge.node, details.get(edge.node.key), instances.get(edge.node.instance)
+            ),
             feed_edge=edge,
             page=page,
         )

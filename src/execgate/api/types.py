@@ -6,6 +6,7 @@ may need a backend read (nodes, data, workflow names, retry links) go through th
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -214,13 +215,23 @@ class ExecutionNode(relay.Node):
     """The execution read in full ahead of time (or why that read failed), when a page asked
     for node data; ``None`` leaves the read to the loader, field by field."""
 
-    @strawberry.field
-    def instance(self, info: Info) -> InstanceNode:
-        return _instance(info, self.obj.instance)
+    known_instance: strawberry.Private[InstanceNode | None] = None
+    """The instance, when whoever built this execution had it at hand (a page does)."""
 
-    @strawberry.field
-    def workflow(self) -> WorkflowNode:
+    # The executor reads ``known_*`` (see api/resolvers.py's KNOWN_VALUE) instead of calling
+    # the resolver when the answer is not None, so a page completes without a resolver call.
+
+    @strawberry.field(metadata={KNOWN_VALUE: "known_instance"})
+    def instance(self, info: Info) -> InstanceNode:
+        return self.known_instance or _instance(info, self.obj.instance)
+
+    @property
+    def known_workflow(self) -> WorkflowNode:
         return WorkflowNode.build(self.obj.workflow_key, self.obj.workflow_name)
+
+    @strawberry.field(metadata={KNOWN_VALUE: "known_workflow"})
+    def workflow(self) -> WorkflowNode:
+        return self.known_workflow
 
     # These resolvers are plain functions: when the execution was read in full (n8n lists with
     # includeData, the cache), they answer at once instead of scheduling a coroutine per field;
@@ -248,7 +259,17 @@ class ExecutionNode(relay.Node):
     def output_data(self, info: Info) -> JSON | None:
         return self._from_detail(info, _output_data)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Every node run, in execution order.")
+    @property
+    def known_node_executions(self) -> list[NodeExecutionNode] | None:
+        """The node runs when the execution is at hand in full; ``None`` when they need a read
+        (or the read ahead failed, which the resolver raises)."""
+        source = self.obj if self.obj.node_executions is not None else self.detail
+        return _node_executions(source) if isinstance(source, models.Execution) else None
+
+    @strawberry.field(
+        description="Every node run, in execution order.",
+        metadata={KNOWN_VALUE: "known_node_executions"},
+    )
     def node_executions(self, info: Info) -> list[NodeExecutionNode]:
         return self._from_detail(info, _node_executions)  # type: ignore[no-any-return]
 
@@ -291,7 +312,10 @@ class ExecutionNode(relay.Node):
 
     @classmethod
     def from_domain(
-        cls, execution: models.Execution, detail: models.Execution | Exception | None = None
+        cls,
+        execution: models.Execution,
+        detail: models.Execution | Exception | None = None,
+        instance: InstanceNode | None = None,
     ) -> ExecutionNode:
         return cls(
             key=execution.key.encode(),
@@ -308,6 +332,7 @@ class ExecutionNode(relay.Node):
             error_message=execution.error_message,
             obj=execution,
             detail=detail,
+            known_instance=instance,
         )
 
     @classmethod
@@ -327,8 +352,42 @@ def _output_data(execution: models.Execution) -> Any:
     return execution.output_data
 
 
+class NodeRunsMemo:
+    """The API node runs of recently read executions, converted once rather than per request.
+
+    A finished execution's node runs come back as the same tuple on every poll (the execution
+    cache holds it), so its conversion is kept, keyed by the tuple's identity: the tuple is
+    kept with its entry, so that identity cannot be reused meanwhile. Bounded, least recently
+    used first out. The node objects are shared between requests; nothing changes them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._runs: OrderedDict[int, tuple[tuple[models.NodeExecution, ...], list[Any]]] = (
+            OrderedDict()
+        )
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def of(self, runs: tuple[models.NodeExecution, ...]) -> list[NodeExecutionNode]:
+        entry = self._runs.get(id(runs))
+        if entry is not None and entry[0] is runs:
+            self._runs.move_to_end(id(runs))
+            return list(entry[1])
+        converted = [NodeExecutionNode.from_domain(n) for n in runs]
+        self._runs[id(runs)] = (runs, converted)
+        if len(self._runs) > self.size:
+            self._runs.popitem(last=False)
+        return list(converted)
+
+
+NODE_RUNS = NodeRunsMemo(2048)
+
+
 def _node_executions(execution: models.Execution) -> list[NodeExecutionNode]:
-    return [NodeExecutionNode.from_domain(n) for n in execution.node_executions or ()]
+    runs = execution.node_executions
+    return NODE_RUNS.of(runs) if runs else []
 
 
 async def _linked(info: Info, instance: str, native_id: str | None) -> ExecutionNode | None:
