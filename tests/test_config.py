@@ -919,5 +919,7 @@ def test_the_readme_configuration_block_loads(
 def test_transport_can_be_chosen_per_instance(tmp_path: Path) -> None:
     settings = load(tmp_path, N8N + 'transport = "httpx"\n')
     assert settings.instances[0].http.transport == "httpx"
-    assert load(tmp_path, N8N).instances[0].http.transport == "aiohttp"
+    assert load(tmp_path, N8N).instances[0].http.transport == "http11"
+    aiohttp = load(tmp_path, N8N + 'transport = "aiohttp"\n')
+    assert aiohttp.instances[0].http.transport == "aiohttp"
     assert any("'transport'" in p for p in problems(tmp_path, N8N + 'transport = "curl"\n'))

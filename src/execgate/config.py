@@ -50,7 +50,7 @@ _FLOAT_KEYS = (
     "retry_timeout_seconds",
 )
 _INT_KEYS = ("max_concurrency",)
-_TRANSPORTS = ("aiohttp", "httpx")
+_TRANSPORTS = ("http11", "aiohttp", "httpx")
 _COMMON_KEYS = ("name", "kind", "base_url", *_FLOAT_KEYS, *_INT_KEYS, "transport")
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from execgate.backends.http11 import ReadPool
 from execgate.backends.transport import AiohttpTransport
 from execgate.domain.errors import (
     BackendError,
@@ -40,8 +41,10 @@ class HTTPSettings:
     retry_timeout_seconds: float = 300.0
     max_concurrency: int = 16
     read_retries: int = 1
-    transport: str = "aiohttp"
-    """``aiohttp`` (the default: aiohttp's pool under the httpx API) or ``httpx`` (its own)."""
+    transport: str = "http11"
+    """``http11`` (the default: GETs through ``backends/http11.py``'s read pool, the rest through
+    aiohttp), ``aiohttp`` (everything through aiohttp's pool under the httpx API) or ``httpx``
+    (httpx's own pool)."""
 
 
 class Answer(Protocol):
@@ -108,7 +111,7 @@ def build_client(
         max_keepalive_connections=settings.max_concurrency,
     )
     timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
-    if transport is None and settings.transport == "aiohttp":
+    if transport is None and settings.transport in ("aiohttp", "http11"):
         transport = AiohttpTransport(max_connections=settings.max_concurrency)
     return httpx.AsyncClient(
         base_url=base_url,
@@ -129,6 +132,7 @@ class BackendHTTP:
         client: httpx.AsyncClient,
         settings: HTTPSettings | None = None,
         direct: AiohttpTransport | None = None,
+        reads: ReadPool | None = None,
     ) -> None:
         self.instance = instance
         self.client = client
@@ -137,7 +141,15 @@ class BackendHTTP:
         self._direct = direct
         """The client's own aiohttp transport, when it has one: requests go to it directly."""
         self._base = str(client.base_url).rstrip("/")
-        self._headers = list(client.headers.multi_items())
+        # Both direct paths hand bodies over as they came, so they ask for none compressed.
+        self._headers = [
+            (name, value)
+            for name, value in client.headers.multi_items()
+            if name.lower() != "accept-encoding"
+        ]
+        self._reads = reads
+        """The instance's read pool, when it has one: GETs go to it."""
+        self._head = b"" if reads is None else reads.head(self._headers)
         self.calls = 0
         """Requests sent so far (tests and benchmarks read it)."""
 
@@ -166,7 +178,9 @@ class BackendHTTP:
             try:
                 async with self._slots:
                     self.calls += 1
-                    if self._direct is not None:
+                    if self._reads is not None and method == "GET":
+                        response = await self._send_read(path, params, timeout)
+                    elif self._direct is not None:
                         response = await self._send_direct(method, path, params, json, timeout)
                     elif request_timeout is None:
                         response = await self.client.request(method, path, params=params, json=json)
@@ -252,6 +266,21 @@ class BackendHTTP:
         )
         return RawAnswer(status, answer, raw_headers)
 
+    async def _send_read(
+        self, path: str, params: Mapping[str, Any] | None, timeout: float | None
+    ) -> Answer:
+        """A GET through the read pool."""
+        assert self._reads is not None
+        query = None if params is None else {k: _param(v) for k, v in params.items()}
+        status, raw_headers, answer = await self._reads.get(
+            path,
+            query,
+            self._head,
+            connect=self.settings.connect_timeout_seconds,
+            read=timeout if timeout is not None else self.settings.timeout_seconds,
+        )
+        return RawAnswer(status, answer, raw_headers)
+
     def json(self, response: Answer) -> Any:
         """The response body as JSON, or ``UpstreamBadResponse``.
 
@@ -277,4 +306,6 @@ class BackendHTTP:
         )
 
     async def aclose(self) -> None:
+        if self._reads is not None:
+            await self._reads.aclose()
         await self.client.aclose()
