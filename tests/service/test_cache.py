@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from execgate.domain.errors import Unsupported
 from execgate.domain.keys import ExecutionKey
-from execgate.domain.models import Execution, ExecutionQuery, ExecutionStatus
+from execgate.domain.models import (
+    BackendKind,
+    Capability,
+    Execution,
+    ExecutionQuery,
+    ExecutionStatus,
+    Page,
+)
 from execgate.service.cache import CachedBackend, CacheSettings, Coalescer, ExecutionCache
 from tests.fakes import FakeBackend, ListsWithoutNodes, make_execution
 
@@ -155,3 +164,131 @@ async def test_a_listed_execution_whose_status_differs_from_the_cache_is_left_al
 
     assert page.items[0].status is ExecutionStatus.FAILED
     assert page.items[0].node_executions is None
+
+
+class BatchLists(FakeBackend):
+    """Lists like n8n: node data (and the workflow name, the error) only when asked for."""
+
+    def __init__(self, name: str, executions: list[Execution]) -> None:
+        super().__init__(name, executions, kind=BackendKind.N8N)
+        self.list_reads: list[bool] = []
+
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.BATCH_NODE_DATA})
+
+    async def list_executions(
+        self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
+    ) -> Page:
+        self.list_reads.append(query.include_nodes)
+        page = await super().list_executions(query, limit=limit, position=position)
+        if query.include_nodes:
+            return page
+        bare = tuple(
+            replace(
+                e,
+                node_executions=None,
+                input_data=None,
+                output_data=None,
+                workflow_name=None,
+                error_message=None,
+            )
+            for e in page.items
+        )
+        return replace(page, items=bare)
+
+
+def _polled_backend() -> BatchLists:
+    return BatchLists(
+        "n",
+        [
+            replace(_with_output(make_execution("n", "1", minutes=1), "one"), workflow_name="W"),
+            make_execution("n", "2", minutes=2, status=ExecutionStatus.RUNNING),
+            replace(
+                make_execution("n", "3", minutes=3, status=ExecutionStatus.FAILED),
+                error_message="boom",
+            ),
+        ],
+    )
+
+
+async def test_a_polled_page_is_listed_without_node_data_and_filled_from_the_cache() -> None:
+    # given: a page with node data read once in full
+    inner = _polled_backend()
+    cached = CachedBackend(inner, ExecutionCache())
+    query = ExecutionQuery(include_nodes=True)
+    first = await cached.list_executions(query, limit=10)
+    calls = inner.calls
+
+    # when: the same page, polled again
+    again = await cached.list_executions(query, limit=10)
+
+    # then: listed lean, finished ones from the cache, the running one read on its own
+    assert inner.list_reads == [True, False]
+    assert inner.calls == calls + 2  # the lean list and one detail read
+    assert again.items == first.items
+    by_id = {e.native_id: e for e in again.items}
+    assert by_id["1"].output_data == {"out": "one"} and by_id["1"].workflow_name == "W"
+    assert by_id["3"].error_message == "boom"
+    assert by_id["2"].node_executions is not None and by_id["2"].status is ExecutionStatus.RUNNING
+    assert again.calls == 2
+
+
+async def test_a_polled_page_missing_too_much_from_the_cache_is_read_in_full() -> None:
+    # given: a polled page, then a cache that lost what it held
+    executions = [make_execution("n", str(i), minutes=i) for i in range(1, 9)]
+    inner = BatchLists("n", executions)
+    cache = ExecutionCache()
+    cached = CachedBackend(inner, cache)
+    query = ExecutionQuery(include_nodes=True)
+    await cached.list_executions(query, limit=8)
+    for e in executions:
+        cache.drop(e.key)
+
+    # when
+    page = await cached.list_executions(query, limit=8)
+
+    # then: the lean list showed eight missing, so the full list answered
+    assert inner.list_reads == [True, False, True]
+    assert [e.node_executions for e in page.items] == [()] * 8
+
+
+async def test_only_backends_whose_lists_carry_node_data_are_polled_lean() -> None:
+    inner = ListsWithoutNodes("a", [make_execution("a", "1", minutes=1)])
+    cached = CachedBackend(inner, ExecutionCache())
+    query = ExecutionQuery(include_nodes=True)
+    for _ in range(2):
+        await cached.list_executions(query, limit=10)
+    assert not cached._polled
+
+
+async def test_a_page_the_cache_cannot_hold_is_never_polled_lean() -> None:
+    # given: a cache too small for the page
+    inner = BatchLists("n", [make_execution("n", str(i), minutes=i) for i in range(1, 9)])
+    tiny = ExecutionCache(CacheSettings(max_entries=1))
+    cached = CachedBackend(inner, tiny)
+    query = ExecutionQuery(include_nodes=True)
+
+    # when
+    for _ in range(3):
+        await cached.list_executions(query, limit=10)
+
+    # then: no lean read was tried, so no call was wasted on one
+    assert inner.list_reads == [True, True, True]
+
+
+async def test_a_lean_read_that_fell_short_is_not_tried_again_until_the_cache_holds_the_page() -> (
+    None
+):
+    executions = [make_execution("n", str(i), minutes=i) for i in range(1, 9)]
+    inner = BatchLists("n", executions)
+    cache = ExecutionCache()
+    cached = CachedBackend(inner, cache)
+    query = ExecutionQuery(include_nodes=True)
+    await cached.list_executions(query, limit=8)
+    for e in executions:
+        cache.drop(e.key)
+
+    await cached.list_executions(query, limit=8)  # lean, short, then in full (refills)
+    await cached.list_executions(query, limit=8)  # lean again: the cache holds the page
+
+    assert inner.list_reads == [True, False, True, False]

@@ -9,6 +9,11 @@ executions (pending, running, waiting) are never cached: their next read may dif
 be; executions that arrive in full from a list are remembered; identical reads in flight at the
 same time share one backend call; a delete through the gateway drops the entry. Mutations pass
 straight through, never coalesced, never retried.
+
+A list read with node data from a backend whose lists can carry it (n8n's ``includeData``) is
+remembered; read again (a dashboard polling its page), it is listed without node data and
+filled from the cache, the few executions the cache lacks read one by one. When more are
+missing, the full list is read instead.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ from execgate.domain.models import (
 from execgate.domain.ports import Backend
 
 T = TypeVar("T")
+
+POLLED_PAGES = 1024
+"""List reads remembered as polled (per instance)."""
+LEAN_MISSES = 4
+"""A lean page may read this many executions one by one (or a fifth of the page): the active
+ones at the head of a polled page, mostly."""
 
 
 def estimate_size(value: Any, _depth: int = 0) -> int:
@@ -65,6 +76,10 @@ class CacheSettings:
     ttl_seconds: float = 300.0
 
 
+def _lean_misses(limit: int) -> int:
+    return max(LEAN_MISSES, limit // 5)
+
+
 class ExecutionCache:
     """LRU of finished executions with nodes, keyed by ``ExecutionKey``."""
 
@@ -94,6 +109,11 @@ class ExecutionCache:
         self._entries.move_to_end(key)
         self.hits += 1
         return execution
+
+    def holds(self, key: ExecutionKey) -> bool:
+        """Whether ``get`` would answer ``key`` now (without counting a hit or a miss)."""
+        entry = self._entries.get(key)
+        return entry is not None and self.clock() - entry[2] <= self.settings.ttl_seconds
 
     def put(self, execution: Execution) -> None:
         if not execution.status.is_finished or execution.node_executions is None:
@@ -168,6 +188,8 @@ class CachedBackend:
         self.name = inner.name
         self.kind: BackendKind = inner.kind
         self._coalesce = Coalescer()
+        self._polled: OrderedDict[Hashable, None] = OrderedDict()
+        """List reads with node data already answered in full once: read lean next time."""
 
     def capabilities(self) -> frozenset[Capability]:
         return self.inner.capabilities()
@@ -181,19 +203,72 @@ class CachedBackend:
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page:
         key = ("list", query, limit, _freeze(position))
+        if query.include_nodes and key in self._polled:
+            self._polled.move_to_end(key)
+            lean = await self._lean_page(query, limit, position)
+            if lean is not None:
+                return lean
+            self._polled.pop(key, None)
         page = await self._coalesce.run(
             key, lambda: self.inner.list_executions(query, limit=limit, position=position)
         )
         for item in page.items:
             self.cache.put(item)
+        if query.include_nodes and Capability.BATCH_NODE_DATA in self.inner.capabilities():
+            self._remember_polled(key, page, limit)
         return self._with_cached_details(page)
 
+    def _remember_polled(self, key: Hashable, page: Page, limit: int) -> None:
+        """Read ``key`` lean next time if the cache now holds enough of its page."""
+        missing = sum(
+            1
+            for item in page.items
+            if not item.status.is_finished or not self.cache.holds(item.key)
+        )
+        if missing > _lean_misses(limit):
+            self._polled.pop(key, None)
+            return
+        self._polled[key] = None
+        if len(self._polled) > POLLED_PAGES:
+            self._polled.popitem(last=False)
+
+    async def _lean_page(
+        self, query: ExecutionQuery, limit: int, position: Mapping[str, Any] | None
+    ) -> Page | None:
+        """A page read again without node data, filled from the cache; ``None`` when too many
+        of its executions are not there (the full list is then cheaper).
+
+        A backend whose list can carry node data (n8n's ``includeData``) sends much more for
+        it; a page polled again mostly lists finished executions the cache holds in full.
+        What the cache lacks (running executions, new ones) is read one by one.
+        """
+        lean_query = replace(query, include_nodes=False)
+        page = await self._coalesce.run(
+            ("list", lean_query, limit, _freeze(position)),
+            lambda: self.inner.list_executions(lean_query, limit=limit, position=position),
+        )
+        items = list(self._with_cached_details(page).items)
+        missing = [i for i, item in enumerate(items) if item.node_executions is None]
+        if len(missing) > _lean_misses(limit):
+            return None
+        if missing:
+            found = await self.get_executions(
+                [items[i].native_id for i in missing], include_nodes=True
+            )
+            for i in missing:
+                detail = found.get(items[i].native_id)
+                if detail is None:
+                    return None  # deleted since it was listed: the full list decides
+                items[i] = detail
+        return replace(page, items=tuple(items), calls=page.calls + len(missing))
+
     def _with_cached_details(self, page: Page) -> Page:
-        """Give listed finished executions the node data the cache already holds for them.
+        """Give listed finished executions what the cache already holds for them.
 
         The listed fields stay as the backend just answered them; only what a finished
-        execution can no longer change (its node runs, input and output) comes from the cache,
-        so asking for ``nodeExecutions`` on a polled page needs no detail read at all.
+        execution can no longer change (its node runs, input and output, and the workflow name
+        and error message a list without node data leaves out) comes from the cache, so asking
+        for ``nodeExecutions`` on a polled page needs no detail read at all.
         """
         items = list(page.items)
         changed = False
@@ -208,6 +283,8 @@ class CachedBackend:
                 node_executions=cached.node_executions,
                 input_data=cached.input_data,
                 output_data=cached.output_data,
+                workflow_name=item.workflow_name or cached.workflow_name,
+                error_message=item.error_message or cached.error_message,
             )
             changed = True
         return replace(page, items=tuple(items)) if changed else page
