@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry import relay
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from execgate.api import ids
 from execgate.api.context import Info, PartialError
@@ -121,30 +122,45 @@ def _to_filter(
 
 
 def _fields(
-    selections: list[SelectedField | FragmentSpread | InlineFragment],
-) -> list[SelectedField]:
-    """The fields of a selection set, with fragments flattened."""
-    out: list[SelectedField] = []
-    for selection in selections:
-        if isinstance(selection, SelectedField):
+    selection_set: SelectionSetNode | None, fragments: Mapping[str, Any]
+) -> list[FieldNode]:
+    """The fields of a selection set, with fragments (inline and named) flattened."""
+    out: list[FieldNode] = []
+    for selection in selection_set.selections if selection_set is not None else ():
+        if isinstance(selection, FieldNode):
             out.append(selection)
-        else:
-            out.extend(_fields(selection.selections))
+        elif isinstance(selection, InlineFragmentNode):
+            out.extend(_fields(selection.selection_set, fragments))
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                out.extend(_fields(fragment.selection_set, fragments))
     return out
 
 
 def _wants_detail(info: Info) -> bool:
-    """Whether the query asks for node data of the listed executions (edges.node or nodes)."""
-    for connection in info.selected_fields:
-        for field in _fields(connection.selections):
-            if field.name == "nodes":
+    """Whether the query asks for node data of the listed executions (edges.node or nodes).
+
+    Read from the operation's syntax tree itself: strawberry's ``selected_fields`` converts
+    the whole selection into its own objects first, which cost more than the walk.
+    """
+    raw = info._raw_info
+    fragments = raw.fragments
+    for connection in raw.field_nodes:
+        for field in _fields(connection.selection_set, fragments):
+            name = field.name.value
+            if name == "nodes":
                 nodes = [field]
-            elif field.name == "edges":
-                nodes = [f for f in _fields(field.selections) if f.name == "node"]
+            elif name == "edges":
+                nodes = [
+                    f for f in _fields(field.selection_set, fragments) if f.name.value == "node"
+                ]
             else:
                 continue
             for node in nodes:
-                if any(f.name in _DETAIL_FIELDS for f in _fields(node.selections)):
+                if any(
+                    f.name.value in _DETAIL_FIELDS for f in _fields(node.selection_set, fragments)
+                ):
                     return True
     return False
 
