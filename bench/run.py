@@ -126,6 +126,8 @@ class Bench:
         self.cache_note = ""
         self.baseline_client = ""
         self.profiles: list[str] = []
+        self.transports: dict[str, float] = {}
+        self.transports_note = "not run (--no-transports)"
         self._n = 0
         self.credentials = {
             TEAM: "sdk_" + secrets.token_urlsafe(18),
@@ -463,6 +465,8 @@ class Bench:
                     print("\n" + workload_table(self.cells, latency, workload) + "\n", flush=True)
                 if latency == 0 and args.soak_seconds > 0:
                     self.run_soak(group)
+                if latency == 0 and not args.no_transports:
+                    self.run_transports(group)
                 for workload in args.profile if latency == 0 else []:
                     self.log(f"profiling a cold {workload} gateway with py-spy (not in the tables)")
                     self.run_gateway(group, workload, cold=True, profile=True)
@@ -491,6 +495,42 @@ class Bench:
         cell = self.run_gateway(group, "W3", cold=False, duration=seconds, warmup=5.0)
         series = cell.server().get("rss_kb", [])
         self.soak = Soak(seconds, [kb / 1024 for kb in series], cell.throughput, cell.errors)
+
+    def run_transports(self, group: Group) -> None:
+        """bench/transports.py against the team-style simulator, on the gateway's core."""
+        self.log("transports: client CPU per backend read through each transport")
+        argv = [
+            self.py, "-m", "bench.transports", "--url", group.sims[TEAM].url,
+            "--team-id", group.team_id, "--token-env", "BENCH_ACME_TOKEN",
+        ]  # fmt: skip
+        if self.procs.taskset is not None:
+            argv = [self.procs.taskset, "-c", SERVER_CPU, *argv]
+        try:
+            done = subprocess.run(
+                argv,
+                env={**os.environ, **group.env},
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
+            )
+            measured = json.loads(done.stdout.strip().splitlines()[-1])
+            self.transports = {k: float(v) for k, v in measured["transports_us_per_read"].items()}
+        except (subprocess.SubprocessError, OSError, ValueError, KeyError, IndexError) as exc:
+            self.transports_note = f"not measured ({type(exc).__name__})"
+            self.log(f"  transports {self.transports_note}")
+            return
+        self.log("  " + transports_line(self.transports))
+
+
+def transports_line(measured: dict[str, float]) -> str:
+    base = measured.get("aiohttp")
+    parts = []
+    for kind, micros in measured.items():
+        ratio = f" ({micros / base:.2f}x aiohttp)" if base and kind != "aiohttp" else ""
+        parts.append(f"{kind} {micros:.0f} µs{ratio}")
+    return ", ".join(parts)
 
 
 def machine() -> list[str]:
@@ -554,6 +594,10 @@ def header(bench: Bench, args: argparse.Namespace) -> list[str]:
         f"- {hive}",
         "- CPU ms/q and server CPU % are the measured server process's (utime+stime from "
         "/proc); calls/q are counted at the simulators; peak RSS is VmHWM",
+        "- transports (bench/transports.py: client CPU per detail read of the team-style "
+        "simulator through each `transport` setting, 16 in flight, median of 5 interleaved "
+        "rounds; execgate uses http11): "
+        + (transports_line(bench.transports) if bench.transports else bench.transports_note),
     ]
 
 
@@ -605,6 +649,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=1,
         help="measure every cell this many times, interleaved, and keep the median trial",
+    )
+    parser.add_argument(
+        "--no-transports", action="store_true", help="skip the transport comparison"
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-pin", action="store_true", help="do not use taskset")

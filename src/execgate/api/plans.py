@@ -177,7 +177,7 @@ def _remembered_isoformat(isoformat: Callable[[Any], Any]) -> Callable[[Any], An
     have the same fields, so the same ``isoformat``; anything else is serialised as it is.
     """
 
-    @lru_cache(maxsize=16_384)
+    @lru_cache(maxsize=4096)
     def formatted(moment: datetime, offset: timedelta | None) -> Any:
         return isoformat(moment)
 

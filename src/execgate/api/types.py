@@ -382,7 +382,9 @@ class NodeRunsMemo:
         return list(converted)
 
 
-NODE_RUNS = NodeRunsMemo(2048)
+NODE_RUNS = NodeRunsMemo(256)
+"""Enough for the pages a dashboard polls (W4 is 100 executions); each entry keeps its
+execution's node data alive, so it stays small."""
 
 
 def _node_executions(execution: models.Execution) -> list[NodeExecutionNode]:

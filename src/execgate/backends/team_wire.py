@@ -94,6 +94,8 @@ def _status(raw: str) -> ExecutionStatus:
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # what JSON decodes to: skips the slower ABC check
+        return value
     if not isinstance(value, Mapping):
         raise WireError(f"{what} is not an object")
     return value
