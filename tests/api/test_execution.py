@@ -265,19 +265,25 @@ def test_errors_inside_nested_objects_keep_graphql_cores_paths() -> None:
     assert data["boxes"][1]["spare"] is None and data["boxes"][4]["bits"] == [None]
 
 
-def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # given
-    _, fast = _schemas()
-    completed: list[str] = []
+@pytest.fixture
+def completed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The object types graphql-core's own object path completes, in order."""
+    names: list[str] = []
     original = graphql.execution.executor.Executor.complete_object_value
 
     def spy(self: Any, return_type: Any, *args: Any) -> Any:
-        completed.append(return_type.name)
+        names.append(return_type.name)
         return original(self, return_type, *args)
 
     monkeypatch.setattr(graphql.execution.executor.Executor, "complete_object_value", spy)
+    return names
+
+
+def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
+    completed: list[str],
+) -> None:
+    # given
+    _, fast = _schemas()
 
     # when
     data, errors = _answer(fast, "{ first { shout parts { label weight } } gaps { label } }")
@@ -302,19 +308,9 @@ def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
     assert completed == ["Item"]
 
 
-def test_nested_objects_and_known_answers_complete_inline(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_nested_objects_and_known_answers_complete_inline(completed: list[str]) -> None:
     # given: only boxes whose every answer is at hand
     _, fast = _schemas()
-    completed: list[str] = []
-    original = graphql.execution.executor.Executor.complete_object_value
-
-    def spy(self: Any, return_type: Any, *args: Any) -> Any:
-        completed.append(return_type.name)
-        return original(self, return_type, *args)
-
-    monkeypatch.setattr(graphql.execution.executor.Executor, "complete_object_value", spy)
     LOOKUPS.clear()
 
     # when

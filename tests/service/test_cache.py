@@ -233,19 +233,24 @@ async def test_a_polled_page_is_listed_without_node_data_and_filled_from_the_cac
     assert again.calls == 2
 
 
-async def test_a_polled_page_missing_too_much_from_the_cache_is_read_in_full() -> None:
-    # given: a polled page, then a cache that lost what it held
+async def _polled_then_forgotten() -> tuple[BatchLists, CachedBackend]:
+    """A page of eight read in full once, then dropped from the cache."""
     executions = [make_execution("n", str(i), minutes=i) for i in range(1, 9)]
     inner = BatchLists("n", executions)
     cache = ExecutionCache()
     cached = CachedBackend(inner, cache)
-    query = ExecutionQuery(include_nodes=True)
-    await cached.list_executions(query, limit=8)
+    await cached.list_executions(ExecutionQuery(include_nodes=True), limit=8)
     for e in executions:
         cache.drop(e.key)
+    return inner, cached
+
+
+async def test_a_polled_page_missing_too_much_from_the_cache_is_read_in_full() -> None:
+    # given: a polled page, then a cache that lost what it held
+    inner, cached = await _polled_then_forgotten()
 
     # when
-    page = await cached.list_executions(query, limit=8)
+    page = await cached.list_executions(ExecutionQuery(include_nodes=True), limit=8)
 
     # then: the lean list showed eight missing, so the full list answered
     assert inner.list_reads == [True, False, True]
@@ -279,15 +284,9 @@ async def test_a_page_the_cache_cannot_hold_is_never_polled_lean() -> None:
 async def test_a_lean_read_that_fell_short_is_not_tried_again_until_the_cache_holds_the_page() -> (
     None
 ):
-    executions = [make_execution("n", str(i), minutes=i) for i in range(1, 9)]
-    inner = BatchLists("n", executions)
-    cache = ExecutionCache()
-    cached = CachedBackend(inner, cache)
-    query = ExecutionQuery(include_nodes=True)
-    await cached.list_executions(query, limit=8)
-    for e in executions:
-        cache.drop(e.key)
+    inner, cached = await _polled_then_forgotten()
 
+    query = ExecutionQuery(include_nodes=True)
     await cached.list_executions(query, limit=8)  # lean, short, then in full (refills)
     await cached.list_executions(query, limit=8)  # lean again: the cache holds the page
 
