@@ -248,6 +248,27 @@ async def test_a_connection_lost_in_the_middle_of_an_answer_is_a_read_error() ->
     assert len(connections) == 1  # not sent again: part of an answer had arrived
 
 
+async def test_an_answer_without_length_ends_where_the_server_closes() -> None:
+    async def unframed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        writer.write(b'{"items": ')
+        await writer.drain()
+        writer.write(b"[1, 2]}")
+        await writer.drain()
+
+    listener, url, connections = await _raw_server(unframed)
+    pool = ReadPool(url)
+    try:
+        first = await _get(pool, "/a")
+        second = await _get(pool, "/b")
+    finally:
+        await pool.aclose()
+        listener.close()
+    assert first == second == (200, b'{"items": [1, 2]}')
+    assert len(connections) == 2  # such a connection is never reused
+
+
 async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
     async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")

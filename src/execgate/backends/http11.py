@@ -53,6 +53,7 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.received = False
+        self.headers_done = False
         self.closed = False
         self.idle_since = 0.0
 
@@ -75,12 +76,25 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if exc is None and self.headers_done and not self._framed():
+            # No length and not chunked: the body ran until the server closed the connection.
+            self.on_message_complete()
+            return
         self._fail(_Lost(self.received))
+
+    def _framed(self) -> bool:
+        """Whether the answer's headers say where its body ends (length or chunks)."""
+        return any(
+            name.lower() in ("content-length", "transfer-encoding") for name, _ in self.headers
+        )
 
     # -- httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -109,7 +123,7 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[tuple[Answer, bool]] = loop.create_future()
         self.waiter = waiter
-        self.headers, self.body, self.received = [], [], False
+        self.headers, self.body, self.received, self.headers_done = [], [], False, False
         self.transport.write(request)
         timer = None
         if read_timeout is not None:
