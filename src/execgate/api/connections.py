@@ -175,7 +175,7 @@ async def _read_details(info: Info, page: FeedPage) -> dict[ExecutionKey, Execut
     keys = [edge.node.key for edge in page.edges if edge.node.node_executions is None]
     if not keys:
         return {}
-    loader = info.context.loaders.execution
+    loader = info.context.loaders.execution  # none of these was listed in full
     found = await asyncio.gather(*(loader.load(key) for key in keys), return_exceptions=True)
     details: dict[ExecutionKey, Execution | Exception] = {}
     for key, result in zip(keys, found, strict=True):

@@ -70,28 +70,46 @@ class Loaders:
     def __init__(self, gateway: Gateway) -> None:
         self.execution = DataLoader(_execution_batch(gateway))
         self.workflow = DataLoader(_workflow_batch(gateway))
+        self._listed: dict[ExecutionKey, Execution] = {}
+        """Executions a list read in full: answered before the loader is asked (a plain dict
+        costs less than priming the loader with a future per execution of every page)."""
+        self._named: dict[WorkflowKey, str] = {}
 
     def prime(self, execution: Execution) -> None:
         """Remember an execution read in full (with its nodes) by a list call."""
         if execution.node_executions is not None:
-            self.execution.prime(execution.key, execution)
+            self._listed[execution.key] = execution
         if execution.workflow_name is not None:
-            self.workflow.prime(
-                execution.workflow_key, Workflow(execution.workflow_key, execution.workflow_name)
-            )
+            self._named[execution.workflow_key] = execution.workflow_name
 
     async def execution_detail(self, key: ExecutionKey) -> Execution | None:
+        listed = self._listed.get(key)
+        if listed is not None:
+            return listed
         result: Execution | None = await self.execution.load(key)
         return result
 
+    async def executions(self, keys: list[ExecutionKey]) -> list[Execution | None]:
+        """``execution_detail`` for many keys, in one batch for those not listed."""
+        wanted = [key for key in keys if key not in self._listed]
+        loaded: list[Execution | None] = await self.execution.load_many(wanted) if wanted else []
+        found = dict(zip(wanted, loaded, strict=True))
+        return [self._listed.get(key) or found.get(key) for key in keys]
+
     async def workflow_of(self, key: WorkflowKey) -> Workflow | None:
+        name = self._named.get(key)
+        if name is not None:
+            return Workflow(key, name)
         result: Workflow | None = await self.workflow.load(key)
         return result
 
     def forget(self, key: ExecutionKey) -> None:
+        self._listed.pop(key, None)
         self.execution.clear(key)
 
     def release(self) -> None:
         """Drop everything read for this request (called when its answer is built)."""
+        self._listed.clear()
+        self._named.clear()
         self.execution.clear_all()
         self.workflow.clear_all()

@@ -340,7 +340,7 @@ class ExecutionNode(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[ExecutionNode | None]:
         keys = [ExecutionKey.decode(raw) for raw in node_ids]
-        found = await info.context.loaders.execution.load_many(keys)
+        found = await info.context.loaders.executions(keys)
         return [None if e is None else cls.from_domain(e) for e in found]
 
 
