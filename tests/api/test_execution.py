@@ -11,7 +11,7 @@ import graphql
 import pytest
 import strawberry
 from strawberry import relay
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from execgate.api.execution import InlineExecutor, executor_for, supports_fast_path
 from execgate.api.plans import LEAF, OBJECT, field_plans
@@ -243,6 +243,25 @@ def test_the_compared_answers_hold_errors_and_coerced_values() -> None:
     assert [path for _, path, _ in errors] == [("items", 2, "name"), ("items", 3, "count")]
     assert "Cannot return null for non-nullable field Item.name." in errors[0][0]
     assert "Int cannot represent non-integer value" in errors[1][0]
+
+
+def test_plans_shared_across_operations_follow_each_operations_variables() -> None:
+    # given: schemas with a parser cache, so the same text gives the same syntax tree
+    plain, fast = _schemas([lambda: ParserCache(maxsize=8)])
+    document = "query($skip: Boolean!) { first { parts { label @skip(if: $skip) weight } } }"
+    executor = fast.execution_context_class
+
+    # when: the same operation with the variable flipping
+    answers = []
+    for skip in (False, True, False, True):
+        got = fast.execute_sync(document, variable_values={"skip": skip})
+        expected = plain.execute_sync(document, variable_values={"skip": skip})
+        answers.append((got.data, expected.data))
+
+    # then: each answer as graphql-core gives it, and plans were shared between operations
+    assert all(got == expected for got, expected in answers)
+    assert answers[0][0] != answers[1][0]
+    assert 0 < len(executor.shared_plans) <= 4  # type: ignore[union-attr]
 
 
 def test_errors_inside_nested_objects_keep_graphql_cores_paths() -> None:

@@ -29,6 +29,7 @@ the whole request, since it would bypass it.
 from __future__ import annotations
 
 import inspect
+from collections import OrderedDict
 from typing import Any
 
 from graphql import (
@@ -51,6 +52,9 @@ RowPlan = tuple[tuple[str, int, Any], ...]
 ``TYPENAME`` with ``None``."""
 
 _NOT_PLAIN: RowPlan = ()
+
+SHARED_PLANS = 512
+"""Row plans kept across operations per schema."""
 
 _EXPECTED_PARAMETERS = (
     "self",
@@ -75,6 +79,9 @@ class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
     _row_plans: dict[tuple[str, int], tuple[Any, RowPlan]] | None = None
     """This operation's object selections and their row plans (kept with their field lists,
     so ids stay unique while it runs)."""
+    shared_plans: OrderedDict[Any, tuple[tuple[Any, ...], RowPlan]] = OrderedDict()
+    """Row plans shared by the operations of one schema (see ``_shared_key``), newest last."""
+    _variables_key: str | None = None
 
     def complete_object_value(
         self,
@@ -136,9 +143,38 @@ class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
         found = memo.get(key)
         if found is not None:
             return found[1]
-        rows = self._row_plan_of(object_type, field_details_list, plans)
+        shared_key = self._shared_key(object_type, field_details_list)
+        shared = self.shared_plans.get(shared_key) if shared_key is not None else None
+        if shared is not None:
+            rows = shared[1]
+        else:
+            rows = self._row_plan_of(object_type, field_details_list, plans)
+            if shared_key is not None:
+                nodes = tuple(details.node for details in field_details_list)
+                self.shared_plans[shared_key] = (nodes, rows)
+                if len(self.shared_plans) > SHARED_PLANS:
+                    self.shared_plans.popitem(last=False)
         memo[key] = (field_details_list, rows)
         return rows
+
+    def _shared_key(self, object_type: GraphQLObjectType, field_details_list: Any) -> Any:
+        """What makes a selection's row plan the same in another operation, or ``None``.
+
+        The parser cache hands every request of the same text the same syntax tree, so the
+        selection's field nodes (kept alive with the plan) name it; the variables decide its
+        ``@skip``/``@include``. Deferred selections are never shared.
+        """
+        if any(
+            d.defer_usage is not None or d.fragment_variable_values is not None
+            for d in field_details_list
+        ):
+            return None
+        variables = self._variables_key
+        if variables is None:
+            coerced = self.variable_values.coerced
+            variables = self._variables_key = repr(sorted(coerced.items()))
+        nodes = tuple(id(details.node) for details in field_details_list)
+        return (object_type.name, nodes, variables)
 
     def _row_plan_of(
         self, object_type: GraphQLObjectType, field_details_list: Any, plans: dict[str, FieldPlan]
@@ -311,4 +347,8 @@ def executor_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreExecutionCo
     executor) when the installed graphql-core is not the one it was written against."""
     if not supports_fast_path():
         return None
-    return type("ExecgateExecutor", (InlineExecutor,), {"plans": field_plans(schema)})
+    return type(
+        "ExecgateExecutor",
+        (InlineExecutor,),
+        {"plans": field_plans(schema), "shared_plans": OrderedDict()},
+    )
