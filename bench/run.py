@@ -1,6 +1,6 @@
 """Benchmark execgate against a direct asyncio client and against Hive Gateway.
 
-    .venv/bin/python -m bench.run            # the full run (about 7 minutes on 2 cores)
+    .venv/bin/python -m bench.run            # the full run (about 8 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick    # a smoke run (about 2 minutes)
     .venv/bin/python -m bench.run --trials 3 # each cell the median of 3 interleaved trials
 
@@ -86,7 +86,7 @@ SIMULATORS = (
 IDS_QUERY = "query { executions(first: 50) { edges { node { id } } } }"
 SKELETON = """# execgate benchmark results
 
-Run with `.venv/bin/python -m bench.run` (about 7 minutes on 2 cores; `--quick` for a 2-minute
+Run with `.venv/bin/python -m bench.run` (about 8 minutes on 2 cores; `--quick` for a 2-minute
 smoke run, `--help` for the options). The section between the markers below is rewritten by
 every run that is not `--no-write`; the analysis after it is written by hand.
 
