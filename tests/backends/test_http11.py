@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -171,8 +172,9 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
-async def _raw_server(handler: Handler) -> tuple[asyncio.Server, str, list[int]]:
-    """A raw TCP server on 127.0.0.1; the list counts its connections."""
+@asynccontextmanager
+async def _raw_pool(handler: Handler) -> AsyncIterator[tuple[ReadPool, list[int]]]:
+    """A read pool on a raw TCP server on 127.0.0.1; the list counts the server's connections."""
     connections: list[int] = []
 
     async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -183,8 +185,12 @@ async def _raw_server(handler: Handler) -> tuple[asyncio.Server, str, list[int]]
             writer.close()
 
     listener = await asyncio.start_server(counted, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    return listener, f"http://127.0.0.1:{port}", connections
+    pool = ReadPool(f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}")
+    try:
+        yield pool, connections
+    finally:
+        await pool.aclose()
+        listener.close()
 
 
 async def test_a_read_on_a_connection_the_server_dropped_is_sent_once_more() -> None:
@@ -196,15 +202,10 @@ async def test_a_read_on_a_connection_the_server_dropped_is_sent_once_more() -> 
         await writer.drain()
         await reader.readuntil(b"\r\n\r\n")
 
-    listener, url, connections = await _raw_server(one_answer)
-    pool = ReadPool(url)
-    try:
+    async with _raw_pool(one_answer) as (pool, connections):
         # when
         first = await _get(pool, "/a")
         second = await _get(pool, "/b")
-    finally:
-        await pool.aclose()
-        listener.close()
 
     # then: both answered, the second on a new connection
     assert first == second == (200, b"{}")
@@ -218,15 +219,10 @@ async def test_a_connection_closed_while_idle_is_not_taken() -> None:
         writer.write(OK)
         await writer.drain()
 
-    listener, url, connections = await _raw_server(one_answer)
-    pool = ReadPool(url)
-    try:
+    async with _raw_pool(one_answer) as (pool, connections):
         await _get(pool, "/a")
         await asyncio.sleep(0.1)  # the hang-up reaches the pool
         second = await _get(pool, "/b")
-    finally:
-        await pool.aclose()
-        listener.close()
     assert second == (200, b"{}")
     assert len(connections) == 2
 
@@ -237,14 +233,9 @@ async def test_a_connection_lost_in_the_middle_of_an_answer_is_a_read_error() ->
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
         await writer.drain()
 
-    listener, url, connections = await _raw_server(half)
-    pool = ReadPool(url)
-    try:
+    async with _raw_pool(half) as (pool, connections):
         with pytest.raises(httpx.ReadError):
             await _get(pool, "/a")
-    finally:
-        await pool.aclose()
-        listener.close()
     assert len(connections) == 1  # not sent again: part of an answer had arrived
 
 
@@ -257,14 +248,9 @@ async def test_an_answer_without_length_ends_where_the_server_closes() -> None:
         writer.write(b"[1, 2]}")
         await writer.drain()
 
-    listener, url, connections = await _raw_server(unframed)
-    pool = ReadPool(url)
-    try:
+    async with _raw_pool(unframed) as (pool, connections):
         first = await _get(pool, "/a")
         second = await _get(pool, "/b")
-    finally:
-        await pool.aclose()
-        listener.close()
     assert first == second == (200, b'{"items": [1, 2]}')
     assert len(connections) == 2  # such a connection is never reused
 
@@ -276,14 +262,9 @@ async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
         await writer.drain()
         await asyncio.sleep(0.5)
 
-    listener, url, _ = await _raw_server(garbage)
-    pool = ReadPool(url)
-    try:
+    async with _raw_pool(garbage) as (pool, _):
         with pytest.raises(httpx.RemoteProtocolError):
             await _get(pool, "/a")
-    finally:
-        await pool.aclose()
-        listener.close()
 
 
 async def test_a_slow_answer_is_a_read_timeout_and_its_connection_is_dropped(
