@@ -219,12 +219,12 @@ async def test_an_operation_that_passed_is_not_walked_again(
 
 def test_passed_operations_keep_the_newest_and_know_their_document() -> None:
     # given
-    passed = PassedOperations(size=2)
+    passed = PassedOperations(2)
     documents = [object(), object(), object()]
 
     # when
     for number, document in enumerate(documents):
-        passed.add(("op", number), document)
+        passed.put(("op", number), document)
 
     # then
     assert len(passed) == 2

@@ -29,7 +29,6 @@ the whole request, since it would bypass it.
 from __future__ import annotations
 
 import inspect
-from collections import OrderedDict
 from typing import Any
 
 from graphql import (
@@ -45,6 +44,7 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from execgate.api.plans import LEAF, OBJECT, TYPENAME, FieldPlan, LeafPlan, field_plans
+from execgate.lru import LRU
 
 RowPlan = tuple[tuple[str, int, Any], ...]
 """How to complete an object selection inline: (response name, kind, what to do) per field:
@@ -79,8 +79,9 @@ class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
     _row_plans: dict[tuple[str, int], tuple[Any, RowPlan]] | None = None
     """This operation's object selections and their row plans (kept with their field lists,
     so ids stay unique while it runs)."""
-    shared_plans: OrderedDict[Any, tuple[tuple[Any, ...], RowPlan]] = OrderedDict()
-    """Row plans shared by the operations of one schema (see ``_shared_key``), newest last."""
+    shared_plans: LRU[Any, tuple[tuple[Any, ...], RowPlan]] = LRU(0)
+    """Row plans shared by the operations of one schema (see ``_shared_key``); each schema's
+    executor class gets its own (``executor_for``)."""
     _variables_key: str | None = None
 
     def complete_object_value(
@@ -151,9 +152,7 @@ class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
             rows = self._row_plan_of(object_type, field_details_list, plans)
             if shared_key is not None:
                 nodes = tuple(details.node for details in field_details_list)
-                self.shared_plans[shared_key] = (nodes, rows)
-                if len(self.shared_plans) > SHARED_PLANS:
-                    self.shared_plans.popitem(last=False)
+                self.shared_plans.put(shared_key, (nodes, rows))
         memo[key] = (field_details_list, rows)
         return rows
 
@@ -350,5 +349,5 @@ def executor_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreExecutionCo
     return type(
         "ExecgateExecutor",
         (InlineExecutor,),
-        {"plans": field_plans(schema), "shared_plans": OrderedDict()},
+        {"plans": field_plans(schema), "shared_plans": LRU(SHARED_PLANS)},
     )

@@ -16,7 +16,6 @@ audited: one line per execution it named, with the refusal's code.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from execgate.api import ids
 from execgate.api.context import Context
 from execgate.api.cost import CostEstimate
 from execgate.api.walk import INTROSPECTION_ROOTS, Selected, Walker
+from execgate.lru import LRU
 
 MAX_FIELD_VISITS = 20_000
 """Fields walked per operation (fragments spread many times count each time)."""
@@ -71,34 +71,18 @@ def is_token_limit_error(error: GraphQLError) -> bool:
     return "Document contains more than" in error.message
 
 
-class PassedOperations:
+class PassedOperations(LRU[Hashable, Any]):
     """Operations that passed the limits, so the same one is not walked again.
 
     An operation is the same when its parsed document (the parser cache hands out one object
     per text), operation name, variables, limits, ``max_first`` and the instances its client
-    sees (names and kinds) are. Only passes are remembered, least recently used first out: a
-    refusal is worked out, and audited, every time.
+    sees (names and kinds) are. The key holds the document's id and the entry the document
+    itself, so that id cannot be reused meanwhile. Only passes are remembered: a refusal is
+    worked out, and audited, every time.
     """
 
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._passed: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._passed)
-
     def holds(self, key: Hashable, document: Any) -> bool:
-        # the document is kept with its key, so the id in the key cannot be reused meanwhile
-        if self._passed.get(key) is not document:
-            return False
-        self._passed.move_to_end(key)
-        return True
-
-    def add(self, key: Hashable, document: Any) -> None:
-        self._passed[key] = document
-        self._passed.move_to_end(key)
-        while len(self._passed) > self.size:
-            self._passed.popitem(last=False)
+        return self.get(key) is document
 
 
 class QueryLimitsExtension(SchemaExtension):
@@ -121,21 +105,22 @@ class QueryLimitsExtension(SchemaExtension):
         execution = self.execution_context
         document = execution.graphql_document
         if document is not None and execution.result is None:
-            key = self._passed_key(document)
-            if key is None or self.passed is None or not self.passed.holds(key, document):
+            passed = self.passed
+            key = self._passed_key(document) if passed is not None else None
+            if key is None or passed is None or not passed.holds(key, document):
                 try:
                     self._check(document.definitions)
                 except Refused as refused:
                     execution.result = GraphQLExecutionResult(data=None, errors=[refused.error])
                 else:
-                    if key is not None and self.passed is not None:
-                        self.passed.add(key, document)
+                    if key is not None and passed is not None:
+                        passed.put(key, document)
         yield
 
     def _passed_key(self, document: Any) -> Hashable | None:
         """What makes this operation the same as one that passed, or ``None`` (not kept)."""
         context = self.execution_context.context
-        if self.passed is None or not isinstance(context, Context):
+        if not isinstance(context, Context):
             return None
         try:
             variables = orjson.dumps(

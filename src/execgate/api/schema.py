@@ -34,7 +34,7 @@ class ExecgateSchema(strawberry.Schema):
 
 
 def build_schema(**kwargs: Any) -> strawberry.Schema:
-    passed = PassedOperations()
+    passed = PassedOperations(256)
     # ErrorCodes comes first so that it codes the errors of everything after it; the limits run
     # after validation, before any resolver (see api.limits).
     built = ExecgateSchema(

@@ -6,7 +6,6 @@ may need a backend read (nodes, data, workflow names, retry links) go through th
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +19,7 @@ from execgate.api.context import Info
 from execgate.api.resolvers import KNOWN_VALUE
 from execgate.domain import models
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
+from execgate.lru import LRU
 
 if TYPE_CHECKING:
     from execgate.api.connections import ExecutionConnection, ExecutionFilter
@@ -362,10 +362,7 @@ class NodeRunsMemo:
     """
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._runs: OrderedDict[int, tuple[tuple[models.NodeExecution, ...], list[Any]]] = (
-            OrderedDict()
-        )
+        self._runs: LRU[int, tuple[tuple[models.NodeExecution, ...], list[Any]]] = LRU(size)
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -373,12 +370,9 @@ class NodeRunsMemo:
     def of(self, runs: tuple[models.NodeExecution, ...]) -> list[NodeExecutionNode]:
         entry = self._runs.get(id(runs))
         if entry is not None and entry[0] is runs:
-            self._runs.move_to_end(id(runs))
             return list(entry[1])
         converted = [NodeExecutionNode.from_domain(n) for n in runs]
-        self._runs[id(runs)] = (runs, converted)
-        if len(self._runs) > self.size:
-            self._runs.popitem(last=False)
+        self._runs.put(id(runs), (runs, converted))
         return list(converted)
 
 

@@ -35,6 +35,7 @@ from execgate.domain.models import (
     Workflow,
 )
 from execgate.domain.ports import Backend
+from execgate.lru import LRU
 
 T = TypeVar("T")
 
@@ -188,7 +189,7 @@ class CachedBackend:
         self.name = inner.name
         self.kind: BackendKind = inner.kind
         self._coalesce = Coalescer()
-        self._polled: OrderedDict[Hashable, None] = OrderedDict()
+        self._polled: LRU[Hashable, bool] = LRU(POLLED_PAGES)
         """List reads with node data already answered in full once: read lean next time."""
 
     def capabilities(self) -> frozenset[Capability]:
@@ -203,12 +204,10 @@ class CachedBackend:
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page:
         key = ("list", query, limit, _freeze(position))
-        if query.include_nodes and key in self._polled:
-            self._polled.move_to_end(key)
+        if query.include_nodes and self._polled.get(key):
             lean = await self._lean_page(query, limit, position)
             if lean is not None:
                 return lean
-            self._polled.pop(key, None)
         page = await self._coalesce.run(
             key, lambda: self.inner.list_executions(query, limit=limit, position=position)
         )
@@ -226,11 +225,9 @@ class CachedBackend:
             if not item.status.is_finished or not self.cache.holds(item.key)
         )
         if missing > _lean_misses(limit):
-            self._polled.pop(key, None)
-            return
-        self._polled[key] = None
-        if len(self._polled) > POLLED_PAGES:
-            self._polled.popitem(last=False)
+            self._polled.pop(key)
+        else:
+            self._polled.put(key, True)
 
     async def _lean_page(
         self, query: ExecutionQuery, limit: int, position: Mapping[str, Any] | None
