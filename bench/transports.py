@@ -21,21 +21,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from execgate.backends.http import BackendHTTP, HTTPSettings, build_client
-from execgate.backends.http11 import ReadPool
+from execgate.backends.http import BackendHTTP, HTTPSettings, open_http
 from execgate.backends.team import TeamBackend
-from execgate.backends.transport import AiohttpTransport
 
 TRANSPORTS = ("http11", "aiohttp", "httpx")
 
 
 def _backend_http(kind: str, url: str, token: str) -> BackendHTTP:
-    settings = HTTPSettings(transport=kind)
-    headers = TeamBackend.auth_headers(token)
-    direct = AiohttpTransport(max_connections=16) if kind != "httpx" else None
-    client = build_client(url, headers, settings, direct)
-    reads = ReadPool(url) if kind == "http11" else None
-    return BackendHTTP("bench", client, settings, direct=direct, reads=reads)
+    """The instance's HTTP side exactly as the gateway builds it for this setting."""
+    return open_http("bench", url, TeamBackend.auth_headers(token), HTTPSettings(transport=kind))
 
 
 async def _round(http: BackendHTTP, paths: list[str], concurrency: int) -> float:

@@ -6,11 +6,9 @@ from collections.abc import Mapping
 
 import httpx
 
-from execgate.backends.http import BackendHTTP, build_client
-from execgate.backends.http11 import ReadPool
+from execgate.backends.http import BackendHTTP, open_http
 from execgate.backends.n8n import N8nBackend
 from execgate.backends.team import TeamBackend
-from execgate.backends.transport import AiohttpTransport
 from execgate.config import InstanceSettings, Settings
 from execgate.domain.models import BackendKind
 from execgate.domain.ports import Backend
@@ -23,14 +21,7 @@ def build_backend(
         headers = TeamBackend.auth_headers(instance.credential)
     else:
         headers = N8nBackend.auth_headers(instance.credential)
-    direct: AiohttpTransport | None = None
-    reads: ReadPool | None = None
-    if transport is None and instance.http.transport in ("aiohttp", "http11"):
-        transport = direct = AiohttpTransport(max_connections=instance.http.max_concurrency)
-        if instance.http.transport == "http11":
-            reads = ReadPool(instance.base_url)
-    client = build_client(instance.base_url, headers, instance.http, transport)
-    http = BackendHTTP(instance.name, client, instance.http, direct=direct, reads=reads)
+    http = open_http(instance.name, instance.base_url, headers, instance.http, transport)
     if instance.kind is BackendKind.TEAM:
         assert instance.team_id is not None
         return TeamBackend(instance.name, http, instance.team_id), http

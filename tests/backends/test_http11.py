@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from execgate.backends.http import BackendHTTP
+from execgate.backends.http import BackendHTTP, HTTPSettings, open_http
 from execgate.backends.http11 import ReadPool
 from execgate.backends.transport import AiohttpTransport
 from execgate.simulate.server import BackgroundServer, free_port
@@ -335,3 +335,27 @@ async def test_backend_reads_take_the_pool_and_mutations_take_aiohttp(
     assert http.json(posted)["method"] == "POST" and http.json(posted)["encoding"] is None
     assert made_by_reads == 1 and pool.connections_made == 1
     assert read.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("setting", "pooled_reads", "direct"),
+    [("http11", True, True), ("aiohttp", False, True), ("httpx", False, False)],
+)
+async def test_each_transport_setting_builds_its_own_path(
+    setting: str, pooled_reads: bool, direct: bool
+) -> None:
+    http = open_http("x", "http://127.0.0.1:1", {}, HTTPSettings(transport=setting))
+    try:
+        assert (http._reads is not None, http._direct is not None) == (pooled_reads, direct)
+    finally:
+        await http.aclose()
+
+
+async def test_a_given_transport_carries_everything() -> None:
+    double = httpx.MockTransport(lambda request: httpx.Response(200, json={"via": "double"}))
+    http = open_http("x", "http://backend.test", {}, HTTPSettings(), double)
+    try:
+        answer = await http.request("GET", "/anything")
+    finally:
+        await http.aclose()
+    assert http.json(answer) == {"via": "double"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from execgate.backends.http import BackendHTTP, HTTPSettings, build_client
+from execgate.backends.http import BackendHTTP, HTTPSettings, open_http
 from execgate.backends.n8n import N8nBackend
 from tests.backends.n8n_contract import (
     TestErrorAnswers,
@@ -64,8 +64,8 @@ class RealTarget:
         return await asyncio.to_thread(self.n8n.new_execution, "running")
 
     def backend_with_key(self, api_key: str) -> N8nBackend:
-        client = build_client(self.base_url, N8nBackend.auth_headers(api_key), HTTPSettings())
-        return N8nBackend(INSTANCE, BackendHTTP(INSTANCE, client))
+        headers = N8nBackend.auth_headers(api_key)
+        return N8nBackend(INSTANCE, open_http(INSTANCE, self.base_url, headers, HTTPSettings()))
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +90,8 @@ async def n8n_target(seeded_enough: RealN8n, list_only_key: str) -> AsyncIterato
     n8n = seeded_enough
     headers = N8nBackend.auth_headers(n8n.api_key)
     settings = HTTPSettings(timeout_seconds=30, retry_timeout_seconds=120)
-    http = BackendHTTP(INSTANCE, build_client(n8n.base_url, headers, settings), settings)
+    # the instance's HTTP side as the gateway builds it (default transport: the read pool)
+    http = open_http(INSTANCE, n8n.base_url, headers, settings)
     raw = httpx.AsyncClient(base_url=n8n.base_url, headers=headers, timeout=30)
     ids = {status: i for status, i in n8n.ids.items() if status != "new"}
     ids["new"] = n8n.ids["new"]

@@ -123,6 +123,25 @@ def build_client(
     )
 
 
+def open_http(
+    instance: str,
+    base_url: str,
+    headers: Mapping[str, str],
+    settings: HTTPSettings,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> BackendHTTP:
+    """One instance's ``BackendHTTP``, sending as its ``transport`` setting says; a given
+    ``transport`` (a test double) carries everything instead."""
+    direct: AiohttpTransport | None = None
+    reads: ReadPool | None = None
+    if transport is None and settings.transport in ("aiohttp", "http11"):
+        transport = direct = AiohttpTransport(max_connections=settings.max_concurrency)
+        if settings.transport == "http11":
+            reads = ReadPool(base_url)
+    client = build_client(base_url, headers, settings, transport)
+    return BackendHTTP(instance, client, settings, direct=direct, reads=reads)
+
+
 class BackendHTTP:
     """Sends one instance's requests and turns failures into ``BackendError`` subclasses."""
 
