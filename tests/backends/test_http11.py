@@ -14,9 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from execgate.backends.http import BackendHTTP, HTTPSettings, open_http
+from execgate.backends.http import HTTPSettings, open_http
 from execgate.backends.http11 import ReadPool
-from execgate.backends.transport import AiohttpTransport
 from execgate.simulate.server import BackgroundServer, free_port
 
 HEAD = b"X-N8N-API-KEY: secret\r\n"
@@ -308,13 +307,10 @@ async def test_a_refused_connection_is_a_connect_error() -> None:
 async def test_backend_reads_take_the_pool_and_mutations_take_aiohttp(
     server: BackgroundServer,
 ) -> None:
-    # given
-    transport = AiohttpTransport(max_connections=4)
-    client = httpx.AsyncClient(
-        base_url=server.base_url, transport=transport, headers={"X-N8N-API-KEY": "secret"}
-    )
-    pool = ReadPool(server.base_url)
-    http = BackendHTTP("echo", client, direct=transport, reads=pool)
+    # given: the default transport setting
+    http = open_http("echo", server.base_url, {"X-N8N-API-KEY": "secret"}, HTTPSettings())
+    pool = http._reads
+    assert pool is not None
 
     # when
     try:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from execgate.backends.http import BackendHTTP, RawAnswer
+from execgate.backends.http import HTTPSettings, RawAnswer, open_http
 from execgate.backends.transport import AiohttpTransport
 from execgate.simulate.server import BackgroundServer, free_port
 
@@ -135,19 +135,17 @@ async def test_a_server_that_hangs_up_is_a_read_error() -> None:
 async def test_backend_requests_answer_status_body_and_headers_on_demand(
     server: BackgroundServer,
 ) -> None:
-    # given: a BackendHTTP whose client goes through the aiohttp transport
-    transport = AiohttpTransport(max_connections=4)
-    client = httpx.AsyncClient(
-        base_url=server.base_url, transport=transport, headers={"X-N8N-API-KEY": "secret"}
-    )
-    http = BackendHTTP("echo", client, direct=transport)
+    # given: a BackendHTTP whose requests go through the aiohttp transport directly
+    settings = HTTPSettings(transport="aiohttp")
+    http = open_http("echo", server.base_url, {"X-N8N-API-KEY": "secret"}, settings)
+    assert http._direct is not None and http._reads is None
 
     # when
     try:
         answer = await http.request("GET", "/echo", params={"page": 2, "all": True})
         refused = await http.request("GET", "/echo", params={"status": 404})
     finally:
-        await client.aclose()
+        await http.aclose()
 
     # then: status and body as sent; headers and httpx's decoding built only when read
     assert isinstance(answer, RawAnswer) and answer._response is None
