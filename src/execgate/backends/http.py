@@ -64,7 +64,8 @@ class Answer(Protocol):
 
 @dataclass(slots=True)
 class RawAnswer:
-    """An answer read through the aiohttp transport: status and body as they came.
+    """An answer read directly (the read pool, or the aiohttp transport): status and body as
+    they came.
 
     Adapters mostly read only those two; the headers (and httpx's own JSON decoding, for a body
     orjson refuses) come from an ``httpx.Response`` built on first use.
