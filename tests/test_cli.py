@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
 from execgate import cli
 from execgate.config import load_settings
 from execgate.security.audit import AuditEntry, AuditLog
+from tests.serving import serving
 
 TEAM = """\
 [[instances]]
@@ -137,8 +139,8 @@ async def test_serve_without_clients_on_loopback_says_it_is_anonymous(
     assert "'execgate keys new NAME'" in err
     [(app, host, _)] = served.calls
     assert host == "127.0.0.1"
-    assert (await _post(app, None, peer="192.0.2.7")).status_code == 401
-    await app.state.close()
+    async with LifespanManager(app):
+        assert (await _post(app, None, peer="192.0.2.7")).status_code == 401
 
 
 async def test_serve_with_clients_may_bind_anywhere(
@@ -158,9 +160,9 @@ async def test_serve_with_clients_may_bind_anywhere(
     assert f"audit trail of mutations: {audit}" in err
     assert key not in err
     [(app, _, _)] = served.calls
-    assert (await _post(app, None)).status_code == 401
+    async with LifespanManager(app):
+        assert (await _post(app, None)).status_code == 401
     assert audit.exists()
-    await app.state.close()
 
 
 def test_serve_with_a_broken_config_exits_2(
@@ -194,21 +196,19 @@ async def test_demo_prints_its_key_and_graphiql_sends_it(
     assert header.startswith("Authorization: Bearer egk_")
     key = header.removeprefix("Authorization: Bearer ")
     assert "GraphiQL already sends it" in err
-    # and GraphiQL's page carries it
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+    async with serving(app, "http://localhost") as client:
+        # and GraphiQL's page carries it
         page = await client.get("/graphql", headers={"Accept": "text/html"})
-    preset = json.dumps({"Authorization": f"Bearer {key}"}, separators=(",", ":"))
-    assert f"const defaultHeaders = {preset};" in page.text
-    # and the key gives full access, while no key gets nothing
-    ok = await _post(app, key)
-    assert [i["name"] for i in ok.json()["data"]["instances"]] == [
-        "acme",
-        "n8n-prod",
-        "n8n-staging",
-    ]
-    assert (await _post(app, None)).status_code == 401
-    await app.state.close()
+        preset = json.dumps({"Authorization": f"Bearer {key}"}, separators=(",", ":"))
+        assert f"const defaultHeaders = {preset};" in page.text
+        # and the key gives full access, while no key gets nothing
+        ok = await _post(app, key)
+        assert [i["name"] for i in ok.json()["data"]["instances"]] == [
+            "acme",
+            "n8n-prod",
+            "n8n-staging",
+        ]
+        assert (await _post(app, None)).status_code == 401
 
 
 async def test_demo_on_a_public_address_keeps_the_key_out_of_the_page(
@@ -218,11 +218,9 @@ async def test_demo_on_a_public_address_keeps_the_key_out_of_the_page(
     err = capsys.readouterr().err
     assert "paste that header into GraphiQL" in err
     [(app, _, _)] = served.calls
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with serving(app) as client:
         page = await client.get("/graphql", headers={"Accept": "text/html"})
     assert "egk_" not in page.text
-    await app.state.close()
 
 
 # -- audit tail --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The Starlette application: /graphql (GraphiQL in a browser) and /healthz.
 
-``create_app`` builds the registry (one httpx client per instance) up front; the lifespan closes
-the clients and the audit file when the server stops.
+``create_app`` builds the HTTP surface from the settings; its lifespan opens each instance's
+client (the registry) and builds the gateway over them, and closes the clients and the audit
+file when the server stops.
 
 ``/graphql`` sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
 request's context holds the gateway scoped to its client, the operation limits and the audit
@@ -13,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
 
-import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,21 +30,18 @@ from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
 from execgate.api.limits import QueryLimits, is_token_limit_error
 from execgate.api.schema import schema
+from execgate.backends.transport import Transport
+from execgate.config import ServerSettings, Settings
+from execgate.domain.access import Scope
+from execgate.domain.ports import Backend
+from execgate.registry import Registry
 from execgate.security.audit import AuditLog, AuditSink
 from execgate.security.clients import Client, ClientDirectory
-from execgate.security.middleware import (
-    CLIENT_SCOPE_KEY,
-    DEFAULT_MAX_BODY_BYTES,
-    SecurityMiddleware,
-)
+from execgate.security.middleware import CLIENT_SCOPE_KEY, SecurityMiddleware
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
-from execgate.service.cache import CachedBackend, CacheSettings, ExecutionCache
+from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.gateway import Gateway
-from execgate.service.scope import Scope
-
-if TYPE_CHECKING:
-    from execgate.config import Settings
 
 log = logging.getLogger("execgate.app")
 
@@ -54,7 +51,7 @@ _IDE_HEADERS_MARK = "const defaultHeaders = {};"
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(
         self,
-        gateway: Gateway,
+        runtime: Runtime,
         *,
         limits: QueryLimits | None = None,
         audit: AuditSink | None = None,
@@ -63,7 +60,7 @@ class GraphQLApp(GraphQL[Context, None]):
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
-        self.gateway = gateway
+        self.runtime = runtime
         self.limits = limits or QueryLimits()
         self.audit = audit
         self.ide_headers = dict(ide_headers or {})
@@ -89,7 +86,7 @@ class GraphQLApp(GraphQL[Context, None]):
         # Without an authenticated client (only the GraphiQL page gets here so), nothing is seen.
         scope = client.scope if isinstance(client, Client) else Scope.nothing()
         return build_context(
-            self.gateway.scoped(scope),
+            self.runtime.gateway.scoped(scope),
             request,
             limits=self.limits,
             audit=self.audit,
@@ -151,82 +148,117 @@ def build_clients(settings: Settings) -> list[Client]:
 def create_app(
     settings: Settings,
     *,
-    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-    graphiql: bool | None = None,
-    cache_settings: CacheSettings | None = None,
+    transports: Mapping[str, Transport] | None = None,
     ide_headers: Mapping[str, str] | None = None,
     audit: AuditSink | None = None,
     rate_clock: Callable[[], float] | None = None,
 ) -> Starlette:
-    """The gateway over the instances of ``settings`` (``transports`` replace sockets).
+    """The gateway over the instances of ``settings``.
 
-    ``graphiql`` overrides ``settings.graphiql``; ``audit`` replaces the audit log the settings
-    name (a file, or stderr); ``ide_headers`` are preset in GraphiQL (the loopback demo's key).
-    Raises ``AuditError`` when the audit file cannot be opened.
+    The lifespan opens each instance's client (``transports`` replace the network for some
+    instances: the embedded demo, tests) and the audit file, and closes them when the server
+    stops; until then ``app.state.gateway`` is not set. ``audit`` replaces the audit log the
+    settings name; ``ide_headers`` are preset in GraphiQL (the loopback demo's key). Raises
+    ``AuditError`` when the audit file cannot be opened.
     """
-    from execgate.registry import Registry
-
     quiet_transport_logs()
-    audit_log = AuditLog(settings.audit_path) if audit is None else None
+    audit_log = AuditLog(settings.audit.path) if audit is None else None
     redactor = Redactor.for_backends(
         [i.credential for i in settings.instances], [i.base_url for i in settings.instances]
     )
-    registry = Registry.from_settings(settings, transports)
-    cache = ExecutionCache(cache_settings)
-    backends = {name: CachedBackend(b, cache) for name, b in registry.backends.items()}
-    gateway = Gateway(backends, max_first=settings.max_first, redact=redactor.clean)
+    runtime = Runtime()
 
-    async def close() -> None:
-        await registry.aclose()
-        if audit_log is not None:
-            audit_log.close()
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        registry = Registry.open(settings, transports)
+        backends: Mapping[str, Backend] = registry.backends
+        cache = settings.cache
+        if cache.enabled:
+            shared = ExecutionCache(
+                max_entries=cache.max_entries,
+                max_bytes=cache.max_bytes,
+                ttl_seconds=cache.ttl_seconds,
+            )
+            backends = {name: CachedBackend(b, shared) for name, b in registry.backends.items()}
+            app.state.cache = shared
+        runtime.gateway = Gateway(
+            backends, max_first=settings.limits.max_first, redact=redactor.clean
+        )
+        app.state.registry = registry
+        app.state.gateway = runtime.gateway
+        try:
+            yield
+        finally:
+            await registry.aclose()
+            if audit_log is not None:
+                audit_log.close()
 
-    app = gateway_app(
-        gateway,
-        on_close=close,
-        graphiql=settings.graphiql if graphiql is None else graphiql,
+    app = _http_app(
+        runtime,
+        lifespan=lifespan,
+        graphiql=settings.server.graphiql,
         clients=build_clients(settings),
         limits=QueryLimits(
             max_backend_calls=settings.limits.max_backend_calls,
             max_depth=settings.limits.max_depth,
             max_aliases=settings.limits.max_aliases,
             max_tokens=settings.limits.max_tokens,
-            introspection=settings.introspection,
+            introspection=settings.server.introspection,
         ),
         audit=audit or audit_log,
-        max_body_bytes=settings.max_body_bytes,
+        max_body_bytes=settings.server.max_body_bytes,
         ide_headers=ide_headers,
         rate_clock=rate_clock,
         redactor=redactor,
     )
-    app.state.registry = registry
     app.state.settings = settings
-    app.state.cache = cache
     app.state.audit = audit or audit_log
-    app.state.close = close
     return app
 
 
-def gateway_app(
-    gateway: Gateway,
+def gateway_app(gateway: Gateway, **options: Any) -> Starlette:
+    """The HTTP surface over an already built gateway (tests over fakes use it).
+
+    ``options`` are ``_http_app``'s: without ``clients``, requests are anonymous with full
+    access, answered on loopback only; without ``audit``, audit lines go to stderr.
+    """
+    app = _http_app(Runtime(gateway), **options)
+    app.state.gateway = gateway
+    return app
+
+
+class Runtime:
+    """What the lifespan opens and the requests use: the gateway, once it exists."""
+
+    def __init__(self, gateway: Gateway | None = None) -> None:
+        self._gateway = gateway
+
+    @property
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            raise RuntimeError("the gateway is not running (its lifespan has not started)")
+        return self._gateway
+
+    @gateway.setter
+    def gateway(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+
+def _http_app(
+    runtime: Runtime,
     *,
-    on_close: Callable[[], Awaitable[None]] | None = None,
+    lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
     graphiql: bool = True,
     clients: Sequence[Client] = (),
     limits: QueryLimits | None = None,
     audit: AuditSink | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int = ServerSettings().max_body_bytes,
     ide_headers: Mapping[str, str] | None = None,
     rate_clock: Callable[[], float] | None = None,
     redactor: Redactor | None = None,
 ) -> Starlette:
-    """The HTTP surface over an already built gateway.
-
-    Without ``clients``, requests are anonymous with full access, answered on loopback only.
-    Without ``audit``, audit lines go to stderr.
-    """
     graphql = GraphQLApp(
-        gateway,
+        runtime,
         limits=limits,
         audit=audit if audit is not None else AuditLog(),
         ide_headers=ide_headers,
@@ -240,15 +272,7 @@ def gateway_app(
     )
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "instances": len(gateway.backends)})
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if on_close is not None:
-                await on_close()
+        return JSONResponse({"status": "ok", "instances": len(runtime.gateway.backends)})
 
     app = Starlette(
         routes=[
@@ -257,7 +281,6 @@ def gateway_app(
         ],
         lifespan=lifespan,
     )
-    app.state.gateway = gateway
     app.state.clients = directory
     app.state.limiter = limiter
     return app

@@ -179,16 +179,16 @@ def _run_serve(config: str, host: str, port: int) -> int:
         return 2
     _banner(settings.source, [i.name for i in settings.instances], host, port)
     _say(clients)
-    audit = settings.audit_path or "stderr"
+    audit = settings.audit.path or "stderr"
     _say(f"audit trail of mutations: {audit}")
     _serve_app(app, host, port)
     return 0
 
 
 def _run_keys_new(name: str, instances: str, actions: str) -> int:
-    from execgate.config_messages import NAME
+    from execgate.config.reader import NAME
+    from execgate.domain.access import Action
     from execgate.security.clients import client_block, hash_key, new_key
-    from execgate.service.scope import Action
 
     if not NAME.fullmatch(name):
         _say(f"a client name may hold only letters, digits, '-' and '_': {name!r}")

@@ -10,6 +10,7 @@ import pytest
 
 from execgate.app import create_app
 from execgate.simulate.embedded import Embedded, embedded
+from tests.serving import serving
 
 FEED_WITH_NODES = """
 query Feed($first: Int!, $after: String, $filter: ExecutionFilter) {
@@ -62,10 +63,8 @@ class Gateway:
 async def gateway() -> AsyncIterator[Gateway]:
     demo = embedded(seed=7)
     app = create_app(demo.settings, transports=demo.transports)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with serving(app) as client:
         yield Gateway(demo, client, app)
-    await app.state.registry.aclose()
 
 
 async def test_demo_has_both_kinds_and_enough_data(gateway: Gateway) -> None:

@@ -14,7 +14,7 @@ from graphql import get_introspection_query
 
 from execgate.api.limits import PassedOperations, QueryLimitsExtension
 from execgate.config import LimitSettings
-from execgate.service.scope import ALL_ACTIONS
+from execgate.domain.access import ALL_ACTIONS
 from tests.security.world import Grant, World, simulated, world
 
 TEAMS = ("acme", "beta")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -13,14 +14,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from execgate.api.ids import encode
 from execgate.app import create_app
-from execgate.backends.http import HTTPSettings
-from execgate.config import InstanceSettings, Settings
+from execgate.config import HTTPSettings, InstanceSettings, Settings
 from execgate.domain.models import BackendKind
 from execgate.simulate.embedded import Embedded, embedded
 from execgate.simulate.generate import generate_store
+from execgate.simulate.inprocess import InProcessTransport
 from execgate.simulate.n8n_api import create_n8n_app
 from execgate.simulate.server import BackgroundServer
 from execgate.simulate.store import SimStore
+from tests.serving import serving
 
 CANCEL = """
 mutation($id: ID!) {
@@ -99,16 +101,14 @@ async def rig() -> AsyncIterator[Rig]:
             if execution.finishes_at is not None:
                 execution.finishes_at = execution.finishes_at + timedelta(days=1)
     app = create_app(demo.settings, transports=demo.transports)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with serving(app) as client:
         yield Rig(demo, app, client)
-    await app.state.registry.aclose()
 
 
 async def test_capabilities_tell_what_each_kind_can_do(rig: Rig) -> None:
     data = await rig.run(CAPABILITIES)
     caps = {i["name"]: set(i["capabilities"]) for i in data["instances"]}
-    assert {"CANCEL", "EXPORT", "TOTAL_COUNT"} <= caps["acme"]
+    assert {"CANCEL", "TOTAL_COUNT"} <= caps["acme"]
     assert not {"RETRY", "DELETE"} & caps["acme"]
     assert {"CANCEL", "RETRY", "DELETE"} <= caps["n8n-prod"]
 
@@ -283,15 +283,16 @@ def _is_stop(method: str, path: str) -> bool:
     return method == "POST" and path.endswith("/stop")
 
 
+@contextlib.asynccontextmanager
 async def _gateway_over(
     tap: Tap, key: str, http: HTTPSettings | None = None
-) -> tuple[Any, httpx.AsyncClient]:
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(
         _single_n8n("http://edge.test", key, http or HTTPSettings()),
-        transports={"edge": httpx.ASGITransport(app=tap)},
+        transports={"edge": InProcessTransport(tap)},
     )
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
-    return app, client
+    async with serving(app) as client:
+        yield client
 
 
 async def test_state_changed_between_read_and_write_maps_the_backend_refusal() -> None:
@@ -307,14 +308,12 @@ async def test_state_changed_between_read_and_write_maps_the_backend_refusal() -
         store.advance()
 
     tap = Tap(create_n8n_app(store, api_key="k"), _is_stop, hook=finish_first)
-    app, client = await _gateway_over(tap, "k")
-    async with client:
+    async with _gateway_over(tap, "k") as client:
         body = (
             await client.post(
                 "/graphql", json={"query": CANCEL, "variables": {"id": gid("edge", running)}}
             )
         ).json()
-    await app.state.registry.aclose()
     payload = body["data"]["cancelExecution"]
     assert [e["code"] for e in payload["errors"]] == ["NOT_CANCELLABLE"]
     assert payload["execution"]["status"] == "SUCCESS"
@@ -333,15 +332,12 @@ async def test_a_mutation_that_times_out_is_sent_exactly_once() -> None:
     with BackgroundServer(tap) as server:
         settings = _single_n8n(server.base_url, "k", HTTPSettings(mutation_timeout_seconds=0.3))
         app = create_app(settings)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gw"
-        ) as client:
+        async with serving(app) as client:
             body = (
                 await client.post(
                     "/graphql", json={"query": CANCEL, "variables": {"id": gid("edge", running)}}
                 )
             ).json()
-        await app.state.registry.aclose()
         await asyncio.sleep(1.6)
     errors = body["data"]["cancelExecution"]["errors"]
     assert [e["code"] for e in errors] == ["UPSTREAM_TIMEOUT"]
@@ -354,14 +350,12 @@ async def test_forbidden_and_unreachable_backends() -> None:
     store = generate_store(3, style="n8n", executions=60)
     running = pick(store, "running")
     tap = Tap(create_n8n_app(store, api_key="k"), _is_stop, status=403)
-    app, client = await _gateway_over(tap, "k")
-    async with client:
+    async with _gateway_over(tap, "k") as client:
         body = (
             await client.post(
                 "/graphql", json={"query": CANCEL, "variables": {"id": gid("edge", running)}}
             )
         ).json()
-    await app.state.registry.aclose()
     assert [e["code"] for e in body["data"]["cancelExecution"]["errors"]] == ["FORBIDDEN"]
     assert tap.hits == 1
     # a backend that is not there at all
@@ -369,11 +363,10 @@ async def test_forbidden_and_unreachable_backends() -> None:
 
     closed = f"http://127.0.0.1:{free_port()}"
     app = create_app(_single_n8n(closed, "k", HTTPSettings()))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+    async with serving(app) as c:
         down = (
             await c.post("/graphql", json={"query": CANCEL, "variables": {"id": gid("edge", "5")}})
         ).json()
-    await app.state.registry.aclose()
     assert [e["code"] for e in down["data"]["cancelExecution"]["errors"]] == [
         "UPSTREAM_UNAVAILABLE"
     ]
@@ -403,8 +396,7 @@ async def test_a_missing_route_is_learned_as_a_missing_capability() -> None:
             await self.app(scope, receive, send)
 
     tap = NoRetryRoute(create_n8n_app(store, api_key="k"), lambda m, p: False, hook=nothing)
-    app, client = await _gateway_over(tap, "k")
-    async with client:
+    async with _gateway_over(tap, "k") as client:
         first = (
             await client.post(
                 "/graphql", json={"query": RETRY, "variables": {"id": gid("edge", failed)}}
@@ -416,7 +408,6 @@ async def test_a_missing_route_is_learned_as_a_missing_capability() -> None:
                 "/graphql", json={"query": RETRY, "variables": {"id": gid("edge", failed)}}
             )
         ).json()
-    await app.state.registry.aclose()
     assert [e["code"] for e in first["data"]["retryExecution"]["errors"]] == ["UNSUPPORTED"]
     assert "RETRY" not in caps["data"]["instances"][0]["capabilities"]
     assert [e["code"] for e in second["data"]["retryExecution"]["errors"]] == ["UNSUPPORTED"]

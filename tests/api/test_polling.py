@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-from execgate.service.scope import ALL_ACTIONS
+from execgate.backends.transport import Request, Response, Transport
+from execgate.domain.access import ALL_ACTIONS
 from tests.security.world import Grant, simulated, world
 
 PAGE = """
@@ -17,14 +18,19 @@ PAGE = """
 """
 
 
-class Recording(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+class Recording:
+    """A transport that keeps the URL of every request it passes on."""
+
+    def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.requests: list[httpx.URL] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request.url)
-        return await self.inner.handle_async_request(request)
+    async def send(self, request: Request) -> Response:
+        self.requests.append(httpx.URL(request.url))
+        return await self.inner.send(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _finished(body: dict[str, Any]) -> dict[str, Any]:

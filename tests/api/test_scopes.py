@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from execgate.service.scope import ALL_ACTIONS, Action
+from execgate.domain.access import ALL_ACTIONS, Action
 from tests.security.world import READ, Grant, World, world
 
 GRANTS = [

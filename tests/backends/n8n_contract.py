@@ -507,7 +507,7 @@ class TestErrorAnswers:
         assert n8n_target.backend.name in text
         assert n8n_target.api_key not in text
         assert n8n_target.base_url not in text
-        await backend.http.aclose()
+        await backend.http.transport.aclose()
 
 
 # ---------------------------------------------------------------------- wire shapes
@@ -643,4 +643,4 @@ class TestLimitsAndScopes:
                 await limited.get_executions([some_id], include_nodes=False)
             assert n8n_target.list_only_key not in str(caught.value)
         finally:
-            await limited.http.aclose()
+            await limited.http.transport.aclose()

@@ -14,14 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
-from execgate.backends.http import BackendHTTP, HTTPSettings, build_client
+from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n import N8nBackend
+from execgate.backends.transport import Transport
 from execgate.domain.errors import (
     InvalidCursor,
     UpstreamBadResponse,
     UpstreamUnavailable,
 )
 from execgate.domain.models import BackendKind, Capability, ExecutionQuery, ExecutionStatus
+from execgate.simulate.inprocess import InProcessTransport
 from execgate.simulate.n8n_api import create_n8n_app
 from execgate.simulate.server import BackgroundServer, free_port
 from execgate.simulate.store import SimStore
@@ -46,6 +48,7 @@ from tests.simulate.n8n_store import (
     add_running,
     build_store,
 )
+from tests.transports import Scripted, backend_http
 
 __all__ = [
     "TestErrorAnswers",
@@ -70,7 +73,7 @@ class SimTarget:
     api_key: str
     base_url: str
     store: SimStore
-    make_transport: Callable[[], httpx.AsyncBaseTransport | None]
+    make_transport: Callable[[], Transport | None]
     ids: dict[str, str] = field(default_factory=lambda: dict(IDS))
     workflow_id: str = WF_OK
     workflow_name: str = WORKFLOW_NAMES[WF_OK]
@@ -85,10 +88,10 @@ class SimTarget:
         return add_running(self.store)
 
     def backend_with_key(self, api_key: str) -> N8nBackend:
-        client = build_client(
-            self.base_url, N8nBackend.auth_headers(api_key), HTTPSettings(), self.make_transport()
+        http = backend_http(
+            INSTANCE, self.base_url, N8nBackend.auth_headers(api_key), self.make_transport()
         )
-        return N8nBackend(INSTANCE, BackendHTTP(INSTANCE, client))
+        return N8nBackend(INSTANCE, http)
 
 
 @dataclass
@@ -114,26 +117,30 @@ async def n8n_target(request: pytest.FixtureRequest) -> AsyncIterator[SimTarget]
         shared: SocketSim = request.getfixturevalue("socket_sim")
         store, api_key, base_url = shared.store, shared.api_key, shared.server.base_url
 
-        def make_transport() -> httpx.AsyncBaseTransport | None:
+        def make_transport() -> Transport | None:
             return None
+
+        raw_transport = None
     else:
         store = build_store()
         api_key = secrets.token_urlsafe(24)
         app = create_n8n_app(store, api_key=api_key, scoped_keys=LIST_ONLY)
         base_url = "http://n8n-sim.test"
 
-        def make_transport() -> httpx.AsyncBaseTransport | None:
-            return httpx.ASGITransport(app=app)
+        def make_transport() -> Transport | None:
+            return InProcessTransport(app)
+
+        raw_transport = httpx.ASGITransport(app=app)
 
     headers = N8nBackend.auth_headers(api_key)
-    http = BackendHTTP(INSTANCE, build_client(base_url, headers, HTTPSettings(), make_transport()))
-    raw = httpx.AsyncClient(base_url=base_url, headers=headers, transport=make_transport())
+    http = backend_http(INSTANCE, base_url, headers, make_transport())
+    raw = httpx.AsyncClient(base_url=base_url, headers=headers, transport=raw_transport)
     try:
         yield SimTarget(
             N8nBackend(INSTANCE, http), http, raw, api_key, base_url, store, make_transport
         )
     finally:
-        await http.aclose()
+        await http.transport.aclose()
         await raw.aclose()
 
 
@@ -142,23 +149,21 @@ async def sim() -> AsyncIterator[tuple[SimStore, N8nBackend]]:
     """The simulator in process, with retries of ``WF_FAIL`` failing again."""
     store = build_store()
     app = create_n8n_app(store, api_key="sim-key", failing_workflows={WF_FAIL})
-    client = build_client(
-        "http://n8n.test",
-        N8nBackend.auth_headers("sim-key"),
-        HTTPSettings(),
-        httpx.ASGITransport(app=app),
+    http = backend_http(
+        INSTANCE, "http://n8n.test", N8nBackend.auth_headers("sim-key"), InProcessTransport(app)
     )
-    yield store, N8nBackend(INSTANCE, BackendHTTP(INSTANCE, client))
-    await client.aclose()
+    yield store, N8nBackend(INSTANCE, http)
+    await http.transport.aclose()
 
 
 def scripted(handler: Callable[[httpx.Request], httpx.Response]) -> N8nBackend:
-    client = httpx.AsyncClient(
-        base_url="http://secret-host.example:5678",
-        headers=N8nBackend.auth_headers("secret-key-123"),
-        transport=httpx.MockTransport(handler),
+    client = backend_http(
+        "scripted",
+        "http://secret-host.example:5678",
+        N8nBackend.auth_headers("secret-key-123"),
+        Scripted(handler),
     )
-    return N8nBackend("scripted", BackendHTTP("scripted", client))
+    return N8nBackend("scripted", client)
 
 
 def _cursor(request: httpx.Request) -> dict[str, Any] | None:
@@ -237,13 +242,10 @@ async def test_a_running_execution_finishes_when_its_time_comes() -> None:
     # given a running execution planned to finish in a day
     store = build_store()
     app = create_n8n_app(store, api_key="k")
-    client = build_client(
-        "http://n8n.test",
-        N8nBackend.auth_headers("k"),
-        HTTPSettings(),
-        httpx.ASGITransport(app=app),
+    client = backend_http(
+        INSTANCE, "http://n8n.test", N8nBackend.auth_headers("k"), InProcessTransport(app)
     )
-    backend = N8nBackend(INSTANCE, BackendHTTP(INSTANCE, client))
+    backend = N8nBackend(INSTANCE, client)
     running = IDS["running"]
     assert (await backend.get_executions([running], include_nodes=False))[
         running
@@ -253,7 +255,7 @@ async def test_a_running_execution_finishes_when_its_time_comes() -> None:
     after = (await backend.get_executions([running], include_nodes=False))[running]
     assert after.status is ExecutionStatus.SUCCESS
     assert after.finished_at is not None
-    await client.aclose()
+    await client.transport.aclose()
 
 
 # ---------------------------------------------------------------------- scripted servers
@@ -330,15 +332,15 @@ async def test_a_retry_answer_of_the_wrong_shape_is_a_bad_response() -> None:
 async def test_a_closed_port_is_unavailable_and_names_no_address() -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    client = build_client(base_url, N8nBackend.auth_headers("secret-key-123"), HTTPSettings())
-    backend = N8nBackend("closed", BackendHTTP("closed", client))
+    client = backend_http("closed", base_url, N8nBackend.auth_headers("secret-key-123"))
+    backend = N8nBackend("closed", client)
     with pytest.raises(UpstreamUnavailable) as caught:
         await backend.list_executions(ExecutionQuery(), limit=3)
     text = str(caught.value)
     assert "closed" in text
     assert base_url not in text and str(port) not in text
     assert "secret-key-123" not in text
-    await client.aclose()
+    await client.transport.aclose()
 
 
 async def test_requests_carry_own_cursors_and_pushed_down_filters() -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from execgate.backends.http import BackendHTTP, HTTPSettings, build_client
 from execgate.backends.team import TeamBackend
+from execgate.backends.transport import Transport
+from execgate.config import HTTPSettings
 from execgate.domain.errors import (
     Conflict,
     ExecgateError,
@@ -30,11 +31,11 @@ from execgate.domain.models import (
     ExecutionQuery,
     ExecutionStatus,
 )
+from execgate.simulate.inprocess import InProcessTransport
 from execgate.simulate.server import BackgroundServer, free_port
 from execgate.simulate.store import SimStore
 from execgate.simulate.team_api import create_team_app
 from tests.simulate.team_store import (
-    API_KEY,
     EMAIL,
     NOW,
     TEAM_ID,
@@ -49,6 +50,7 @@ from tests.simulate.team_store import (
     make_store,
     uid,
 )
+from tests.transports import Scripted, backend_http
 
 INSTANCE = "team-a"
 FAST = HTTPSettings(timeout_seconds=5, connect_timeout_seconds=1, read_retries=1)
@@ -59,12 +61,14 @@ class Rig:
     store: SimStore
     clock: Clock
     base_url: str
-    transport: httpx.AsyncBaseTransport | None
+    transport: Transport | None
     backend: TeamBackend
 
     def connect(self, *, token: str = TOKEN, team_id: str = TEAM_ID) -> TeamBackend:
-        client = build_client(self.base_url, TeamBackend.auth_headers(token), FAST, self.transport)
-        return TeamBackend(INSTANCE, BackendHTTP(INSTANCE, client, FAST), team_id)
+        http = backend_http(
+            INSTANCE, self.base_url, TeamBackend.auth_headers(token), self.transport, FAST
+        )
+        return TeamBackend(INSTANCE, http, team_id)
 
 
 @pytest.fixture(params=["asgi", "socket"])
@@ -73,19 +77,19 @@ async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     store = make_store(clock, extra=12)
     app = create_team_app(store, team_id=TEAM_ID, token=TOKEN)
     server: BackgroundServer | None = None
-    transport: httpx.AsyncBaseTransport | None = None
+    transport: Transport | None = None
     if request.param == "socket":
         server = BackgroundServer(app).start()
         base_url = server.base_url
     else:
-        transport = httpx.ASGITransport(app=app)
+        transport = InProcessTransport(app)
         base_url = "http://team-a.test"
     rig = Rig(store, clock, base_url, transport, None)  # type: ignore[arg-type]
     rig.backend = rig.connect()
     try:
         yield rig
     finally:
-        await rig.backend.aclose()
+        await rig.backend.http.transport.aclose()
         if server is not None:
             server.stop()
 
@@ -122,11 +126,10 @@ def _ids(items: list[Execution]) -> list[str]:
 
 
 def test_capabilities_and_kind() -> None:
-    backend = TeamBackend(INSTANCE, BackendHTTP(INSTANCE, httpx.AsyncClient()), TEAM_ID)
+    backend = TeamBackend(INSTANCE, backend_http(INSTANCE, "http://team-a.test", {}), TEAM_ID)
     assert backend.kind is BackendKind.TEAM
     assert backend.capabilities() == {
         Capability.CANCEL,
-        Capability.EXPORT,
         Capability.STATUS_FILTER,
         Capability.WORKFLOW_FILTER,
         Capability.DATE_FILTER,
@@ -336,15 +339,6 @@ async def test_retry_and_delete_are_unsupported(rig: Rig) -> None:
     assert rig.backend.http.calls == calls
 
 
-async def test_export(rig: Rig) -> None:
-    content_type, body = await rig.backend.export("csv", 30)
-    assert content_type.startswith("text/csv")
-    assert body.decode().startswith("execution_id,workflow_id,workflow_name,status,trigger")
-    assert EMAIL.encode() not in body and API_KEY.encode() not in body
-    content_type, body = await rig.backend.export("json", 1)
-    assert content_type.startswith("application/json") and body.startswith(b"[")
-
-
 def _secret_free(error: ExecgateError, rig: Rig) -> None:
     text = str(error)
     assert TOKEN not in text and rig.base_url not in text and "127.0.0.1" not in text
@@ -356,7 +350,7 @@ async def test_wrong_token_is_unauthorized(rig: Rig) -> None:
     with pytest.raises(UpstreamUnauthorized) as caught:
         await backend.list_executions(ExecutionQuery(), limit=3)
     _secret_free(caught.value, rig)
-    await backend.aclose()
+    await backend.http.transport.aclose()
 
 
 async def test_wrong_team_is_forbidden(rig: Rig) -> None:
@@ -364,7 +358,7 @@ async def test_wrong_team_is_forbidden(rig: Rig) -> None:
     with pytest.raises(UpstreamForbidden) as caught:
         await backend.list_executions(ExecutionQuery(), limit=3)
     _secret_free(caught.value, rig)
-    await backend.aclose()
+    await backend.http.transport.aclose()
 
 
 async def test_stale_running_item_finishes_between_reads(rig: Rig) -> None:
@@ -380,10 +374,10 @@ async def test_stale_running_item_finishes_between_reads(rig: Rig) -> None:
 
 
 def _mock(handler: Any) -> TeamBackend:
-    client = build_client(
-        "http://team-b.test", TeamBackend.auth_headers(TOKEN), FAST, httpx.MockTransport(handler)
+    http = backend_http(
+        "team-b", "http://team-b.test", TeamBackend.auth_headers(TOKEN), Scripted(handler), FAST
     )
-    return TeamBackend("team-b", BackendHTTP("team-b", client, FAST), TEAM_ID)
+    return TeamBackend("team-b", http, TEAM_ID)
 
 
 def _item(**changes: Any) -> dict[str, Any]:
@@ -440,7 +434,7 @@ async def test_garbage_lists_are_bad_responses(label: str, body: Any) -> None:
             limit=3,
         )
     assert TOKEN not in str(caught.value) and "team-b.test" not in str(caught.value)
-    await backend.aclose()
+    await backend.http.transport.aclose()
 
 
 @pytest.mark.parametrize(
@@ -457,7 +451,7 @@ async def test_garbage_details_are_bad_responses(detail: dict[str, Any]) -> None
     backend = _mock(lambda request: httpx.Response(200, json=detail))
     with pytest.raises(UpstreamBadResponse):
         await backend.get_executions([uid("x")], include_nodes=True)
-    await backend.aclose()
+    await backend.http.transport.aclose()
 
 
 async def test_wire_values_are_normalised() -> None:
@@ -477,7 +471,7 @@ async def test_wire_values_are_normalised() -> None:
     assert first.mode is ExecutionMode.UNKNOWN and first.mode_raw == "CHATBOT"
     assert first.started_at is not None and first.started_at.utcoffset() == timedelta(hours=2)
     assert second.mode is ExecutionMode.SCHEDULE and page.position is None
-    await backend.aclose()
+    await backend.http.transport.aclose()
 
 
 async def test_list_sends_pushed_down_filters_and_keyset_bound() -> None:
@@ -505,19 +499,19 @@ async def test_list_sends_pushed_down_filters_and_keyset_bound() -> None:
     assert params["to"] == "2026-02-17T11:00:00.000Z"
     assert (params["page"], params["size"]) == ("0", "13")
     assert page.items == () and page.position is None
-    await backend.aclose()
+    await backend.http.transport.aclose()
 
 
 async def test_refused_connection_is_unavailable() -> None:
     # given a port nothing listens on
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    client = build_client(base_url, TeamBackend.auth_headers(TOKEN), FAST)
-    backend = TeamBackend(INSTANCE, BackendHTTP(INSTANCE, client, FAST), TEAM_ID)
+    http = backend_http(INSTANCE, base_url, TeamBackend.auth_headers(TOKEN), None, FAST)
+    backend = TeamBackend(INSTANCE, http, TEAM_ID)
     # when / then
     with pytest.raises(UpstreamUnavailable) as caught:
         await backend.list_executions(ExecutionQuery(), limit=3)
     assert TOKEN not in str(caught.value) and str(port) not in str(caught.value)
     with pytest.raises(UpstreamUnavailable):
         await backend.cancel(uid("running"))
-    await backend.aclose()
+    await backend.http.transport.aclose()

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from execgate.backends.http import BackendHTTP, HTTPSettings
 from execgate.backends.team import TeamBackend
 from execgate.domain.models import ExecutionQuery, ExecutionStatus
+from tests.transports import Scripted, backend_http
 
 TEAM = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -39,7 +39,7 @@ def _rows(dated: int, pending: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _server(rows: list[dict[str, Any]], nulls_first: bool) -> httpx.MockTransport:
+def _server(rows: list[dict[str, Any]], nulls_first: bool) -> Scripted:
     def handler(request: httpx.Request) -> httpx.Response:
         q = request.url.params
         page, size = int(q.get("page", 0)), int(q.get("size", 20))
@@ -82,7 +82,7 @@ def _server(rows: list[dict[str, Any]], nulls_first: bool) -> httpx.MockTranspor
             },
         )
 
-    return httpx.MockTransport(handler)
+    return Scripted(handler)
 
 
 @pytest.mark.parametrize("nulls_first", [True, False])
@@ -92,8 +92,9 @@ async def test_pending_without_any_time_are_returned_exactly_once(
 ) -> None:
     # given a server with 12 dated and 4 undated pending executions
     rows = _rows(12, 4)
-    client = httpx.AsyncClient(base_url="http://team", transport=_server(rows, nulls_first))
-    backend = TeamBackend("acme", BackendHTTP("acme", client, HTTPSettings()), TEAM)
+    backend = TeamBackend(
+        "acme", backend_http("acme", "http://team", {}, _server(rows, nulls_first)), TEAM
+    )
     # when every page is read
     seen: list[str] = []
     position = None
@@ -103,7 +104,6 @@ async def test_pending_without_any_time_are_returned_exactly_once(
         if page.position is None:
             break
         position = page.position
-    await client.aclose()
     # then every execution appears once, undated ones included
     assert sorted(seen) == sorted(r["id"] for r in rows)
     assert len(seen) == len(set(seen))
@@ -113,11 +113,10 @@ async def test_pending_without_any_time_are_returned_exactly_once(
 
 async def test_pending_filter_reaches_undated_executions() -> None:
     rows = _rows(5, 3)
-    client = httpx.AsyncClient(base_url="http://team", transport=_server(rows, nulls_first=False))
-    backend = TeamBackend("acme", BackendHTTP("acme", client, HTTPSettings()), TEAM)
+    transport = _server(rows, nulls_first=False)
+    backend = TeamBackend("acme", backend_http("acme", "http://team", {}, transport), TEAM)
     page = await backend.list_executions(
         ExecutionQuery(statuses=frozenset({ExecutionStatus.PENDING})), limit=10
     )
-    await client.aclose()
     assert len(page.items) == 3 and all(e.started_at is None for e in page.items)
     assert page.position is None

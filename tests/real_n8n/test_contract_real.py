@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from execgate.backends.http import BackendHTTP, HTTPSettings, open_http
+from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n import N8nBackend
+from execgate.config import HTTPSettings
 from tests.backends.n8n_contract import (
     TestErrorAnswers,
     TestLimitsAndScopes,
@@ -24,6 +25,7 @@ from tests.backends.n8n_contract import (
     TestWireShapes,
 )
 from tests.real_n8n.harness import RealN8n
+from tests.transports import backend_http
 
 __all__ = [
     "TestErrorAnswers",
@@ -65,7 +67,7 @@ class RealTarget:
 
     def backend_with_key(self, api_key: str) -> N8nBackend:
         headers = N8nBackend.auth_headers(api_key)
-        return N8nBackend(INSTANCE, open_http(INSTANCE, self.base_url, headers, HTTPSettings()))
+        return N8nBackend(INSTANCE, backend_http(INSTANCE, self.base_url, headers))
 
 
 @pytest.fixture(scope="session")
@@ -90,8 +92,8 @@ async def n8n_target(seeded_enough: RealN8n, list_only_key: str) -> AsyncIterato
     n8n = seeded_enough
     headers = N8nBackend.auth_headers(n8n.api_key)
     settings = HTTPSettings(timeout_seconds=30, retry_timeout_seconds=120)
-    # the instance's HTTP side as the gateway builds it (default transport: the read pool)
-    http = open_http(INSTANCE, n8n.base_url, headers, settings)
+    # the instance's HTTP side as the gateway builds it (aiohttp over the network)
+    http = backend_http(INSTANCE, n8n.base_url, headers, None, settings)
     raw = httpx.AsyncClient(base_url=n8n.base_url, headers=headers, timeout=30)
     ids = {status: i for status, i in n8n.ids.items() if status != "new"}
     ids["new"] = n8n.ids["new"]
@@ -111,5 +113,5 @@ async def n8n_target(seeded_enough: RealN8n, list_only_key: str) -> AsyncIterato
             list_only_key=list_only_key,
         )
     finally:
-        await http.aclose()
+        await http.transport.aclose()
         await raw.aclose()

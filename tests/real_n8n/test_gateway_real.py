@@ -12,12 +12,13 @@ import pytest
 
 from execgate.api.ids import encode
 from execgate.app import create_app
-from execgate.backends.http import HTTPSettings
-from execgate.config import InstanceSettings, Settings
+from execgate.config import HTTPSettings, InstanceSettings, Settings
 from execgate.domain.models import BackendKind
 from execgate.simulate.generate import DEMO_TEAM_ID, generate_store
+from execgate.simulate.inprocess import InProcessTransport
 from execgate.simulate.team_api import create_team_app
 from tests.real_n8n.harness import RealN8n
+from tests.serving import serving
 
 pytestmark = pytest.mark.real_n8n
 
@@ -86,11 +87,10 @@ async def gateway(real_n8n: RealN8n) -> AsyncIterator[Gateway]:
             ),
         )
     )
-    app = create_app(settings, transports={"acme": httpx.ASGITransport(app=team_app)})
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw", timeout=180) as c:
+    app = create_app(settings, transports={"acme": InProcessTransport(team_app)})
+    async with serving(app, "http://gw") as c:
+        c.timeout = httpx.Timeout(180)
         yield Gateway(c)
-    await app.state.registry.aclose()
 
 
 def _n8n_ids(n8n: RealN8n) -> set[str]:

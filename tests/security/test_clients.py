@@ -7,6 +7,7 @@ import hmac
 
 import pytest
 
+from execgate.domain.access import Scope
 from execgate.security import clients as clients_module
 from execgate.security.clients import (
     KEY_PREFIX,
@@ -16,7 +17,6 @@ from execgate.security.clients import (
     hash_key,
     new_key,
 )
-from execgate.service.scope import Scope
 
 
 def _client(name: str, key: str) -> Client:

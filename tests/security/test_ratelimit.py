@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from execgate.domain.access import Scope
 from execgate.security.clients import Client
 from execgate.security.ratelimit import RateLimiter, TokenBucket, retry_after_seconds
-from execgate.service.scope import Scope
 
 
 class Clock:

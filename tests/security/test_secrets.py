@@ -17,12 +17,14 @@ import httpx
 import pytest
 
 from execgate.api.ids import encode
+from execgate.backends.transport import ConnectFailed, TimedOut, Transport
 from execgate.config import InstanceSettings
+from execgate.domain.access import ALL_ACTIONS
 from execgate.domain.models import BackendKind
 from execgate.security.clients import new_key
-from execgate.service.scope import ALL_ACTIONS
 from execgate.simulate.generate import DEMO_TEAM_ID
 from tests.security.world import Backends, Grant, world
+from tests.transports import Scripted
 
 TEAM_TOKEN = "sdk_team-Backend-T0ken-5f1e9a"
 N8N_KEY = "n8n-Api-K3y-0c41d7e2"
@@ -60,7 +62,7 @@ VARIABLES = {
 }
 
 
-def failing(mode: str, credential: str, seen: list[str]) -> httpx.MockTransport:
+def failing(mode: str, credential: str, seen: list[str]) -> Scripted:
     def handle(request: httpx.Request) -> httpx.Response:
         presented = request.headers.get("authorization", "") + request.headers.get(
             "x-n8n-api-key", ""
@@ -68,9 +70,9 @@ def failing(mode: str, credential: str, seen: list[str]) -> httpx.MockTransport:
         seen.append(presented)
         echo = f"denied for {presented} at {request.url} (token {credential})"
         if mode == "timeout":
-            raise httpx.ReadTimeout(f"read timeout on {request.url}", request=request)
+            raise TimedOut(f"read timeout on {request.url}")
         if mode == "refused":
-            raise httpx.ConnectError(f"connection refused by {request.url.host}", request=request)
+            raise ConnectFailed(f"connection refused by {request.url.host}")
         if mode == "garbage":
             return httpx.Response(200, text=f"<html>{echo}</html>")
         if mode == "shape":
@@ -79,7 +81,7 @@ def failing(mode: str, credential: str, seen: list[str]) -> httpx.MockTransport:
             int(mode), json={"message": echo, "error": echo}, headers={"X-Debug": echo}
         )
 
-    return httpx.MockTransport(handle)
+    return Scripted(handle)
 
 
 def backends(mode: str, seen: list[str]) -> Backends:
@@ -95,7 +97,7 @@ def backends(mode: str, seen: list[str]) -> Backends:
             name="n8n-prod", kind=BackendKind.N8N, base_url=N8N_URL, credential=N8N_KEY
         ),
     )
-    transports: dict[str, httpx.AsyncBaseTransport] = {
+    transports: dict[str, Transport] = {
         "acme": failing(mode, TEAM_TOKEN, seen),
         "n8n-prod": failing(mode, N8N_KEY, seen),
     }

@@ -16,16 +16,26 @@ from typing import Any
 import httpx
 
 from execgate.app import create_app
-from execgate.config import ClientSettings, InstanceSettings, Settings
+from execgate.backends.transport import Transport
+from execgate.config import (
+    AuditSettings,
+    ClientSettings,
+    InstanceSettings,
+    LimitSettings,
+    ServerSettings,
+    Settings,
+)
+from execgate.domain.access import Action
 from execgate.domain.models import BackendKind
 from execgate.security.audit import AuditEntry
 from execgate.security.clients import hash_key, new_key
-from execgate.service.scope import Action
 from execgate.simulate.embedded import embedded
 from execgate.simulate.generate import DEMO_TEAM_ID, generate_store
+from execgate.simulate.inprocess import InProcessTransport
 from execgate.simulate.n8n_api import create_n8n_app
 from execgate.simulate.store import SimStore
 from execgate.simulate.team_api import create_team_app
+from tests.serving import serving
 
 READ = frozenset({Action.READ})
 
@@ -52,7 +62,7 @@ class MemoryAudit:
 @dataclass
 class Backends:
     instances: tuple[InstanceSettings, ...]
-    transports: dict[str, httpx.AsyncBaseTransport]
+    transports: dict[str, Transport]
     stores: dict[str, SimStore]
     credentials: dict[str, str]
 
@@ -60,7 +70,7 @@ class Backends:
 def simulated(kinds: Mapping[str, str], *, seed: int = 11, executions: int = 150) -> Backends:
     """Simulated instances named and kinded by ``kinds`` (``team`` or ``n8n``)."""
     instances: list[InstanceSettings] = []
-    transports: dict[str, httpx.AsyncBaseTransport] = {}
+    transports: dict[str, Transport] = {}
     stores: dict[str, SimStore] = {}
     credentials: dict[str, str] = {}
     for offset, (name, kind) in enumerate(kinds.items()):
@@ -86,7 +96,7 @@ def simulated(kinds: Mapping[str, str], *, seed: int = 11, executions: int = 150
                 credential=secret,
             )
         instances.append(instance)
-        transports[name] = httpx.ASGITransport(app=app)
+        transports[name] = InProcessTransport(app)
         stores[name] = store
         credentials[name] = secret
     return Backends(tuple(instances), transports, stores, credentials)
@@ -159,8 +169,19 @@ async def world(
         )
         for g in grants
     )
+    if "audit_path" in settings:
+        settings["audit"] = AuditSettings(path=settings.pop("audit_path"))
+    server = {
+        k: settings.pop(k) for k in ("graphiql", "introspection", "max_body_bytes") if k in settings
+    }
+    if "max_first" in settings:
+        limits = settings.get("limits", LimitSettings())
+        settings["limits"] = dataclasses.replace(limits, max_first=settings.pop("max_first"))
     built = dataclasses.replace(
-        Settings(instances=backends.instances, source="test"), clients=clients, **settings
+        Settings(instances=backends.instances, source="test"),
+        clients=clients,
+        server=ServerSettings(**server),
+        **settings,
     )
     audit = MemoryAudit()
     app = create_app(
@@ -169,7 +190,5 @@ async def world(
         rate_clock=rate_clock,
         audit=audit if use_memory_audit else None,
     )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with serving(app) as client:
         yield World(built, backends, chosen, client, app, audit)
-    await app.state.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from execgate.config import CacheSettings
 from execgate.domain.errors import Unsupported
 from execgate.domain.keys import ExecutionKey
 from execgate.domain.models import (
@@ -19,8 +20,19 @@ from execgate.domain.models import (
     ExecutionStatus,
     Page,
 )
-from execgate.service.cache import CachedBackend, CacheSettings, Coalescer, ExecutionCache
+from execgate.service.cache import CachedBackend, Coalescer, ExecutionCache
 from tests.fakes import FakeBackend, ListsWithoutNodes, make_execution
+
+
+def cache_of(**overrides: Any) -> ExecutionCache:
+    """A cache with the configured defaults, but for ``overrides``."""
+    defaults = CacheSettings()
+    options: dict[str, Any] = {
+        "max_entries": defaults.max_entries,
+        "max_bytes": defaults.max_bytes,
+        "ttl_seconds": defaults.ttl_seconds,
+    }
+    return ExecutionCache(**{**options, **overrides})
 
 
 def _backend() -> FakeBackend:
@@ -36,7 +48,7 @@ def _backend() -> FakeBackend:
 
 async def test_finished_executions_are_served_from_cache_and_running_ones_are_not() -> None:
     inner = _backend()
-    cached = CachedBackend(inner, ExecutionCache())
+    cached = CachedBackend(inner, cache_of())
     await cached.get_executions(["1", "2", "3"], include_nodes=True)
     assert inner.calls == 1
     again = await cached.get_executions(["1", "3"], include_nodes=True)
@@ -48,7 +60,7 @@ async def test_finished_executions_are_served_from_cache_and_running_ones_are_no
 
 async def test_list_items_with_nodes_fill_the_cache() -> None:
     inner = _backend()
-    cached = CachedBackend(inner, ExecutionCache())
+    cached = CachedBackend(inner, cache_of())
     await cached.list_executions(ExecutionQuery(include_nodes=True), limit=10)
     calls = inner.calls
     found = await cached.get_executions(["1", "3"], include_nodes=True)
@@ -57,16 +69,14 @@ async def test_list_items_with_nodes_fill_the_cache() -> None:
 
 async def test_bounds_by_entries_and_bytes_and_ttl() -> None:
     now = [0.0]
-    cache = ExecutionCache(
-        CacheSettings(max_entries=2, max_bytes=10**9, ttl_seconds=10), clock=lambda: now[0]
-    )
+    cache = ExecutionCache(max_entries=2, max_bytes=10**9, ttl_seconds=10, clock=lambda: now[0])
     for i in range(3):
         cache.put(make_execution("a", str(i + 1), minutes=i))
     assert len(cache) == 2
     assert cache.get(ExecutionKey("a", "1")) is None, "least recently used went first"
     now[0] = 11
     assert cache.get(ExecutionKey("a", "3")) is None, "expired after the TTL"
-    small = ExecutionCache(CacheSettings(max_entries=100, max_bytes=1500))
+    small = cache_of(max_entries=100, max_bytes=1500)
     big = replace(make_execution("a", "9", minutes=1), output_data={"blob": "x" * 5000})
     small.put(big)
     assert len(small) == 0 and small.bytes == 0
@@ -74,7 +84,7 @@ async def test_bounds_by_entries_and_bytes_and_ttl() -> None:
 
 async def test_delete_through_the_gateway_drops_the_entry() -> None:
     inner = _backend()
-    cache = ExecutionCache()
+    cache = cache_of()
     cached = CachedBackend(inner, cache)
     await cached.get_executions(["1"], include_nodes=True)
     assert cache.get(ExecutionKey("a", "1")) is not None
@@ -114,7 +124,7 @@ async def test_identical_reads_in_flight_share_one_call() -> None:
 
 async def test_seeing_a_cached_execution_again_renews_it_without_resizing() -> None:
     now = [0.0]
-    cache = ExecutionCache(CacheSettings(ttl_seconds=10), clock=lambda: now[0])
+    cache = cache_of(ttl_seconds=10, clock=lambda: now[0])
     first = make_execution("a", "1", minutes=1)
     cache.put(first)
     size = cache.bytes
@@ -139,7 +149,7 @@ async def test_a_listed_finished_execution_gets_the_node_data_already_cached() -
             _with_output(make_execution("a", "3", minutes=3, status=ExecutionStatus.FAILED), "3"),
         ],
     )
-    cached = CachedBackend(inner, ExecutionCache())
+    cached = CachedBackend(inner, cache_of())
     await cached.get_executions(["1", "2", "3"], include_nodes=True)
     # and: execution 3 was retried elsewhere since, which the list reports
     inner.items["3"] = replace(inner.items["3"], retry_success_id="4")
@@ -156,7 +166,7 @@ async def test_a_listed_finished_execution_gets_the_node_data_already_cached() -
 
 async def test_a_listed_execution_whose_status_differs_from_the_cache_is_left_alone() -> None:
     inner = ListsWithoutNodes("a", [make_execution("a", "1", minutes=1)])
-    cached = CachedBackend(inner, ExecutionCache())
+    cached = CachedBackend(inner, cache_of())
     await cached.get_executions(["1"], include_nodes=True)
     inner.items["1"] = replace(inner.items["1"], status=ExecutionStatus.FAILED)
 
@@ -214,7 +224,7 @@ def _polled_backend() -> BatchLists:
 async def test_a_polled_page_is_listed_without_node_data_and_filled_from_the_cache() -> None:
     # given: a page with node data read once in full
     inner = _polled_backend()
-    cached = CachedBackend(inner, ExecutionCache())
+    cached = CachedBackend(inner, cache_of())
     query = ExecutionQuery(include_nodes=True)
     first = await cached.list_executions(query, limit=10)
     calls = inner.calls
@@ -237,7 +247,7 @@ async def _polled_then_forgotten() -> tuple[BatchLists, CachedBackend]:
     """A page of eight read in full once, then dropped from the cache."""
     executions = [make_execution("n", str(i), minutes=i) for i in range(1, 9)]
     inner = BatchLists("n", executions)
-    cache = ExecutionCache()
+    cache = cache_of()
     cached = CachedBackend(inner, cache)
     await cached.list_executions(ExecutionQuery(include_nodes=True), limit=8)
     for e in executions:
@@ -259,7 +269,7 @@ async def test_a_polled_page_missing_too_much_from_the_cache_is_read_in_full() -
 
 async def test_only_backends_whose_lists_carry_node_data_are_polled_lean() -> None:
     inner = ListsWithoutNodes("a", [make_execution("a", "1", minutes=1)])
-    cached = CachedBackend(inner, ExecutionCache())
+    cached = CachedBackend(inner, cache_of())
     query = ExecutionQuery(include_nodes=True)
     for _ in range(2):
         await cached.list_executions(query, limit=10)
@@ -269,7 +279,7 @@ async def test_only_backends_whose_lists_carry_node_data_are_polled_lean() -> No
 async def test_a_page_the_cache_cannot_hold_is_never_polled_lean() -> None:
     # given: a cache too small for the page
     inner = BatchLists("n", [make_execution("n", str(i), minutes=i) for i in range(1, 9)])
-    tiny = ExecutionCache(CacheSettings(max_entries=1))
+    tiny = cache_of(max_entries=1)
     cached = CachedBackend(inner, tiny)
     query = ExecutionQuery(include_nodes=True)
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from execgate.backends.http import BackendHTTP, HTTPSettings
+from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n import N8nBackend
 from execgate.backends.team import TeamBackend
+from execgate.config import HTTPSettings
 from execgate.domain.ports import Backend
 from execgate.service.gateway import FeedFilter, Gateway
 from execgate.simulate.data import SimExecution
 from execgate.simulate.generate import DEMO_TEAM_ID, generate_store
+from execgate.simulate.inprocess import InProcessTransport
 from execgate.simulate.n8n_api import create_n8n_app
 from execgate.simulate.server import BackgroundServer
 from execgate.simulate.store import SimStore
 from execgate.simulate.team_api import create_team_app
+from tests.transports import backend_http
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -48,10 +50,7 @@ def _sim(name: str, kind: str, seed: int, executions: int) -> Sim:
     else:
         app = create_n8n_app(store, api_key="k")
         headers = N8nBackend.auth_headers("k")
-    client = httpx.AsyncClient(
-        base_url=f"http://{name}", headers=headers, transport=httpx.ASGITransport(app=app)
-    )
-    http = BackendHTTP(name, client, HTTPSettings())
+    http = backend_http(name, f"http://{name}", headers, InProcessTransport(app))
     backend: Backend = (
         TeamBackend(name, http, DEMO_TEAM_ID) if kind == "team" else N8nBackend(name, http)
     )
@@ -125,7 +124,7 @@ async def test_walk_through_real_adapters_has_no_duplicates_or_gaps(
             assert step < 2_000
     finally:
         for s in sims:
-            await s.http.aclose()
+            await s.http.transport.aclose()
     survivors = set().union(*(_listed(s) for s in sims)) & original
     assert len(seen) == len(set(seen)), "no duplicates"
     assert survivors <= set(seen), "no gaps among executions that existed throughout"
@@ -143,7 +142,7 @@ async def test_a_page_of_twenty_over_five_instances_reads_only_what_it_needs() -
         budget = 1 if sim.kind == "team" else 2 + queued
         assert sim.http.calls <= budget, (sim.name, sim.http.calls)
     for s in sims:
-        await s.http.aclose()
+        await s.http.transport.aclose()
 
 
 async def test_an_instance_down_mid_walk_is_skipped_then_resumed() -> None:
@@ -156,9 +155,11 @@ async def test_an_instance_down_mid_walk_is_skipped_then_resumed() -> None:
     server_a = BackgroundServer(create_n8n_app(store_a, api_key="k")).start()
     server_b = BackgroundServer(create_n8n_app(store_b, api_key="k")).start()
     https = {
-        name: BackendHTTP(
+        name: backend_http(
             name,
-            httpx.AsyncClient(base_url=server.base_url, headers=N8nBackend.auth_headers("k")),
+            server.base_url,
+            N8nBackend.auth_headers("k"),
+            None,
             HTTPSettings(timeout_seconds=2, connect_timeout_seconds=1),
         )
         for name, server in (("a", server_a), ("b", server_b))
@@ -197,7 +198,7 @@ async def test_an_instance_down_mid_walk_is_skipped_then_resumed() -> None:
         server_a.stop()
         server_b.stop()
         for http in https.values():
-            await http.aclose()
+            await http.transport.aclose()
 
 
 async def test_every_page_size_yields_the_brute_force_order() -> None:
@@ -231,7 +232,7 @@ async def test_every_page_size_yields_the_brute_force_order() -> None:
             assert seen == expected, f"first={first}"
     finally:
         for s in sims:
-            await s.http.aclose()
+            await s.http.transport.aclose()
 
 
 class _Desc:

@@ -18,11 +18,11 @@ import strawberry
 from execgate.api import ids
 from execgate.api.context import Info
 from execgate.api.types import ExecutionNode
+from execgate.domain.access import Action
 from execgate.domain.errors import ExecgateError, InvalidArgument
 from execgate.domain.models import Execution
 from execgate.service import actions
 from execgate.service.actions import ActionErrorCode, ActionOutcome
-from execgate.service.scope import Action
 
 ExecutionActionErrorCode = strawberry.enum(
     ActionErrorCode, name="ExecutionActionErrorCode", description="Why an action was refused."

@@ -28,8 +28,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from execgate.backends.http import Answer, BackendHTTP
+from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n_wire import N8N_STATUS, WireError, parse_execution
+from execgate.backends.transport import Response
 from execgate.domain.errors import Conflict, InvalidCursor, NotFound, Unsupported
 from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
@@ -135,7 +136,7 @@ class N8nBackend:
     def capabilities(self) -> frozenset[Capability]:
         return _CAPABILITIES - self._missing_routes
 
-    def _route_missing(self, response: Answer, capability: Capability) -> bool:
+    def _route_missing(self, response: Response, capability: Capability) -> bool:
         """Whether the answer says the route itself does not exist on this n8n version.
 
         n8n answers an unknown ``/api/v1`` path with 404 ``{"message":"not found"}`` (an
@@ -160,7 +161,7 @@ class N8nBackend:
         except WireError as exc:
             raise self.http.bad(str(exc)) from exc
 
-    def _message(self, response: Answer) -> str:
+    def _message(self, response: Response) -> str:
         """The ``message`` of an n8n error body (n8n's own words), or the status code."""
         try:
             body = response.json()
@@ -170,7 +171,7 @@ class N8nBackend:
             return str(body["message"])
         return f"HTTP {response.status_code}"
 
-    def _unexpected(self, response: Answer) -> Exception:
+    def _unexpected(self, response: Response) -> Exception:
         """An answer the API does not give here; n8n's message names the problem, no secret."""
         message = self._message(response)
         status = f"HTTP {response.status_code}"
@@ -197,7 +198,7 @@ class N8nBackend:
         response = await self.http.request("GET", f"{API}/executions", params=params)
         if response.status_code != 200:
             raise self._unexpected(response)
-        body = self.http.json(response)
+        body = await self.http.json(response)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise self.http.bad("an execution list without a data array")
         next_cursor = body.get("nextCursor")
@@ -310,7 +311,7 @@ class N8nBackend:
             return None
         if response.status_code != 200:
             raise self._unexpected(response)
-        return self._execution(self.http.json(response), include_nodes=include_nodes)
+        return self._execution(await self.http.json(response), include_nodes=include_nodes)
 
     async def get_executions(
         self, native_ids: Sequence[str], *, include_nodes: bool
@@ -327,7 +328,7 @@ class N8nBackend:
             return None
         if response.status_code != 200:
             raise self._unexpected(response)
-        body = self.http.json(response)
+        body = await self.http.json(response)
         if not isinstance(body, dict):
             raise self.http.bad("a workflow that is not an object")
         name = body.get("name")
@@ -352,7 +353,7 @@ class N8nBackend:
             "POST",
             f"{API}/executions/{native_id}/stop",
             mutation=True,
-            timeout=self.http.settings.mutation_timeout_seconds,
+            timeout=self.http.policy.mutation_timeout,
         )
         if response.status_code == 200:
             return None
@@ -371,10 +372,10 @@ class N8nBackend:
             "POST",
             f"{API}/executions/{native_id}/retry",
             mutation=True,
-            timeout=self.http.settings.retry_timeout_seconds,
+            timeout=self.http.policy.retry_timeout,
         )
         if response.status_code == 200:
-            return self._execution(self.http.json(response), include_nodes=True)
+            return self._execution(await self.http.json(response), include_nodes=True)
         if self._route_missing(response, Capability.RETRY):
             raise self._unsupported("retry")
         if response.status_code == 404:
@@ -390,7 +391,7 @@ class N8nBackend:
             "DELETE",
             f"{API}/executions/{native_id}",
             mutation=True,
-            timeout=self.http.settings.mutation_timeout_seconds,
+            timeout=self.http.policy.mutation_timeout,
         )
         if response.status_code == 200:
             return
@@ -401,7 +402,3 @@ class N8nBackend:
         if response.status_code == 400 and "running" in self._message(response):
             raise Conflict(self._message(response), reason="running")
         raise self._unexpected(response)
-
-    async def aclose(self) -> None:
-        """Nothing to release: the registry owns and closes the HTTP client."""
-        return None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from execgate.backends.http import Answer, BackendHTTP
+from execgate.backends.http import BackendHTTP
 from execgate.backends.team_wire import (
     WIRE_STATUS,
     Bound,
@@ -31,10 +31,10 @@ from execgate.backends.team_wire import (
     parse_position,
     render_time,
 )
+from execgate.backends.transport import Response
 from execgate.domain.errors import (
     BackendError,
     Conflict,
-    InvalidArgument,
     InvalidCursor,
     NotFound,
     Unsupported,
@@ -52,12 +52,10 @@ from execgate.domain.models import (
 
 MAX_PAGE_SIZE = 100
 """The API caps ``size`` at 100."""
-EXPORT_FORMATS = ("csv", "json")
 
 _CAPABILITIES = frozenset(
     {
         Capability.CANCEL,
-        Capability.EXPORT,
         Capability.STATUS_FILTER,
         Capability.WORKFLOW_FILTER,
         Capability.DATE_FILTER,
@@ -136,10 +134,10 @@ class TeamBackend:
     def _bad(self, exc: WireError) -> BackendError:
         return self.http.bad(str(exc))
 
-    def _ok(self, response: Answer, what: str) -> Any:
+    async def _ok(self, response: Response, what: str) -> Any:
         if response.status_code != 200:
             raise self.http.bad(f"HTTP {response.status_code} to {what}")
-        return self.http.json(response)
+        return await self.http.json(response)
 
     def _parse(self, value: Any, *, detail: bool) -> Execution:
         try:
@@ -151,8 +149,9 @@ class TeamBackend:
         response = await self.http.request(
             "GET", self._team_path, params={**params, "page": str(page), "size": str(size)}
         )
+        body = await self._ok(response, "a list request")
         try:
-            return parse_list(self._ok(response, "a list request"))
+            return parse_list(body)
         except WireError as exc:
             raise self._bad(exc) from exc
 
@@ -271,7 +270,7 @@ class TeamBackend:
         response = await self.http.request("GET", f"/api/executions/{segment}")
         if response.status_code in (400, 404):
             return None
-        execution = self._parse(self._ok(response, "an execution read"), detail=True)
+        execution = self._parse(await self._ok(response, "an execution read"), detail=True)
         if execution.native_id != native_id:
             raise self.http.bad("an execution read answered another execution")
         return execution
@@ -291,8 +290,9 @@ class TeamBackend:
         )
         if response.status_code in (400, 404):
             return None
+        body = await self._ok(response, "a workflow's executions")
         try:
-            answer = parse_list(self._ok(response, "a workflow's executions"))
+            answer = parse_list(body)
         except WireError as exc:
             raise self._bad(exc) from exc
         if not answer.content:
@@ -317,7 +317,7 @@ class TeamBackend:
             "POST",
             f"/api/executions/{segment}/cancel",
             mutation=True,
-            timeout=self.http.settings.mutation_timeout_seconds,
+            timeout=self.http.policy.mutation_timeout,
             ok=frozenset({200, 202, 204}),
         )
         status = response.status_code
@@ -334,7 +334,7 @@ class TeamBackend:
         raise self.http.bad(f"HTTP {status} to a cancel request")
 
     @staticmethod
-    def _message(response: Answer) -> str:
+    def _message(response: Response) -> str:
         try:
             body = response.json()
         except ValueError:
@@ -353,20 +353,3 @@ class TeamBackend:
         raise Unsupported(
             f"instance {self.name!r} is team-style; its API cannot delete an execution"
         )
-
-    async def export(self, fmt: str, days: int) -> tuple[str, bytes]:
-        """The team's execution log of the last ``days`` days as (content type, body)."""
-        if fmt not in EXPORT_FORMATS:
-            raise InvalidArgument(f"export format must be one of {', '.join(EXPORT_FORMATS)}")
-        if days < 1:
-            raise InvalidArgument("export days must be at least 1")
-        response = await self.http.request(
-            "GET", f"{self._team_path}/export", params={"format": fmt, "days": str(days)}
-        )
-        if response.status_code != 200:
-            raise self.http.bad(f"HTTP {response.status_code} to an export request")
-        default = "text/csv" if fmt == "csv" else "application/json"
-        return response.headers.get("content-type", default), response.content
-
-    async def aclose(self) -> None:
-        await self.http.aclose()

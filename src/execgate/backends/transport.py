@@ -1,129 +1,96 @@
-"""An httpx transport that sends requests through aiohttp's connection pool.
+"""The seam between the adapters and the network: one request in, one bounded answer out.
 
-httpx stays the client API everywhere (and its ``ASGITransport``/``MockTransport`` stay the test
-seams); only the bytes on the wire go through aiohttp, whose pool costs a fraction of the CPU of
-httpx's default one (measured in ``bench/``: about 11 ms against 81 ms of client CPU for a list
-plus twenty detail reads). Failures come back as httpx's own exceptions, so
-``backends/http.py`` maps them to domain errors unchanged:
+``BackendHTTP`` hands a ``Request`` to a ``Transport`` and gets a ``Response`` whose body has
+been read whole, decompressed, and never past ``Request.max_bytes``. The gateway's transport
+is ``backends.aio.AiohttpTransport`` (sockets, TLS, proxies); the embedded demo and tests plug
+an in-process one (``simulate.inprocess``) into the same seam. A transport sends a request at
+most once: retrying is ``BackendHTTP``'s decision alone.
 
-    aiohttp.ConnectionTimeoutError         → httpx.ConnectTimeout
-    aiohttp.ServerTimeoutError, timeouts   → httpx.ReadTimeout
-    aiohttp.ClientConnectorError           → httpx.ConnectError      (refused, DNS, unreachable)
-    aiohttp.ServerDisconnectedError,
-    aiohttp.ClientPayloadError, OSError    → httpx.ReadError
-    any other aiohttp.ClientError          → httpx.NetworkError
+A transport fails with one of these, and ``BackendHTTP`` maps them to the domain's error tree:
+
+    TransportError                 the exchange did not produce a usable answer
+    ├── ConnectFailed              no connection: refused, unreachable, DNS, TLS handshake
+    │                              (the backend cannot have received the request)
+    ├── TimedOut                   no complete answer within the request's time
+    ├── ConnectionLost             the connection closed or reset before the answer was whole
+    ├── BadAnswer                  bytes that are not an HTTP/1.1 answer, or headers past the
+    │                              limits
+    └── AnswerTooLarge             a body (after decompression) larger than ``max_bytes``
+
+``sent`` tells whether the backend may have received the request: false only when it cannot
+have (no connection was made). For a mutation, a failure with ``sent`` means the outcome is
+unknown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-import aiohttp
-import httpx
-
-_SKIPPED_HEADERS = frozenset({"transfer-encoding", "content-length"})
+import orjson
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """One aiohttp session (created on first use, inside the running loop) per transport."""
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    url: str
+    """Absolute, with the query already encoded."""
+    headers: Mapping[str, str]
+    body: bytes | None
+    timeout: float
+    """Seconds for the whole exchange: connecting, sending, and reading the last byte."""
+    connect_timeout: float
+    max_bytes: int
+    mutation: bool
+    """A mutation goes out on a connection of its own, never one that sat idle in a pool."""
 
-    def __init__(self, *, max_connections: int = 16, keepalive_seconds: float = 15.0) -> None:
-        self.max_connections = max_connections
-        self.keepalive_seconds = keepalive_seconds
-        self._session: aiohttp.ClientSession | None = None
 
-    def _session_for_loop(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections,
-                limit_per_host=self.max_connections,
-                keepalive_timeout=self.keepalive_seconds,
-                ttl_dns_cache=300,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
+@dataclass(frozen=True, slots=True)
+class Response:
+    status_code: int
+    headers: Mapping[str, str]
+    """Lower-case names; a repeated header keeps its last value."""
+    content: bytes
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
-        headers = [
-            (name, value)
-            for name, value in request.headers.multi_items()
-            if name.lower() not in _SKIPPED_HEADERS
-        ]
-        body = await request.aread()
-        status, raw_headers, content = await self.exchange(
-            request.method,
-            str(request.url),
-            headers,
-            None,
-            body or None,
-            connect=timeouts.get("connect"),
-            read=timeouts.get("read"),
-            pool=timeouts.get("pool"),
-            request=request,
-        )
-        return httpx.Response(
-            status_code=status,
-            headers=raw_headers,
-            content=content,
-            request=request,
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+    def json(self) -> Any:
+        """The body as JSON; ``ValueError`` when it is not."""
+        return orjson.loads(self.content)
 
-    async def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: list[tuple[str, str]],
-        params: Mapping[str, str] | None,
-        body: bytes | None,
-        *,
-        connect: float | None,
-        read: float | None,
-        pool: float | None = None,
-        request: httpx.Request | None = None,
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Send one request and read the whole answer: (status, headers, body).
 
-        ``BackendHTTP`` calls this directly for its own requests, which skips building httpx's
-        request and response objects (most of the client-side cost of a small read).
-        """
-        session = self._session_for_loop()
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=pool, sock_connect=connect, sock_read=read
-        )
-        try:
-            async with session.request(
-                method,
-                url,
-                headers=headers,
-                params=params,
-                data=body,
-                allow_redirects=False,
-                timeout=timeout,
-            ) as response:
-                content = await response.read()
-                raw_headers = [
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
-                ]
-                return response.status, raw_headers, content
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc), request=request) from exc
-        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, OSError) as exc:
-            raise httpx.ReadError(str(exc), request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.NetworkError(str(exc), request=request) from exc
+class Transport(Protocol):
+    async def send(self, request: Request) -> Response: ...
 
-    async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+    async def aclose(self) -> None: ...
+
+
+class TransportError(Exception):
+    """Base of the transport's failures; the message holds no URL and no credential."""
+
+    sent = True
+
+    def __init__(self, message: str, *, sent: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if sent is not None:
+            self.sent = sent
+
+
+class ConnectFailed(TransportError):
+    sent = False
+
+
+class TimedOut(TransportError):
+    pass
+
+
+class ConnectionLost(TransportError):
+    pass
+
+
+class BadAnswer(TransportError):
+    pass
+
+
+class AnswerTooLarge(TransportError):
+    pass

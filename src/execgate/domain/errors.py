@@ -13,6 +13,7 @@ carries a credential or a backend URL: adapters name the instance, never its add
     ├── NotFound                     no such execution/workflow/instance/node
     ├── Unsupported                  the instance's API has no such operation
     ├── Conflict                     the backend refused the action in the item's current state
+    ├── Forbidden                    the client's scope does not allow this
     ├── InvalidCursor                a cursor that is not one of ours, or tampered, or stale
     └── InvalidArgument              an argument out of range (first, filter values, ids)
 """
@@ -32,6 +33,9 @@ class ExecgateError(Exception):
 
 class BackendError(ExecgateError):
     code = "UPSTREAM_UNAVAILABLE"
+
+    outcome_unknown = False
+    """For a mutation: whether the backend may have acted although no answer said so."""
 
     def __init__(self, instance: str, message: str) -> None:
         super().__init__(message)
@@ -77,6 +81,12 @@ class Conflict(ExecgateError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class Forbidden(ExecgateError):
+    """The client's scope does not allow this."""
+
+    code = "FORBIDDEN"
 
 
 class InvalidCursor(ExecgateError):

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from execgate.service.scope import Action, Scope
+from execgate.domain.access import Action, Scope
 
 KEY_PREFIX = "egk_"
 """Marks an execgate client key, so a leaked one is easy to recognise and search for."""

@@ -30,12 +30,11 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from execgate.domain.access import Scope as ClientScope
 from execgate.security.clients import Client, ClientDirectory, bearer_token
 from execgate.security.ratelimit import RateLimiter, retry_after_seconds
-from execgate.service.scope import Scope as ClientScope
 
 CLIENT_SCOPE_KEY = "execgate.client"
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 ANONYMOUS = Client("anonymous", "", ClientScope.full("anonymous"))
 
 log = logging.getLogger("execgate.security")
@@ -101,7 +100,7 @@ class SecurityMiddleware:
         *,
         directory: ClientDirectory,
         limiter: RateLimiter | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int,
     ) -> None:
         self.app = app
         self.directory = directory

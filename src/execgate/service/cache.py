@@ -22,7 +22,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from execgate.domain.keys import ExecutionKey
@@ -70,13 +70,6 @@ def execution_size(execution: Execution) -> int:
     return size
 
 
-@dataclass(frozen=True, slots=True)
-class CacheSettings:
-    max_entries: int = 20_000
-    max_bytes: int = 256 * 1024 * 1024
-    ttl_seconds: float = 300.0
-
-
 def _lean_misses(limit: int) -> int:
     return max(LEAN_MISSES, limit // 5)
 
@@ -85,9 +78,16 @@ class ExecutionCache:
     """LRU of finished executions with nodes, keyed by ``ExecutionKey``."""
 
     def __init__(
-        self, settings: CacheSettings | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings or CacheSettings()
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.ttl_seconds = ttl_seconds
         self.clock = clock
         self._entries: OrderedDict[ExecutionKey, tuple[Execution, int, float]] = OrderedDict()
         self.bytes = 0
@@ -103,7 +103,7 @@ class ExecutionCache:
             self.misses += 1
             return None
         execution, _, stored = entry
-        if self.clock() - stored > self.settings.ttl_seconds:
+        if self.clock() - stored > self.ttl_seconds:
             self.drop(key)
             self.misses += 1
             return None
@@ -114,7 +114,7 @@ class ExecutionCache:
     def holds(self, key: ExecutionKey) -> bool:
         """Whether ``get`` would answer ``key`` now (without counting a hit or a miss)."""
         entry = self._entries.get(key)
-        return entry is not None and self.clock() - entry[2] <= self.settings.ttl_seconds
+        return entry is not None and self.clock() - entry[2] <= self.ttl_seconds
 
     def put(self, execution: Execution) -> None:
         if not execution.status.is_finished or execution.node_executions is None:
@@ -127,13 +127,13 @@ class ExecutionCache:
             self._entries.move_to_end(execution.key)
             return
         size = execution_size(execution)
-        if size > self.settings.max_bytes:
+        if size > self.max_bytes:
             return
         self.drop(execution.key)
         self._entries[execution.key] = (execution, size, self.clock())
         self.bytes += size
         while self._entries and (
-            len(self._entries) > self.settings.max_entries or self.bytes > self.settings.max_bytes
+            len(self._entries) > self.max_entries or self.bytes > self.max_bytes
         ):
             _, (_, old_size, _) = self._entries.popitem(last=False)
             self.bytes -= old_size
@@ -332,6 +332,3 @@ class CachedBackend:
             await self.inner.delete(native_id)
         finally:
             self.cache.drop(ExecutionKey(self.name, native_id))
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

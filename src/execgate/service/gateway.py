@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from execgate.domain.errors import BackendError, InvalidArgument, NotFound, UnknownInstance
+from execgate.domain.access import Action, Scope
+from execgate.domain.errors import (
+    BackendError,
+    Forbidden,
+    InvalidArgument,
+    NotFound,
+    UnknownInstance,
+)
 from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import (
     Execution,
@@ -29,7 +36,6 @@ from execgate.service import actions
 from execgate.service.actions import ActionError, ActionErrorCode, ActionOutcome, Reader
 from execgate.service.cursors import FeedState, decode_cursor, filter_digest
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
-from execgate.service.scope import Action, Forbidden, Scope
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The embedded demo: simulated instances of both kinds, served in process.
 
 ``embedded()`` builds one team-style and two n8n-style simulators over seeded data and the
-settings that point the gateway at them through ``httpx.ASGITransport`` (no sockets), so
+settings that point the gateway at them through an in-process transport (no sockets), so
 ``execgate demo`` works on a fresh machine with no configuration. ``with_demo_client`` adds the
 demo's one full-access API client with a key made at start-up.
 """
@@ -11,14 +11,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 
-import httpx
-
-from execgate.backends.http import HTTPSettings
+from execgate.backends.transport import Transport
 from execgate.config import ClientSettings, InstanceSettings, Settings
+from execgate.domain.access import ALL_ACTIONS
 from execgate.domain.models import BackendKind
 from execgate.security.clients import hash_key, new_key
-from execgate.service.scope import ALL_ACTIONS
 from execgate.simulate.generate import DEMO_TEAM_ID, demo_stores
+from execgate.simulate.inprocess import InProcessTransport
 from execgate.simulate.n8n_api import create_n8n_app
 from execgate.simulate.store import SimStore
 from execgate.simulate.team_api import create_team_app
@@ -27,13 +26,13 @@ from execgate.simulate.team_api import create_team_app
 @dataclass
 class Embedded:
     settings: Settings
-    transports: dict[str, httpx.AsyncBaseTransport]
+    transports: dict[str, Transport]
     stores: dict[str, SimStore]
 
 
 def embedded(seed: int = 7, *, latency_ms: float = 0.0) -> Embedded:
     instances: list[InstanceSettings] = []
-    transports: dict[str, httpx.AsyncBaseTransport] = {}
+    transports: dict[str, Transport] = {}
     stores: dict[str, SimStore] = {}
     for name, (kind, store) in demo_stores(seed).items():
         credential = secrets.token_urlsafe(24)
@@ -47,7 +46,6 @@ def embedded(seed: int = 7, *, latency_ms: float = 0.0) -> Embedded:
                 base_url=f"http://{name}.embedded",
                 credential=credential,
                 team_id=DEMO_TEAM_ID,
-                http=HTTPSettings(),
             )
         else:
             app = create_n8n_app(store, api_key=credential, latency_ms=latency_ms)
@@ -56,10 +54,9 @@ def embedded(seed: int = 7, *, latency_ms: float = 0.0) -> Embedded:
                 kind=BackendKind.N8N,
                 base_url=f"http://{name}.embedded",
                 credential=credential,
-                http=HTTPSettings(),
             )
         instances.append(settings)
-        transports[name] = httpx.ASGITransport(app=app)
+        transports[name] = InProcessTransport(app)
         stores[name] = store
     return Embedded(
         Settings(instances=tuple(instances), source="embedded demo"), transports, stores

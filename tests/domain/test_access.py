@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from execgate.domain.errors import NotFound, UnknownInstance, UpstreamUnavailable
+from execgate.domain.access import ALL_ACTIONS, Action, Scope
+from execgate.domain.errors import Forbidden, NotFound, UnknownInstance, UpstreamUnavailable
 from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import Execution, ExecutionStatus
 from execgate.service.actions import ActionErrorCode, Reader
 from execgate.service.gateway import FeedFilter, Gateway
-from execgate.service.scope import ALL_ACTIONS, Action, Forbidden, Scope
 from tests.fakes import FakeBackend, make_execution
 
 

@@ -12,8 +12,6 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from execgate.domain.errors import ExecgateError
-
 
 class Action(enum.Enum):
     """What a client may be allowed to do (the config's ``actions`` values)."""
@@ -25,12 +23,6 @@ class Action(enum.Enum):
 
 
 ALL_ACTIONS = frozenset(Action)
-
-
-class Forbidden(ExecgateError):
-    """The client's scope does not allow this."""
-
-    code = "FORBIDDEN"
 
 
 @dataclass(frozen=True, slots=True)

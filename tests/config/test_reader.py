@@ -7,20 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from execgate.backends.http import HTTPSettings
 from execgate.config import (
+    AuditSettings,
+    CacheSettings,
     ClientSettings,
     ConfigError,
+    HTTPSettings,
     InstanceSettings,
     LimitSettings,
+    ServerSettings,
     Settings,
     load_settings,
     read_audit_path,
 )
+from execgate.domain.access import Action
 from execgate.domain.models import BackendKind
-from execgate.service.scope import Action
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TEAM_ID = "0b6f3a8e-2c1d-4e5f-9a7b-1c2d3e4f5a6b"
 TEAM_SECRET = "sdk_T0ps3cret-team-token"
 N8N_SECRET = "n8n-T0ps3cret-api-key"
@@ -120,7 +123,6 @@ def test_documented_config_loads_exactly_as_written(tmp_path: Path) -> None:
                 http=HTTPSettings(),
             ),
         ),
-        max_first=100,
         source=str(path),
     )
 
@@ -184,12 +186,12 @@ def test_optional_transport_keys_build_http_settings(tmp_path: Path) -> None:
 
 def test_server_max_first(tmp_path: Path) -> None:
     settings = load(tmp_path, TEAM + "\n[server]\nmax_first = 250\n")
-    assert settings.max_first == 250
+    assert settings.limits.max_first == 250
 
 
 def test_server_table_may_come_first(tmp_path: Path) -> None:
     settings = load(tmp_path, "[server]\nmax_first = 7\n\n" + N8N)
-    assert (settings.max_first, settings.instances[0].name) == (7, "n8n-prod")
+    assert (settings.limits.max_first, settings.instances[0].name) == (7, "n8n-prod")
 
 
 # -- the file itself -------------------------------------------------------------------------
@@ -249,7 +251,7 @@ def test_instance_that_is_not_a_table(tmp_path: Path) -> None:
 def test_unknown_top_level_key_suggests_the_right_one(tmp_path: Path) -> None:
     found = problems(tmp_path, TEAM.replace("[[instances]]", "[[instance]]"))
     assert found[0].startswith("top level: unknown key 'instance' (did you mean 'instances'?)")
-    assert "valid keys: instances, server, clients, limits, audit" in found[0]
+    assert "valid keys: instances, server, clients, limits, cache, audit" in found[0]
     assert found[1].startswith("no instances")
 
 
@@ -549,7 +551,7 @@ def test_docker_example_config_loads(tmp_path: Path) -> None:
         ("n8n-prod", BackendKind.N8N, "http://n8n-sim:9102"),
     ]
     assert settings.instances[0].team_id == TEAM_ID
-    assert settings.max_first == 100
+    assert settings.limits.max_first == 100
     # the container binds 0.0.0.0, so it only starts with a client; the documented key is it
     import hashlib
 
@@ -650,8 +652,8 @@ def test_documented_security_tables_load_exactly_as_written(
         ),
     )
     assert settings.limits == LimitSettings(max_backend_calls=250, max_depth=12, max_aliases=30)
-    assert settings.max_first == 100
-    assert settings.audit_path == "execgate-audit.jsonl"
+    assert settings.limits.max_first == 100
+    assert settings.audit.path == "execgate-audit.jsonl"
     assert KEY_HASH not in repr(settings)
 
 
@@ -661,9 +663,9 @@ def test_security_defaults(tmp_path: Path) -> None:
     assert settings.limits == LimitSettings(
         max_backend_calls=250, max_depth=12, max_aliases=30, max_tokens=2000
     )
-    assert (settings.introspection, settings.graphiql) == (True, True)
-    assert settings.max_body_bytes == 1024 * 1024
-    assert settings.audit_path is None
+    assert (settings.server.introspection, settings.server.graphiql) == (True, True)
+    assert settings.server.max_body_bytes == 1024 * 1024
+    assert settings.audit.path is None
 
 
 def test_every_instance_and_every_action(tmp_path: Path) -> None:
@@ -682,7 +684,11 @@ def test_hash_is_stored_lowercase(tmp_path: Path) -> None:
 def test_server_switches(tmp_path: Path) -> None:
     text = TEAM + "\n[server]\nintrospection = false\ngraphiql = false\nmax_body_bytes = 4096\n"
     settings = load(tmp_path, text)
-    assert (settings.introspection, settings.graphiql, settings.max_body_bytes) == (
+    assert (
+        settings.server.introspection,
+        settings.server.graphiql,
+        settings.server.max_body_bytes,
+    ) == (
         False,
         False,
         4096,
@@ -690,10 +696,10 @@ def test_server_switches(tmp_path: Path) -> None:
 
 
 def test_max_first_in_either_table(tmp_path: Path) -> None:
-    assert load(tmp_path, TEAM + "\n[limits]\nmax_first = 30\n").max_first == 30
-    assert load(tmp_path, TEAM + "\n[server]\nmax_first = 40\n").max_first == 40
+    assert load(tmp_path, TEAM + "\n[limits]\nmax_first = 30\n").limits.max_first == 30
+    assert load(tmp_path, TEAM + "\n[server]\nmax_first = 40\n").limits.max_first == 40
     both = TEAM + "\n[server]\nmax_first = 50\n\n[limits]\nmax_first = 50\n"
-    assert load(tmp_path, both).max_first == 50
+    assert load(tmp_path, both).limits.max_first == 50
     conflict = TEAM + "\n[server]\nmax_first = 50\n\n[limits]\nmax_first = 60\n"
     assert only(problems(tmp_path, conflict)) == (
         "[server]: key 'max_first': conflicts with [limits] max_first; keep only [limits] max_first"
@@ -907,19 +913,94 @@ def test_the_readme_configuration_block_loads(
     )
     assert (client.rate_per_second, client.burst) == (20.0, 40)
     assert settings.limits == LimitSettings()
-    assert settings.max_first == 100
-    assert (settings.introspection, settings.graphiql, settings.max_body_bytes) == (
+    assert settings.limits.max_first == 100
+    assert (
+        settings.server.introspection,
+        settings.server.graphiql,
+        settings.server.max_body_bytes,
+    ) == (
         True,
         True,
         1024 * 1024,
     )
-    assert settings.audit_path == "execgate-audit.jsonl"
+    assert settings.audit.path == "execgate-audit.jsonl"
 
 
-def test_transport_can_be_chosen_per_instance(tmp_path: Path) -> None:
-    settings = load(tmp_path, N8N + 'transport = "httpx"\n')
-    assert settings.instances[0].http.transport == "httpx"
-    assert load(tmp_path, N8N).instances[0].http.transport == "http11"
-    aiohttp = load(tmp_path, N8N + 'transport = "aiohttp"\n')
-    assert aiohttp.instances[0].http.transport == "aiohttp"
-    assert any("'transport'" in p for p in problems(tmp_path, N8N + 'transport = "curl"\n'))
+def test_network_keys_of_an_instance(tmp_path: Path) -> None:
+    # given: files for a private CA and a client certificate, and a proxy
+    ca, cert, key = (tmp_path / n for n in ("ca.pem", "gw.pem", "gw.key"))
+    for path in (ca, cert, key):
+        path.write_text("PEM\n")
+    text = N8N + (
+        f'ca_file = "{ca}"\nclient_cert_file = "{cert}"\nclient_key_file = "{key}"\n'
+        'proxy = "http://proxy.internal:3128"\nverify_tls = true\nread_retries = 0\n'
+        "max_response_mb = 8\n"
+    )
+    # when
+    http = load(tmp_path, text).instances[0].http
+    # then
+    assert http == HTTPSettings(
+        ca_file=str(ca),
+        client_cert_file=str(cert),
+        client_key_file=str(key),
+        proxy="http://proxy.internal:3128",
+        read_retries=0,
+        max_response_mb=8.0,
+    )
+    assert http.max_response_bytes == 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "complaint"),
+    [
+        (
+            'ca_file = "/nowhere/ca.pem"',
+            "ca_file",
+            "/nowhere/ca.pem is not a file that can be read",
+        ),
+        ("verify_tls = 1", "verify_tls", "must be true or false, not an integer"),
+        ("read_retries = -1", "read_retries", "must be at least 0"),
+        (
+            "max_response_mb = 0",
+            "max_response_mb",
+            "must be a positive, finite number of megabytes",
+        ),
+        ('proxy = "socks5://p:1"', "proxy", "must be an http:// or https:// proxy URL"),
+    ],
+)
+def test_bad_network_keys(tmp_path: Path, line: str, key: str, complaint: str) -> None:
+    problem = only(problems(tmp_path, N8N + line + "\n"))
+    assert problem.startswith(f"instance 'n8n-prod': key {key!r}: {complaint}")
+
+
+def test_a_client_certificate_needs_its_key_and_a_proxy_password_is_not_echoed(
+    tmp_path: Path,
+) -> None:
+    cert = tmp_path / "gw.pem"
+    cert.write_text("PEM\n")
+    text = N8N + f'client_cert_file = "{cert}"\nproxy = "ftp://user:hunter2pass@p:1"\n'
+    found = problems(tmp_path, text)
+    assert any("client_key_file" in p and "needs both" in p for p in found)
+    assert all("hunter2pass" not in p for p in found)
+
+
+def test_cache_and_server_tables(tmp_path: Path) -> None:
+    text = TEAM + (
+        "\n[cache]\nenabled = false\nmax_mb = 16\nmax_entries = 500\nttl_seconds = 60\n"
+        "operations = 64\n\n[server]\nfast_executor = false\n"
+    )
+    settings = load(tmp_path, text)
+    assert settings.cache == CacheSettings(
+        enabled=False, max_mb=16.0, max_entries=500, ttl_seconds=60.0, operations=64
+    )
+    assert settings.cache.max_bytes == 16 * 1024 * 1024
+    assert settings.server == ServerSettings(fast_executor=False)
+    assert only(problems(tmp_path, TEAM + "\n[cache]\nmax_entrys = 5\n")).startswith(
+        "[cache]: unknown key 'max_entrys' (did you mean 'max_entries'?)"
+    )
+
+
+def test_the_audit_table_is_read_alone_without_credentials(tmp_path: Path) -> None:
+    path = write(tmp_path, TEAM + f'\n[audit]\npath = "{tmp_path / "a.jsonl"}"\n')
+    assert read_audit_path(path) == str(tmp_path / "a.jsonl")
+    assert AuditSettings().path is None

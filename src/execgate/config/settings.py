@@ -1,0 +1,171 @@
+"""Every setting of execgate, each with its one default.
+
+The dataclasses here are what the rest of execgate receives; ``config.reader`` builds them from
+a TOML file and the environment. A field that the file may set carries, in its metadata, the
+kind of value it takes (``OPTION``): the reader checks every table against these, so a key, its
+type, its range and its default are written down once, here.
+
+Only the domain is imported: this is a leaf that every other layer may read.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from execgate.domain.access import Action
+from execgate.domain.models import BackendKind
+
+OPTION = "execgate.option"
+"""Field metadata key: the ``Kind`` of value a config key takes."""
+
+
+class Kind(enum.Enum):
+    """What a config key accepts (the reader's check and its wording)."""
+
+    BOOL = "true or false"
+    COUNT = "an integer of at least 1"
+    NATURAL = "an integer of at least 0"
+    SECONDS = "a positive, finite number of seconds"
+    MEGABYTES = "a positive, finite number of megabytes"
+    FILE = "the path of a readable file"
+    PROXY_URL = "an http:// or https:// proxy URL"
+    STRING = "a string"
+
+
+def option(default: Any, kind: Kind, *, minimum: int | None = None) -> Any:
+    """A settings field the config file may set."""
+    return field(default=default, metadata={OPTION: (kind, minimum)})
+
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPSettings:
+    """How execgate talks to one instance (keys of its ``[[instances]]`` table)."""
+
+    timeout_seconds: float = option(10.0, Kind.SECONDS)
+    """The longest one read may take, from opening or taking a connection to the last byte of
+    the answer. A read that runs out of it is not sent again."""
+    connect_timeout_seconds: float = option(3.0, Kind.SECONDS)
+    """The longest opening a connection (TLS included) may take, within the request's own."""
+    mutation_timeout_seconds: float = option(30.0, Kind.SECONDS)
+    """``timeout_seconds`` for cancel and delete."""
+    retry_timeout_seconds: float = option(300.0, Kind.SECONDS)
+    """``timeout_seconds`` for retry: n8n answers a retry only when the new run has finished."""
+    max_concurrency: int = option(16, Kind.COUNT)
+    """Requests in flight to this instance at once."""
+    read_retries: int = option(1, Kind.NATURAL)
+    """A read that found no connection, or was answered 502/503/504, is sent at most this many
+    more times. Mutations are sent exactly once."""
+    max_response_mb: float = option(32.0, Kind.MEGABYTES)
+    """The largest answer body read (after decompression); a larger one is a bad answer."""
+    ca_file: str | None = option(None, Kind.FILE)
+    """PEM bundle of the CAs to trust for https base URLs (default: the system store)."""
+    verify_tls: bool = option(True, Kind.BOOL)
+    """False skips certificate checks (warned about at start-up)."""
+    client_cert_file: str | None = option(None, Kind.FILE)
+    """PEM client certificate for mutual TLS (needs ``client_key_file``)."""
+    client_key_file: str | None = option(None, Kind.FILE)
+    proxy: str | None = option(None, Kind.PROXY_URL)
+    """An HTTP proxy for this instance; without it, HTTP(S)_PROXY and NO_PROXY apply."""
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mb * MIB)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSettings:
+    """One backend instance: where it is, what kind of API it speaks, how to authenticate."""
+
+    name: str
+    kind: BackendKind
+    base_url: str
+    """Normalised: no trailing slash."""
+    credential: str = field(repr=False)
+    """The Bearer token (team) or API key (n8n), surrounding whitespace dropped; never shown."""
+    team_id: str | None = None
+    http: HTTPSettings = field(default_factory=HTTPSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """One API client: its name, the sha256 of its key, what it may see and do, how fast."""
+
+    name: str
+    key_sha256: str = field(repr=False)
+    """Lowercase hex; the key itself is never stored."""
+    instances: tuple[str, ...] | None
+    """The instances it sees; ``None`` for every instance (``["*"]``)."""
+    actions: frozenset[Action]
+    rate_per_second: float | None = None
+    burst: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """``[limits]``: per-operation limits, checked before any backend call."""
+
+    max_backend_calls: int = option(250, Kind.COUNT)
+    max_depth: int = option(12, Kind.COUNT)
+    max_aliases: int = option(30, Kind.COUNT)
+    max_tokens: int = option(2000, Kind.COUNT)
+    max_first: int = option(100, Kind.COUNT)
+    """The largest page a client may ask for."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """``[server]``: switches of the HTTP side."""
+
+    introspection: bool = option(True, Kind.BOOL)
+    graphiql: bool = option(True, Kind.BOOL)
+    max_body_bytes: int = option(MIB, Kind.COUNT, minimum=1024)
+    """Larger request bodies get HTTP 413."""
+    fast_executor: bool = option(True, Kind.BOOL)
+    """Complete plain fields inline (``api/execution.py``); false runs strawberry's executor."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """``[cache]``: what the gateway remembers across requests, and how much of it."""
+
+    enabled: bool = option(True, Kind.BOOL)
+    """False keeps no execution and shares no in-flight read between requests."""
+    max_mb: float = option(64.0, Kind.MEGABYTES)
+    """Finished executions with their node data, by estimated size."""
+    max_entries: int = option(20_000, Kind.COUNT)
+    """Finished executions, by count."""
+    ttl_seconds: float = option(300.0, Kind.SECONDS)
+    """How long a finished execution is trusted (deletions made elsewhere show after this)."""
+    operations: int = option(256, Kind.COUNT)
+    """Parsed and validated documents, and the executor's plans, each kept for this many
+    operations."""
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * MIB)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """``[audit]``: where the audit trail of mutations goes."""
+
+    path: str | None = option(None, Kind.STRING)
+    """Appended to, created with mode 0600; ``None`` for stderr."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    instances: tuple[InstanceSettings, ...]
+    clients: tuple[ClientSettings, ...] = ()
+    """API clients; none means anonymous full access, on loopback only."""
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    source: str = "embedded demo"
+    """Where the settings came from, for the start-up banner."""
