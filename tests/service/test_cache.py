@@ -268,12 +268,37 @@ async def test_a_polled_page_missing_too_much_from_the_cache_is_read_in_full() -
 
 
 async def test_only_backends_whose_lists_carry_node_data_are_polled_lean() -> None:
-    inner = ListsWithoutNodes("a", [make_execution("a", "1", minutes=1)])
-    cached = CachedBackend(inner, cache_of())
+    asked: list[bool] = []
+
+    class Recorded(ListsWithoutNodes):
+        async def list_executions(
+            self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
+        ) -> Page:
+            asked.append(query.include_nodes)
+            return await super().list_executions(query, limit=limit, position=position)
+
+    cached = CachedBackend(Recorded("a", [make_execution("a", "1", minutes=1)]), cache_of())
     query = ExecutionQuery(include_nodes=True)
-    for _ in range(2):
+    for _ in range(3):
         await cached.list_executions(query, limit=10)
-    assert not cached._polled
+    assert asked == [True, True, True]
+
+
+async def test_a_polled_feed_is_read_lean_whatever_the_filter_or_cursor_of_the_next_request() -> (
+    None
+):
+    # given: a page read in full once
+    inner = BatchLists("n", [make_execution("n", str(i), minutes=i) for i in range(1, 9)])
+    cached = CachedBackend(inner, cache_of())
+    await cached.list_executions(ExecutionQuery(include_nodes=True), limit=10)
+    # when: the next requests each carry their own filter (a dashboard's moving window)
+    for minutes in (100, 200, 300):
+        upper = make_execution("n", "0", minutes=minutes).started_at
+        query = ExecutionQuery(include_nodes=True, started_before=upper)
+        page = await cached.list_executions(query, limit=10)
+        assert all(item.node_executions is not None for item in page.items)
+    # then: only the first list carried node data
+    assert inner.list_reads == [True, False, False, False]
 
 
 async def test_a_page_the_cache_cannot_hold_is_never_polled_lean() -> None:

@@ -13,7 +13,7 @@ from execgate.domain.errors import (
     UpstreamUnavailable,
 )
 from execgate.domain.models import ExecutionStatus
-from execgate.service.feed import merge_sorted
+from execgate.service.feed import feed_key
 from execgate.service.gateway import FeedFilter, Gateway
 from tests.fakes import FakeBackend, make_execution
 
@@ -48,7 +48,7 @@ async def test_pages_follow_one_total_order_across_instances() -> None:
     gateway = Gateway(backends)
     expected = [
         e.key.encode()
-        for e in merge_sorted([e for b in backends.values() for e in b.items.values()])
+        for e in sorted((e for b in backends.values() for e in b.items.values()), key=feed_key)
     ]
     # when walking with several page sizes
     for first in (1, 2, 3, 100):

@@ -166,6 +166,9 @@ class AiohttpTransport:
                 proxy=self.proxy,
                 middlewares=(_at_most_once(),),
             ) as answer:
+                version = answer.version
+                if version is None or version.major != 1:
+                    raise BadAnswer("an answer that is not HTTP/1.1")
                 declared = answer.content_length
                 if declared is not None and declared > request.max_bytes:
                     raise AnswerTooLarge(_too_large(request.max_bytes))

@@ -10,10 +10,11 @@ be; executions that arrive in full from a list are remembered; identical reads i
 same time share one backend call; a delete through the gateway drops the entry. Mutations pass
 straight through, never coalesced, never retried.
 
-A list read with node data from a backend whose lists can carry it (n8n's ``includeData``) is
-remembered; read again (a dashboard polling its page), it is listed without node data and
-filled from the cache, the few executions the cache lacks read one by one. When more are
-missing, the full list is read instead.
+A backend whose lists can carry node data (n8n's ``includeData``) is listed without it once
+the cache holds most of what its last full list brought (a dashboard polling its feed, with a
+new cursor or date each time): the executions are filled from the cache, the few it lacks read
+one by one. When more are missing, the full list is read instead, and lists stay full until
+the cache has caught up again.
 """
 
 from __future__ import annotations
@@ -35,12 +36,9 @@ from execgate.domain.models import (
     Workflow,
 )
 from execgate.domain.ports import Backend
-from execgate.lru import LRU
 
 T = TypeVar("T")
 
-POLLED_PAGES = 1024
-"""List reads remembered as polled (per instance)."""
 LEAN_MISSES = 4
 """A lean page may read this many executions one by one (or a fifth of the page): the active
 ones at the head of a polled page, mostly."""
@@ -189,8 +187,11 @@ class CachedBackend:
         self.name = inner.name
         self.kind: BackendKind = inner.kind
         self._coalesce = Coalescer()
-        self._polled: LRU[Hashable, bool] = LRU(POLLED_PAGES)
-        """List reads with node data already answered in full once: read lean next time."""
+        self._lean = False
+        """Whether lists with node data are read lean: set when the cache holds most of what
+        the last list read in full brought, cleared when a lean read missed too many. It
+        follows what this instance's readers asked for lately, whatever their filters and
+        cursors, so distinct requests benefit as much as repeated ones."""
 
     def capabilities(self) -> frozenset[Capability]:
         return self.inner.capabilities()
@@ -204,30 +205,22 @@ class CachedBackend:
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page:
         key = ("list", query, limit, _freeze(position))
-        if query.include_nodes and self._polled.get(key):
+        batch = query.include_nodes and Capability.BATCH_NODE_DATA in self.inner.capabilities()
+        if batch and self._lean:
             lean = await self._lean_page(query, limit, position)
             if lean is not None:
                 return lean
+            self._lean = False
         page = await self._coalesce.run(
             key, lambda: self.inner.list_executions(query, limit=limit, position=position)
         )
         for item in page.items:
             self.cache.put(item)
-        if query.include_nodes and Capability.BATCH_NODE_DATA in self.inner.capabilities():
-            self._remember_polled(key, page, limit)
+        if batch:
+            # What a poll of this page would find in the cache now (active ones never are).
+            known = sum(1 for item in page.items if self.cache.holds(item.key))
+            self._lean = len(page.items) - known <= _lean_misses(limit)
         return self._with_cached_details(page)
-
-    def _remember_polled(self, key: Hashable, page: Page, limit: int) -> None:
-        """Read ``key`` lean next time if the cache now holds enough of its page."""
-        missing = sum(
-            1
-            for item in page.items
-            if not item.status.is_finished or not self.cache.holds(item.key)
-        )
-        if missing > _lean_misses(limit):
-            self._polled.pop(key)
-        else:
-            self._polled.put(key, True)
 
     async def _lean_page(
         self, query: ExecutionQuery, limit: int, position: Mapping[str, Any] | None

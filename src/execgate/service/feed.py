@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -113,7 +113,6 @@ class FeedPage:
     has_previous_page: bool
     end_state: FeedState
     skipped: tuple[SkippedInstance, ...] = ()
-    backend_calls: int = 0
     digest: str = field(default="", compare=False)
 
     def cursor(self, state: FeedState) -> str:
@@ -149,7 +148,6 @@ async def read_feed(
     )
     pages: dict[str, Page] = {}
     skipped: list[SkippedInstance] = []
-    calls = 0
     for name, result in zip(active, results, strict=True):
         if isinstance(result, BackendError):
             skipped.append(SkippedInstance(name, result))
@@ -157,7 +155,6 @@ async def read_feed(
             raise result
         else:
             pages[name] = result
-            calls += result.calls
 
     heap: list[tuple[tuple[Any, ...], str, int]] = []
     for name, page in pages.items():
@@ -198,11 +195,5 @@ async def read_feed(
         has_previous_page=started,
         end_state=end,
         skipped=tuple(skipped),
-        backend_calls=calls,
         digest=digest,
     )
-
-
-def merge_sorted(items: Sequence[Execution]) -> list[Execution]:
-    """Brute-force feed order of a whole set (tests and small in-memory views)."""
-    return sorted(items, key=feed_key)

@@ -24,18 +24,26 @@ def free_port(host: str = "127.0.0.1") -> int:
 class BackgroundServer:
     """uvicorn serving ``app`` on 127.0.0.1 in a daemon thread; stop() or ``with`` ends it."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+        """``config`` goes to ``uvicorn.Config`` (TLS files, keep-alive timeout, ...)."""
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="auto", access_log=False
+        self.scheme = "https" if config.get("ssl_certfile") else "http"
+        settings = uvicorn.Config(
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="auto",
+            access_log=False,
+            **config,
         )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(settings)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:
         self._thread.start()
