@@ -15,8 +15,10 @@ parsing, the merge and cursors, DataLoaders), not a different transport or serve
     python -m bench.baseline --config baseline.json --port 8100
 
 ``baseline.json``: ``{"acme": {"kind": "team", "base_url": ..., "team_id": ...,
-"credential_env": "VAR"}, "n8n-prod": {"kind": "n8n", ...}}``. ``POST /W1`` ... ``/W6``; W6's
-body is ``{"ids": [[instance, native id], ...]}``.
+"credential_env": "VAR"}, "n8n-prod": {"kind": "n8n", ...}}``. ``POST /W1`` ... ``/W6``. The body
+carries the request's own value, as the gateway's variables do: ``{"before": "<date>"}`` for
+W1-W5 (sent to the team-style API as ``to``, to n8n as ``startedBefore``; absent, no bound),
+``{"ids": [[instance, native id], ...]}`` for W6 (read in that order).
 """
 
 from __future__ import annotations
@@ -171,10 +173,14 @@ class Instance:
             "_t": _epoch(started or item.get("createdAt")),
         }
 
-    async def team_list(self, count: int) -> tuple[list[Record], bool]:
-        """The newest ``count`` executions, and whether more exist (from ``totalElements``)."""
+    async def team_list(self, count: int, before: str | None) -> tuple[list[Record], bool]:
+        """The newest ``count`` executions started before ``before``, and whether more exist
+        (from ``totalElements``)."""
         size = min(count + 1, TEAM_PAGE_CAP)
-        body = await self.get(self.team_path, {"page": "0", "size": str(size)})
+        params = {"page": "0", "size": str(size)}
+        if before is not None:
+            params["to"] = before
+        body = await self.get(self.team_path, params)
         items = [self.team_record(item) for item in body["content"]]
         return items[:count], body["totalElements"] > count
 
@@ -240,10 +246,14 @@ class Instance:
             record["nodeExecutions"] = [r[2] for r in runs]
         return record
 
-    async def n8n_list(self, count: int, *, nodes: bool) -> tuple[list[Record], bool]:
-        """The newest ``count`` executions: the default list leaves running ones out, so read
-        them with a second call, as the gateway does."""
+    async def n8n_list(
+        self, count: int, before: str | None, *, nodes: bool
+    ) -> tuple[list[Record], bool]:
+        """The newest ``count`` executions started before ``before``: the default list leaves
+        running ones out, so read them with a second call, as the gateway does."""
         params = {"limit": str(count + 1)}
+        if before is not None:
+            params["startedBefore"] = before
         if nodes:
             params["includeData"] = "true"
         finished, running = await asyncio.gather(
@@ -262,10 +272,12 @@ class Instance:
 
     # --- either ---------------------------------------------------------------------------------
 
-    async def newest(self, count: int, *, nodes: bool) -> tuple[list[Record], bool]:
+    async def newest(
+        self, count: int, before: str | None, *, nodes: bool
+    ) -> tuple[list[Record], bool]:
         if self.kind == "team":
-            return await self.team_list(count)
-        return await self.n8n_list(count, nodes=nodes)
+            return await self.team_list(count, before)
+        return await self.n8n_list(count, before, nodes=nodes)
 
     async def detail(self, native: str) -> Record:
         if self.kind == "team":
@@ -302,14 +314,14 @@ class Baseline:
         by_id = {d["id"]: d for d in details}
         return [by_id.get(r["id"], r) for r in records]
 
-    async def single(self, instance: Instance, count: int) -> Record:
-        records, more = await instance.newest(count, nodes=True)
+    async def single(self, instance: Instance, count: int, before: str | None) -> Record:
+        records, more = await instance.newest(count, before, nodes=True)
         return {"executions": await self.with_nodes(records), "hasNextPage": more}
 
-    async def merged(self, count: int, *, nodes: bool) -> Record:
+    async def merged(self, count: int, before: str | None, *, nodes: bool) -> Record:
         pages = await asyncio.gather(
             *(
-                i.newest(count, nodes=nodes)
+                i.newest(count, before, nodes=nodes)
                 for i in sorted(self.instances.values(), key=lambda i: i.name)
             )
         )
@@ -327,18 +339,20 @@ class Baseline:
         return {"executions": list(found)}
 
     async def answer(self, workload: str, request: bytes) -> Record:
+        sent = json.loads(request) if request else {}
+        before = sent.get("before")
         if workload == "W1":
-            return await self.single(self.team, 20)
+            return await self.single(self.team, 20, before)
         if workload == "W2":
-            return await self.single(self.n8n[0], 20)
+            return await self.single(self.n8n[0], 20, before)
         if workload == "W3":
-            return await self.merged(50, nodes=True)
+            return await self.merged(50, before, nodes=True)
         if workload == "W4":
-            return await self.single(self.team, 100)
+            return await self.single(self.team, 100, before)
         if workload == "W5":
-            return await self.merged(50, nodes=False)
+            return await self.merged(50, before, nodes=False)
         if workload == "W6":
-            return await self.refetch(json.loads(request)["ids"])
+            return await self.refetch(sent["ids"])
         raise KeyError(workload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

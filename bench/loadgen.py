@@ -1,7 +1,10 @@
 """A closed-loop HTTP load generator over raw asyncio sockets (its own process).
 
-``--concurrency`` connections each send the same POST again as soon as the previous answer is
-read (HTTP/1.1 keep-alive), for ``--warmup`` seconds that are not measured and then
+``--concurrency`` connections each send a POST as soon as the previous answer is read (HTTP/1.1
+keep-alive). ``--bodies`` names a JSON file describing the bodies (``bench/bodies.py``: a
+template and the kind of value spliced into it); every request takes the next body, so by
+default each one carries its own value, and ``--identical`` sends the first body every time.
+It runs for ``--warmup`` seconds that are not measured and then
 ``--duration`` seconds that are (longer if fewer than ``--min-requests`` answers completed by
 then, up to ``--max-duration``). An answer counts when it completes inside the measured window;
 an answer that is not HTTP 200, or whose body holds a GraphQL ``"errors"`` key, is an error.
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.bodies import BodyMaker
 from bench.procstat import alive, cpu_seconds, memory
 
 ERROR_MARK = b'"errors"'
@@ -35,7 +39,13 @@ ERROR_MARK = b'"errors"'
 class Target:
     host: str
     port: int
-    request: bytes
+    head: bytes
+    """The request line and headers, up to ``Content-Length: ``."""
+    bodies: BodyMaker
+
+    def request(self) -> bytes:
+        body = self.bodies.next()
+        return b"%s%d\r\n\r\n%s" % (self.head, len(body), body)
 
 
 @dataclass
@@ -43,11 +53,12 @@ class Tally:
     done: list[tuple[float, float, bool]] = field(default_factory=list)
     """(completion time, latency seconds, ok) of every answer."""
     first_body: bytes | None = None
+    last_body: bytes | None = None
     first_error: bytes | None = None
     connect_errors: int = 0
 
 
-def build_request(url: str, body: bytes, headers: dict[str, str]) -> Target:
+def build_target(url: str, bodies: BodyMaker, headers: dict[str, str]) -> Target:
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     port = parts.port or 80
@@ -59,10 +70,10 @@ def build_request(url: str, body: bytes, headers: dict[str, str]) -> Target:
         f"Host: {host}:{port}",
         "Content-Type: application/json",
         "Accept: application/json",
-        f"Content-Length: {len(body)}",
         *(f"{k}: {v}" for k, v in headers.items()),
+        "Content-Length: ",
     ]
-    return Target(host, port, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    return Target(host, port, "\r\n".join(lines).encode(), bodies)
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
@@ -113,7 +124,7 @@ async def worker(target: Target, window: Window, tally: Tally) -> None:
             assert reader is not None
             started = time.perf_counter()
             try:
-                writer.write(target.request)
+                writer.write(target.request())
                 status, body, keep_alive = await read_response(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                 tally.connect_errors += 1
@@ -123,8 +134,10 @@ async def worker(target: Target, window: Window, tally: Tally) -> None:
             finished = time.perf_counter()
             ok = status == 200 and ERROR_MARK not in body
             tally.done.append((finished, finished - started, ok))
-            if ok and tally.first_body is None:
-                tally.first_body = body
+            if ok:
+                if tally.first_body is None:
+                    tally.first_body = body
+                tally.last_body = body
             if not ok and tally.first_error is None:
                 tally.first_error = f"HTTP {status} ".encode() + body[:2000]
             if not keep_alive:
@@ -244,9 +257,9 @@ def summarise(tally: Tally, samples: list[Sample], concurrency: int) -> dict[str
     }
 
 
-async def run(args: argparse.Namespace, body: bytes) -> tuple[dict[str, Any], bytes | None]:
+async def run(args: argparse.Namespace, bodies: BodyMaker) -> tuple[dict[str, Any], Tally]:
     headers = dict(h.split(":", 1) for h in args.header)
-    target = build_request(args.url, body, {k.strip(): v.strip() for k, v in headers.items()})
+    target = build_target(args.url, bodies, {k.strip(): v.strip() for k, v in headers.items()})
     watch = {name: int(pid) for name, _, pid in (w.partition("=") for w in args.watch)}
     now = time.perf_counter()
     start = now + args.warmup
@@ -256,13 +269,17 @@ async def run(args: argparse.Namespace, body: bytes) -> tuple[dict[str, Any], by
     sampling = asyncio.create_task(sampler(watch, window, tally, samples))
     await asyncio.gather(*(worker(target, window, tally) for _ in range(args.concurrency)))
     await sampling
-    return summarise(tally, samples, args.concurrency), tally.first_body
+    result = summarise(tally, samples, args.concurrency)
+    result["identical"] = bodies.identical
+    result["bodies_sent"] = bodies.made
+    return result, tally
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__)
     parser.add_argument("--url", required=True)
-    parser.add_argument("--body-file", required=True)
+    parser.add_argument("--bodies", required=True, help="a JSON file: BodyMaker.spec()")
+    parser.add_argument("--identical", action="store_true", help="send the first body always")
     parser.add_argument("--header", action="append", default=[], help="NAME: VALUE")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=5.0)
@@ -272,12 +289,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-duration", type=float, default=60.0, help="the window's limit")
     parser.add_argument("--watch", action="append", default=[], help="NAME=PID to sample")
-    parser.add_argument("--sample-out", help="write the first good answer's body here")
+    parser.add_argument(
+        "--sample-out", help="write the first good answer's body here (and the last to .last)"
+    )
     parser.add_argument("--out", help="write the result JSON here instead of stdout")
     args = parser.parse_args(argv)
-    result, first_body = asyncio.run(run(args, Path(args.body_file).read_bytes()))
-    if args.sample_out and first_body is not None:
-        Path(args.sample_out).write_bytes(first_body)
+    bodies = BodyMaker.from_spec(json.loads(Path(args.bodies).read_text()))
+    if args.identical:
+        bodies.identical = True
+    result, tally = asyncio.run(run(args, bodies))
+    if args.sample_out and tally.first_body is not None:
+        Path(args.sample_out).write_bytes(tally.first_body)
+    if args.sample_out and tally.last_body is not None:
+        Path(args.sample_out + ".last").write_bytes(tally.last_body)
     text = json.dumps(result)
     if args.out:
         Path(args.out).write_text(text)

@@ -133,9 +133,11 @@ def argv(hive: Hive, port: int) -> list[str]:
 
 
 def query(team_id: str, count: int) -> str:
-    """W1/W4 for Hive: the newest ``count`` executions with their nodes (``totalElements``
+    """W1/W4 for Hive: the newest ``count`` executions with their nodes started before ``$to``
+    (sent to the API as ``to``, as execgate sends its ``startedBefore``; ``totalElements``
     answers whether more exist, so no extra item is read)."""
     return (
-        f'query {{ listTeamExecutions(teamId: "{team_id}", page: 0, size: {count}) '
+        "query W($to: DateTime) { "
+        f'listTeamExecutions(teamId: "{team_id}", page: 0, size: {count}, to: $to) '
         f"{{ totalElements totalPages content {{ {EXECUTION_FIELDS} {NODE_FIELDS} }} }} }}"
     )

@@ -7,6 +7,12 @@ W4  100 team-style executions with their node executions
 W5  the merged feed, ``first: 50``, without node data
 W6  50 executions refetched by global ID in one ``nodes(ids:)`` query
 
+Each is an operation with one variable, and every request carries its own value of it
+(``bench/bodies.py``): W1-W5 a distinct far-future ``startedBefore`` (the same executions, a new
+backend URL every time: the team-style API gets it as ``to``, n8n as ``startedBefore``), W6 its
+ids in a distinct order. ``gateway_bodies`` and ``baseline_bodies`` make the two sides' bodies
+with the same value for the same request number.
+
 Every answer (the gateway's or the baseline's) reduces to a *fingerprint*: the sorted
 ``(nativeId, number of node executions)`` pairs, so the runner can show that both served the
 same executions with the same nodes.
@@ -20,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.bodies import MARKER, BodyMaker, template
+
 TEAM = "acme"
 N8N_PROD = "n8n-prod"
 N8N_STAGING = "n8n-staging"
@@ -31,14 +39,15 @@ NODE_FIELDS = "nodeExecutions { nodeName nodeType status startedAt durationMs er
 LIST_FIELDS = "id nativeId status mode startedAt finishedAt durationMs errorMessage"
 
 
-def _feed(first: int, instances: Sequence[str] | None, node: str) -> str:
-    where = ""
+def _feed(key: str, first: int, instances: Sequence[str] | None, node: str) -> str:
+    """A feed page as an operation whose ``$before`` (``startedBefore``) varies per request."""
+    where = "startedBefore: $before"
     if instances is not None:
         names = ", ".join(json.dumps(n) for n in instances)
-        where = f", filter: {{instances: [{names}]}}"
+        where = f"instances: [{names}], {where}"
     return (
-        f"query {{ executions(first: {first}{where}) {{ pageInfo {{ hasNextPage endCursor }} "
-        f"edges {{ node {{ {node} }} }} }} }}"
+        f"query {key}($before: DateTime) {{ executions(first: {first}, filter: {{{where}}}) "
+        f"{{ pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {node} }} }} }} }}"
     )
 
 
@@ -48,9 +57,10 @@ class Workload:
     title: str
     first: int
     query: str
-    """The GraphQL document (W6: built per run by ``refetch_query``)."""
+    """The GraphQL operation; its one variable is ``vary`` (``$before``, or W6's ``$ids``)."""
     nodes: bool
     """Whether the answer carries node executions."""
+    vary: str = "before"
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -60,49 +70,72 @@ WORKLOADS: dict[str, Workload] = {
             "W1",
             "20 team executions with nodes",
             20,
-            _feed(20, [TEAM], f"{EXECUTION_FIELDS} {NODE_FIELDS}"),
+            _feed("W1", 20, [TEAM], f"{EXECUTION_FIELDS} {NODE_FIELDS}"),
             True,
         ),
         Workload(
             "W2",
             "20 n8n executions with nodes",
             20,
-            _feed(20, [N8N_PROD], f"{EXECUTION_FIELDS} {NODE_FIELDS}"),
+            _feed("W2", 20, [N8N_PROD], f"{EXECUTION_FIELDS} {NODE_FIELDS}"),
             True,
         ),
         Workload(
             "W3",
             "merged feed of 3 instances, first 50, with nodes",
             50,
-            _feed(50, None, f"{EXECUTION_FIELDS} instance {{ name }} {NODE_FIELDS}"),
+            _feed("W3", 50, None, f"{EXECUTION_FIELDS} instance {{ name }} {NODE_FIELDS}"),
             True,
         ),
         Workload(
             "W4",
             "100 team executions with nodes",
             100,
-            _feed(100, [TEAM], f"{EXECUTION_FIELDS} {NODE_FIELDS}"),
+            _feed("W4", 100, [TEAM], f"{EXECUTION_FIELDS} {NODE_FIELDS}"),
             True,
         ),
         Workload(
             "W5",
             "merged feed of 3 instances, first 50, no nodes",
             50,
-            _feed(50, None, f"{LIST_FIELDS} instance {{ name }} workflow {{ id }}"),
+            _feed("W5", 50, None, f"{LIST_FIELDS} instance {{ name }} workflow {{ id }}"),
             False,
         ),
-        Workload("W6", "refetch 50 executions by nodes(ids:)", 50, "", True),
+        Workload(
+            "W6",
+            "refetch 50 executions by nodes(ids:)",
+            50,
+            "query W6($ids: [ID!]!) { nodes(ids: $ids) { ... on Execution { "
+            f"{EXECUTION_FIELDS} {NODE_FIELDS} }} }} }}",
+            True,
+            vary="ids",
+        ),
     )
 }
 
 
-def refetch_query(global_ids: Sequence[str]) -> str:
-    """One ``nodes(ids:)`` field (the gateway allows at most 30 aliases per operation)."""
-    ids = ", ".join(json.dumps(gid) for gid in global_ids)
-    return (
-        f"query {{ nodes(ids: [{ids}]) {{ ... on Execution {{ {EXECUTION_FIELDS} {NODE_FIELDS} "
-        "} } }"
-    )
+def gateway_bodies(
+    workload: str, ids: Sequence[str] = (), *, start: int = 0, identical: bool = False
+) -> BodyMaker:
+    """The gateway's bodies for ``workload``: its operation with a distinct ``$before`` per
+    request (W6: the ``ids`` in a distinct order per request)."""
+    spec = WORKLOADS[workload]
+    document = {"query": spec.query, "variables": {spec.vary: MARKER}}
+    if spec.vary == "ids":
+        return BodyMaker(template(document), "permute", list(ids), start, identical)
+    return BodyMaker(template(document), "date", (), start, identical)
+
+
+def baseline_bodies(
+    workload: str, ids: Sequence[str] = (), *, start: int = 0, identical: bool = False
+) -> BodyMaker:
+    """The direct baseline's bodies, carrying the same value as ``gateway_bodies`` gives the
+    gateway for the same number: ``{"before": ...}``, or W6's ``{"ids": [[instance, id],
+    ...]}`` in the same order."""
+    if WORKLOADS[workload].vary == "ids":
+        refs = [list(execution_ref(i)) for i in ids]
+        return BodyMaker(template({"ids": MARKER}), "permute", refs, start, identical)
+    return BodyMaker(template({"before": MARKER}), "date", (), start, identical)
 
 
 def execution_ref(global_id: str) -> tuple[str, str]:
@@ -115,8 +148,11 @@ def execution_ref(global_id: str) -> tuple[str, str]:
     return instance, native
 
 
-def body(query: str) -> bytes:
-    return json.dumps({"query": query}).encode()
+def body(query: str, variables: dict[str, Any] | None = None) -> bytes:
+    document: dict[str, Any] = {"query": query}
+    if variables:
+        document["variables"] = variables
+    return json.dumps(document).encode()
 
 
 def _executions(answer: Any) -> list[dict[str, Any]]:
