@@ -33,6 +33,7 @@ from execgate.api.schema import schema
 from execgate.backends.transport import Transport
 from execgate.config import ServerSettings, Settings
 from execgate.domain.access import Scope
+from execgate.domain.deadline import within
 from execgate.domain.ports import Backend
 from execgate.registry import Registry
 from execgate.security.audit import AuditLog, AuditSink
@@ -42,6 +43,7 @@ from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.gateway import Gateway
+from execgate.service.health import Circuit, GuardedBackend
 
 log = logging.getLogger("execgate.app")
 
@@ -57,10 +59,12 @@ class GraphQLApp(GraphQL[Context, None]):
         audit: AuditSink | None = None,
         ide_headers: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
+        request_timeout: float = ServerSettings().request_timeout_seconds,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.runtime = runtime
+        self.request_timeout = request_timeout
         self.limits = limits or QueryLimits()
         self.audit = audit
         self.ide_headers = dict(ide_headers or {})
@@ -108,9 +112,10 @@ class GraphQLApp(GraphQL[Context, None]):
         generation (a full collection over them cost about a tenth of the CPU under load).
         """
         try:
-            return await super().execute_operation(
-                request, request_adapter, request_data, context, root_value, sub_response
-            )
+            with within(self.request_timeout):
+                return await super().execute_operation(
+                    request, request_adapter, request_data, context, root_value, sub_response
+                )
         finally:
             context.loaders.release()
 
@@ -171,7 +176,17 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         registry = Registry.open(settings, transports)
-        backends: Mapping[str, Backend] = registry.backends
+        backends: Mapping[str, Backend] = {
+            i.name: GuardedBackend(
+                registry.backends[i.name],
+                Circuit(
+                    i.name,
+                    failures=i.http.circuit_failures,
+                    cool_down=i.http.circuit_cooldown_seconds,
+                ),
+            )
+            for i in settings.instances
+        }
         cache = settings.cache
         if cache.enabled:
             shared = ExecutionCache(
@@ -179,7 +194,7 @@ def create_app(
                 max_bytes=cache.max_bytes,
                 ttl_seconds=cache.ttl_seconds,
             )
-            backends = {name: CachedBackend(b, shared) for name, b in registry.backends.items()}
+            backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
             app.state.cache = shared
         runtime.gateway = Gateway(
             backends, max_first=settings.limits.max_first, redact=redactor.clean
@@ -207,6 +222,7 @@ def create_app(
         ),
         audit=audit or audit_log,
         max_body_bytes=settings.server.max_body_bytes,
+        request_timeout=settings.server.request_timeout_seconds,
         ide_headers=ide_headers,
         rate_clock=rate_clock,
         redactor=redactor,
@@ -256,9 +272,11 @@ def _http_app(
     ide_headers: Mapping[str, str] | None = None,
     rate_clock: Callable[[], float] | None = None,
     redactor: Redactor | None = None,
+    request_timeout: float = ServerSettings().request_timeout_seconds,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
+        request_timeout=request_timeout,
         limits=limits,
         audit=audit if audit is not None else AuditLog(),
         ide_headers=ide_headers,

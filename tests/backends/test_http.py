@@ -7,9 +7,13 @@ timeout, and a mutation exactly once.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from execgate.config import HTTPSettings
+from execgate.domain.deadline import within
 from execgate.domain.errors import (
     BackendError,
     UpstreamBadResponse,
@@ -158,3 +162,35 @@ async def test_a_large_body_is_decoded_off_the_event_loop() -> None:
         finally:
             await http.transport.aclose()
     assert len(body["data"]) == 200_000
+
+
+async def test_the_request_deadline_bounds_every_call_and_the_wait_for_a_slot() -> None:
+    # given: a hung backend, one slot, a long per-read timeout and a short request deadline
+    with RawServer(lambda n, head: Reply(then="hang")) as raw:
+        http = backend_http(
+            "edge", raw.base_url, {}, None, HTTPSettings(timeout_seconds=30, max_concurrency=1)
+        )
+        started = time.perf_counter()
+        try:
+            with within(0.5):
+                # when: two reads go, the second waiting for the first's slot
+                results = await asyncio.gather(
+                    http.request("GET", "/a"), http.request("GET", "/b"), return_exceptions=True
+                )
+        finally:
+            await http.transport.aclose()
+    # then: both end at the deadline, and the one that never got a slot was never sent
+    assert time.perf_counter() - started < 1.5
+    assert all(isinstance(r, UpstreamTimeout) for r in results)
+    assert raw.lines() == ["GET /a HTTP/1.1"]
+
+
+async def test_nothing_is_sent_once_the_deadline_has_passed() -> None:
+    with RawServer(lambda n, head: Reply(answer(200, b"{}"))) as raw:
+        http = backend_http("edge", raw.base_url, {}, None)
+        try:
+            with within(-1.0), pytest.raises(UpstreamTimeout) as caught:
+                await http.request("DELETE", "/x", mutation=True)
+        finally:
+            await http.transport.aclose()
+    assert raw.requests == [] and not caught.value.outcome_unknown

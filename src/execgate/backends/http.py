@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json as json_module
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +29,7 @@ from execgate.backends.transport import (
     Transport,
     TransportError,
 )
+from execgate.domain.deadline import remaining
 from execgate.domain.errors import (
     BackendError,
     UpstreamBadResponse,
@@ -126,9 +127,7 @@ class BackendHTTP:
         for attempt in range(1, attempts + 1):
             retry = attempt < attempts
             try:
-                async with self._slots:
-                    self.calls += 1
-                    response = await self.transport.send(request)
+                response = await self._send(request)
             except TransportError as exc:
                 if retry and not isinstance(exc, TimedOut | BadAnswer | AnswerTooLarge):
                     await asyncio.sleep(_RETRY_PAUSE)
@@ -140,6 +139,28 @@ class BackendHTTP:
                 continue
             return self._checked(response, ok, mutation)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(self, request: Request) -> Response:
+        """One attempt, within what is left of the request's deadline (waiting for a free
+        slot included)."""
+        left = remaining()
+        if left is None:
+            async with self._slots:
+                self.calls += 1
+                return await self.transport.send(request)
+        if left <= 0:
+            raise TimedOut("the request's time ran out before this call", sent=False)
+        sending = False
+        try:
+            async with asyncio.timeout(left):
+                async with self._slots:
+                    self.calls += 1
+                    sending = True
+                    if left < request.timeout:
+                        request = replace(request, timeout=left)
+                    return await self.transport.send(request)
+        except TimeoutError:
+            raise TimedOut("the request's time ran out", sent=sending) from None
 
     def failure(self, exc: TransportError, mutation: bool) -> BackendError:
         """A transport failure as the domain error the client sees."""

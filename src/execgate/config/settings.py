@@ -71,6 +71,11 @@ class HTTPSettings:
     client_key_file: str | None = option(None, Kind.FILE)
     proxy: str | None = option(None, Kind.PROXY_URL)
     """An HTTP proxy for this instance; without it, HTTP(S)_PROXY and NO_PROXY apply."""
+    circuit_failures: int = option(5, Kind.COUNT)
+    """Failures in a row (no connection, no answer in time, 5xx, garbage) that open the
+    instance's circuit: it is then skipped at once, nothing sent."""
+    circuit_cooldown_seconds: float = option(30.0, Kind.SECONDS)
+    """How long an open circuit stays open before one request probes the instance."""
 
     @property
     def max_response_bytes(self) -> int:
@@ -125,6 +130,8 @@ class ServerSettings:
     graphiql: bool = option(True, Kind.BOOL)
     max_body_bytes: int = option(MIB, Kind.COUNT, minimum=1024)
     """Larger request bodies get HTTP 413."""
+    request_timeout_seconds: float = option(15.0, Kind.SECONDS)
+    """The longest one request's backend work may take, all backend requests together."""
     fast_executor: bool = option(True, Kind.BOOL)
     """Complete plain fields inline (``api/execution.py``); false runs strawberry's executor."""
 
