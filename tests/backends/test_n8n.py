@@ -19,6 +19,8 @@ from execgate.backends.n8n import N8nBackend
 from execgate.backends.transport import Transport
 from execgate.domain.errors import (
     InvalidCursor,
+    NotFound,
+    Unsupported,
     UpstreamBadResponse,
     UpstreamUnavailable,
 )
@@ -475,3 +477,59 @@ async def test_a_stream_that_passed_started_after_is_not_read_further() -> None:
     # then it holds exactly the executions in the window, and reading stopped once past it
     assert seen == [str(i) for i in range(200, 174, -1)]
     assert len(requests) <= 10, "no scan of the whole history"
+
+
+# ---------------------------------------------------------------------- capability probing
+
+
+def _routes(
+    answers: dict[str, tuple[int, dict[str, Any]]], clock: list[float]
+) -> tuple[N8nBackend, list[str]]:
+    """An n8n whose stop route answers ``answers["stop"]`` and whose reads answer
+    ``answers["read"]``; the adapter's clock is ``clock[0]``."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        key = "stop" if request.url.path.endswith("/stop") else "read"
+        status, body = answers[key]
+        return httpx.Response(status, json=body)
+
+    http = backend_http("edge", "http://n8n.test", {}, Scripted(handler))
+    return N8nBackend("edge", http, clock=lambda: clock[0]), seen
+
+
+EXISTING = {"id": "7", "finished": False, "mode": "manual", "status": "running", "workflowId": "w"}
+
+
+async def test_a_405_hides_the_action_for_a_while_then_it_is_tried_again() -> None:
+    clock = [0.0]
+    backend, seen = _routes({"stop": (405, {"message": "method not allowed"})}, clock)
+    with pytest.raises(Unsupported):
+        await backend.cancel("7")
+    assert Capability.CANCEL not in backend.capabilities()
+    clock[0] = 601.0
+    assert Capability.CANCEL in backend.capabilities()
+    assert seen == ["POST /api/v1/executions/7/stop"]
+
+
+async def test_a_not_found_for_an_execution_that_exists_means_the_route_is_missing() -> None:
+    backend, seen = _routes(
+        {"stop": (404, {"message": "not found"}), "read": (200, {**EXISTING, "startedAt": None})},
+        [0.0],
+    )
+    with pytest.raises(Unsupported):
+        await backend.cancel("7")
+    assert Capability.CANCEL not in backend.capabilities()
+    assert seen == ["POST /api/v1/executions/7/stop", "GET /api/v1/executions/7"]
+
+
+async def test_a_not_found_for_an_execution_that_is_gone_keeps_the_action() -> None:
+    # e.g. a proxy in front of n8n, or the execution deleted meanwhile
+    backend, _ = _routes(
+        {"stop": (404, {"message": "not found"}), "read": (404, {"message": "not found"})},
+        [0.0],
+    )
+    with pytest.raises(NotFound):
+        await backend.cancel("7")
+    assert Capability.CANCEL in backend.capabilities()

@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,8 @@ from execgate.domain.models import (
 
 API = "/api/v1"
 UNDATED_READS = 25
+ROUTE_RECHECK_SECONDS = 600.0
+"""How long an action whose route seemed missing stays off ``capabilities``."""
 
 _CAPABILITIES = frozenset(
     {
@@ -124,31 +127,42 @@ class N8nBackend:
 
     kind = BackendKind.N8N
 
-    def __init__(self, name: str, http: BackendHTTP) -> None:
+    def __init__(
+        self, name: str, http: BackendHTTP, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self.http = http
-        self._missing_routes: frozenset[Capability] = frozenset()
+        self.clock = clock
+        self._missing_until: dict[Capability, float] = {}
+        """Actions whose route this n8n seemed to lack, and until when to believe it."""
 
     @staticmethod
     def auth_headers(api_key: str) -> dict[str, str]:
         return {"X-N8N-API-KEY": api_key}
 
     def capabilities(self) -> frozenset[Capability]:
-        return _CAPABILITIES - self._missing_routes
+        now = self.clock()
+        return _CAPABILITIES - {c for c, until in self._missing_until.items() if until > now}
 
-    def _route_missing(self, response: Response, capability: Capability) -> bool:
-        """Whether the answer says the route itself does not exist on this n8n version.
+    async def _route_missing(
+        self, response: Response, capability: Capability, native_id: str
+    ) -> bool:
+        """Whether the answer says the action's route does not exist on this n8n version.
 
-        n8n answers an unknown ``/api/v1`` path with 404 ``{"message":"not found"}`` (an
-        unknown execution has other wording) and a known path with the wrong method with 405.
-        Once seen, the capability is dropped so clients stop offering the action.
+        n8n answers a known path with the wrong method with 405, and an unknown ``/api/v1``
+        path with 404 ``{"message":"not found"}`` — which a proxy in front of it, or an
+        execution deleted meanwhile, can answer too. So a 404 counts only when the execution
+        is still there when read again, and either verdict holds for ``ROUTE_RECHECK_SECONDS``
+        only: then the action is tried again, so one odd answer is never a permanent verdict.
         """
-        if response.status_code == 405 or (
-            response.status_code == 404 and self._message(response) == "not found"
-        ):
-            self._missing_routes = self._missing_routes | {capability}
-            return True
-        return False
+        status = response.status_code
+        if status == 404 and self._message(response) == "not found":
+            if not (await self.get_executions([native_id], include_nodes=False)):
+                return False
+        elif status != 405:
+            return False
+        self._missing_until[capability] = self.clock() + ROUTE_RECHECK_SECONDS
+        return True
 
     def _unsupported(self, action: str) -> Unsupported:
         return Unsupported(f"instance {self.name!r} has no {action} endpoint in its API version")
@@ -357,7 +371,7 @@ class N8nBackend:
         )
         if response.status_code == 200:
             return None
-        if self._route_missing(response, Capability.CANCEL):
+        if await self._route_missing(response, Capability.CANCEL, native_id):
             raise self._unsupported("stop")
         if response.status_code in (400, 404):
             raise self._missing(native_id)
@@ -376,7 +390,7 @@ class N8nBackend:
         )
         if response.status_code == 200:
             return self._execution(await self.http.json(response), include_nodes=True)
-        if self._route_missing(response, Capability.RETRY):
+        if await self._route_missing(response, Capability.RETRY, native_id):
             raise self._unsupported("retry")
         if response.status_code == 404:
             raise self._missing(native_id)
@@ -395,7 +409,7 @@ class N8nBackend:
         )
         if response.status_code == 200:
             return
-        if self._route_missing(response, Capability.DELETE):
+        if await self._route_missing(response, Capability.DELETE, native_id):
             raise self._unsupported("delete")
         if response.status_code == 404:
             raise self._missing(native_id)
