@@ -533,3 +533,20 @@ async def test_a_not_found_for_an_execution_that_is_gone_keeps_the_action() -> N
     with pytest.raises(NotFound):
         await backend.cancel("7")
     assert Capability.CANCEL in backend.capabilities()
+
+
+@pytest.mark.parametrize("last", ["²", "³", "9" * 5000, "-1", "1e3"])
+async def test_a_position_that_is_not_a_short_number_is_an_invalid_cursor(last: str) -> None:
+    backend, seen = _routes({}, [0.0])
+    with pytest.raises(InvalidCursor):
+        await backend.list_executions(ExecutionQuery(), limit=5, position={"lastId": last})
+    assert seen == []
+
+
+@pytest.mark.parametrize("native_id", ["²", "³", "9" * 5000, "0", "x"])
+async def test_ids_that_cannot_name_an_n8n_execution_are_not_sent(native_id: str) -> None:
+    backend, seen = _routes({}, [0.0])
+    assert await backend.get_executions([native_id], include_nodes=True) == {}
+    with pytest.raises(NotFound):
+        await backend.delete(native_id)
+    assert seen == []

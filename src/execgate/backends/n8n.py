@@ -33,7 +33,7 @@ from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n_wire import N8N_STATUS, WireError, parse_execution
 from execgate.backends.transport import Response
 from execgate.domain.errors import Conflict, InvalidCursor, NotFound, Unsupported
-from execgate.domain.keys import WorkflowKey
+from execgate.domain.keys import WorkflowKey, as_number
 from execgate.domain.models import (
     BackendKind,
     Capability,
@@ -80,7 +80,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _is_native_id(native_id: str) -> bool:
-    return native_id.isdigit() and int(native_id) > 0
+    number = as_number(native_id)
+    return number is not None and number > 0
 
 
 def streams_for(query: ExecutionQuery) -> list[str]:
@@ -100,11 +101,12 @@ class _Position:
             return cls(None, frozenset())
         last = raw.get("lastId")
         done = raw.get("done", [])
-        if (last is not None and not (isinstance(last, str) and last.isdigit())) or not (
+        number = as_number(last) if isinstance(last, str) else None
+        if (last is not None and number is None) or not (
             isinstance(done, list) and all(isinstance(name, str) for name in done)
         ):
             raise InvalidCursor("the cursor holds a position this n8n instance cannot resume")
-        return cls(int(last) if last is not None else None, frozenset(done))
+        return cls(number, frozenset(done))
 
     def dump(self) -> dict[str, Any]:
         body: dict[str, Any] = {"done": sorted(self.done)}
@@ -222,9 +224,9 @@ class N8nBackend:
         lowest: int | None = None
         for raw in body["data"]:
             item = self._execution(raw, include_nodes=query.include_nodes)
-            if not item.native_id.isdigit():
+            number = as_number(item.native_id)
+            if number is None:
                 raise self.http.bad("an execution id that is not a number")
-            number = int(item.native_id)
             if below is not None and number >= below:
                 continue  # a server that ignored the cursor: already handled
             lowest = number if lowest is None else min(lowest, number)

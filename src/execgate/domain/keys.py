@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+MAX_NUMBER_DIGITS = 18
+"""Digits of the longest id read as a number (beyond, ids compare as text)."""
+
+
+def as_number(native_id: str) -> int | None:
+    """``native_id`` as a number when it is one: ASCII digits only (``²`` is not), at most
+    ``MAX_NUMBER_DIGITS`` of them."""
+    if native_id.isascii() and native_id.isdigit() and len(native_id) <= MAX_NUMBER_DIGITS:
+        return int(native_id)
+    return None
+
 
 def _split(raw: str, what: str) -> tuple[str, str]:
     instance, sep, native = raw.partition(":")

@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 from execgate.domain.errors import BackendError
+from execgate.domain.keys import as_number
 from execgate.domain.models import Execution, ExecutionQuery, Page
 from execgate.domain.ports import Backend
 from execgate.service.cursors import FeedState, encode_cursor
@@ -37,12 +38,12 @@ def feed_key(execution: Execution) -> tuple[Any, ...]:
     """
     moment = execution.sort_time
     native = execution.native_id
-    numeric = native.isdigit()
+    number = as_number(native)
     return (
         -math.inf if moment is None else -moment.timestamp(),
         execution.instance,
-        0 if numeric else 1,
-        -int(native) if numeric else _Reversed(native),
+        0 if number is not None else 1,
+        -number if number is not None else _Reversed(native),
     )
 
 
