@@ -46,3 +46,16 @@ def test_transport_loggers_are_quieted_unless_set(name: str) -> None:
         assert logger.level == logging.DEBUG
     finally:
         logger.setLevel(saved)
+
+
+@pytest.mark.parametrize("at", [0, 250, 280, 990, 995, 999, 1000, 5000])
+def test_a_secret_is_redacted_before_the_text_is_cut(at: int) -> None:
+    # given a long backend message with a credential at any position, around the cut too
+    secret = "sdk_0123456789abcdefghijklmnopqrstuv"
+    text = "x" * at + secret + "y" * 2000
+    # when
+    cleaned = Redactor([secret]).clean(text)
+    # then no part of the credential longer than a few characters survives
+    assert len(cleaned) <= 1001
+    assert not any(secret[:n] in cleaned for n in range(6, len(secret) + 1))
+    assert not any(secret[-n:] in cleaned for n in range(6, len(secret) + 1))

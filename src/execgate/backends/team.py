@@ -341,7 +341,7 @@ class TeamBackend:
             body = None
         message = body.get("message") if isinstance(body, dict) else None
         if isinstance(message, str) and message:
-            return message[:300]
+            return message
         return "only running or pending executions can be cancelled"
 
     async def retry(self, native_id: str) -> Execution:

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 REDACTED = "[redacted]"
+MAX_RELAYED = 1000
+"""The longest text relayed from a backend (after redaction)."""
 _MIN_SECRET = 6
 _TRANSPORT_LOGGERS = ("httpx", "httpcore")
 
@@ -40,9 +42,13 @@ class Redactor:
         return cls(found)
 
     def clean(self, text: str) -> str:
+        """``text`` with every secret replaced, then cut to ``MAX_RELAYED`` characters: in
+        that order, so a secret near the cut is never half shown."""
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        if len(text) > MAX_RELAYED:
+            text = text[:MAX_RELAYED] + "…"
         return text
 
     def clean_value(self, value: Any) -> Any:
