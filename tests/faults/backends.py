@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from execgate.backends.http import HTTPSettings
-from execgate.config import InstanceSettings
+from execgate.config import HTTPSettings, InstanceSettings
 from execgate.domain.models import BackendKind
 from execgate.simulate.generate import DEMO_TEAM_ID, generate_store
 from execgate.simulate.n8n_api import create_n8n_app
