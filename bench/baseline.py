@@ -397,7 +397,6 @@ class Baseline:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvicorn
 
     parser = argparse.ArgumentParser(prog="python -m bench.baseline")
     parser.add_argument("--config", required=True)
@@ -407,8 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     app = Baseline(json.loads(Path(args.config).read_text()))
     version = aiohttp.__version__ if CLIENT == "aiohttp" else httpx.__version__
     print(f"bench-baseline: client {CLIENT} {version}", flush=True)
-    # The same server settings as ``execgate serve`` (cli._serve_app).
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    # Served exactly as ``execgate serve`` serves the gateway.
+    from execgate.config import ServerSettings
+    from execgate.server import listen, serve
+
+    serve(app, listen(args.host, args.port), header_timeout=ServerSettings().header_timeout_seconds)
     return 0
 
 

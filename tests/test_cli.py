@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,19 +29,30 @@ token_env = "ACME_SDK_TOKEN"
 
 
 class Served:
-    """Stands in for uvicorn: remembers the app instead of serving it."""
+    """Stands in for uvicorn: remembers the app instead of serving it, and the address asked
+    for (the socket itself is bound on 127.0.0.1, whatever the address)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[Any, str, int]] = []
+        self.asked: tuple[str, int] | None = None
 
-    def __call__(self, app: Any, host: str, port: int) -> None:
-        self.calls.append((app, host, port))
+    def listen(self, host: str, port: int) -> socket.socket:
+        self.asked = (host, port)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        return sock
+
+    def __call__(self, app: Any, listener: socket.socket, header_timeout: float) -> None:
+        listener.close()
+        assert self.asked is not None
+        self.calls.append((app, *self.asked))
 
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Served:
     fake = Served()
     monkeypatch.setattr(cli, "_serve_app", fake)
+    monkeypatch.setattr("execgate.server.listen", fake.listen)
     monkeypatch.setenv("ACME_SDK_TOKEN", "sdk_team-secret-for-cli-tests")
     return fake
 
@@ -272,33 +284,3 @@ def test_audit_tail_without_a_file(
     argv = [str(config) if a == "CONFIG" else a for a in argv]
     assert cli.main(argv) == 2
     assert complaint in capsys.readouterr().err
-
-
-def test_serving_moves_the_startup_heap_out_of_the_cycle_collectors_reach(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # given: uvicorn stands in, and reports how much was frozen when it was called
-    import gc
-
-    import uvicorn
-
-    seen: list[tuple[int, tuple[int, ...]]] = []
-
-    def run(app: object, **kwargs: object) -> None:
-        seen.append((gc.get_freeze_count(), gc.get_threshold()))
-
-    monkeypatch.setattr(uvicorn, "run", run)
-    thresholds = gc.get_threshold()
-    gc.unfreeze()
-
-    # when
-    try:
-        cli._serve_app(object(), "127.0.0.1", 8000)
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
-
-    # then
-    [(frozen, serving)] = seen
-    assert frozen > 0
-    assert serving == cli.SERVE_GC_THRESHOLDS and serving[0] > 700

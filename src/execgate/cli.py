@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import secrets
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -73,25 +74,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-SERVE_GC_THRESHOLDS = (5000, 10, 10)
-"""The cycle collector's thresholds while serving (Python's defaults: 700, 10, 10)."""
+def _serve_app(app: object, listener: socket.socket, header_timeout: float) -> None:
+    from execgate.server import serve
+
+    serve(app, listener, header_timeout=header_timeout)
 
 
-def _serve_app(app: object, host: str, port: int) -> None:
-    import gc
+def _listen(host: str, port: int) -> socket.socket | None:
+    """The bound socket, or ``None`` after one line saying why not (before anything else is
+    printed: no banner or key for a server that cannot start)."""
+    from execgate.server import listen
 
-    import uvicorn
-
-    # Everything built so far (modules, the schema, the app and its clients) lives as long as
-    # the process: keep it out of the cycle collector's full passes, which then only walk
-    # what requests create. Requests make little cyclic garbage (their reads are freed by
-    # reference counting), so the youngest generation is collected less often: each pass
-    # walks the pages still in flight (a 100-execution page: about 9 % less CPU per query).
-    # The older generations keep Python's ratios, so what cyclic garbage there is goes soon.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*SERVE_GC_THRESHOLDS)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)  # type: ignore[arg-type]
+    try:
+        return listen(host, port)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        _say(f"cannot listen on {host}:{port}: {reason}")
+        return None
 
 
 def _banner(source: str, names: Sequence[str], host: str, port: int) -> None:
@@ -128,6 +127,9 @@ def _run_demo(host: str, port: int, seed: int) -> int:
     except AuditError as exc:
         _say(str(exc))
         return 2
+    listener = _listen(host, port)
+    if listener is None:
+        return 2
     _banner("the embedded demo", [i.name for i in settings.instances], host, port)
     _say(f"demo client key (full access, new at every start): {key}")
     _say(f"send it as this header:  {header}")
@@ -135,7 +137,7 @@ def _run_demo(host: str, port: int, seed: int) -> int:
         _say("GraphiQL already sends it")
     else:
         _say("paste that header into GraphiQL's Headers tab (as JSON)")
-    _serve_app(app, host, port)
+    _serve_app(app, listener, settings.server.header_timeout_seconds)
     return 0
 
 
@@ -177,11 +179,14 @@ def _run_serve(config: str, host: str, port: int) -> int:
     except AuditError as exc:
         _say(str(exc))
         return 2
+    listener = _listen(host, port)
+    if listener is None:
+        return 2
     _banner(settings.source, [i.name for i in settings.instances], host, port)
     _say(clients)
     audit = settings.audit.path or "stderr"
     _say(f"audit trail of mutations: {audit}")
-    _serve_app(app, host, port)
+    _serve_app(app, listener, settings.server.header_timeout_seconds)
     return 0
 
 
@@ -250,6 +255,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from execgate.simulate.generate import DEMO_TEAM_ID, generate_store
 
     store = generate_store(args.seed, style=args.kind, executions=args.executions)
+    listener = _listen(args.host, args.port)
+    if listener is None:
+        return 2
     if args.kind == "team":
         from execgate.simulate.team_api import create_team_app
 
@@ -269,7 +277,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
             f"n8n-style simulator: http://{args.host}:{args.port}/api/v1\n  X-N8N-API-KEY = {key}",
             flush=True,
         )
-    _serve_app(app, args.host, args.port)
+    from execgate.config import ServerSettings
+
+    _serve_app(app, listener, ServerSettings().header_timeout_seconds)
     return 0
 
 

@@ -146,13 +146,16 @@ def _check(kind: Kind, minimum: int | None, value: object) -> tuple[object, str 
             return _INVALID, f"must be an integer, not {type_name(value)}"
         least = minimum if minimum is not None else (1 if kind is Kind.COUNT else 0)
         return (value, None) if value >= least else (_INVALID, f"must be at least {least}")
-    if kind in (Kind.SECONDS, Kind.MEGABYTES):
-        unit = "seconds" if kind is Kind.SECONDS else "megabytes"
+    if kind in (Kind.SECONDS, Kind.SECONDS_OR_OFF, Kind.MEGABYTES):
+        unit = "megabytes" if kind is Kind.MEGABYTES else "seconds"
         if not number:
             return _INVALID, f"must be a number of {unit}, not {type_name(value)}"
         assert isinstance(value, int | float)
+        if kind is Kind.SECONDS_OR_OFF and value == 0:
+            return 0.0, None
         if not math.isfinite(value) or value <= 0:
-            return _INVALID, f"must be a positive, finite number of {unit}"
+            off = " (or 0 for off)" if kind is Kind.SECONDS_OR_OFF else ""
+            return _INVALID, f"must be a positive, finite number of {unit}{off}"
         return float(value), None
     if not isinstance(value, str):
         return _INVALID, f"must be a string, not {type_name(value)}"

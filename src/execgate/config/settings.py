@@ -28,6 +28,7 @@ class Kind(enum.Enum):
     COUNT = "an integer of at least 1"
     NATURAL = "an integer of at least 0"
     SECONDS = "a positive, finite number of seconds"
+    SECONDS_OR_OFF = "a finite number of seconds, 0 for off"
     MEGABYTES = "a positive, finite number of megabytes"
     FILE = "the path of a readable file"
     PROXY_URL = "an http:// or https:// proxy URL"
@@ -130,6 +131,9 @@ class ServerSettings:
     graphiql: bool = option(True, Kind.BOOL)
     max_body_bytes: int = option(MIB, Kind.COUNT, minimum=1024)
     """Larger request bodies get HTTP 413."""
+    header_timeout_seconds: float = option(10.0, Kind.SECONDS_OR_OFF)
+    """A client connection must complete each request's headers within this; 0 for no
+    limit (uvicorn's own protocol then serves)."""
     request_timeout_seconds: float = option(15.0, Kind.SECONDS)
     """The longest one request's backend work may take, all backend requests together."""
     fast_executor: bool = option(True, Kind.BOOL)
