@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, base_url: str = "http://gateway") -> AsyncIterator[httpx.AsyncClient]:
+async def serving(app: Any, base_url: str = "http://localhost") -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for ``app`` between its lifespan's start-up and shut-down."""
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)

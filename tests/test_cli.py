@@ -213,6 +213,10 @@ async def test_demo_prints_its_key_and_graphiql_sends_it(
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         preset = json.dumps({"Authorization": f"Bearer {key}"}, separators=(",", ":"))
         assert f"const defaultHeaders = {preset};" in page.text
+        # but not to a page asked for under another name (DNS rebinding)
+        for host in ("evil.example", "evil.example:8000"):
+            rebound = await client.get("/graphql", headers={"Accept": "text/html", "Host": host})
+            assert rebound.status_code == 200 and key not in rebound.text
         # and the key gives full access, while no key gets nothing
         ok = await _post(app, key)
         assert [i["name"] for i in ok.json()["data"]["instances"]] == [

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -38,7 +38,7 @@ from execgate.domain.ports import Backend
 from execgate.registry import Registry
 from execgate.security.audit import AuditLog, AuditSink
 from execgate.security.clients import Client, ClientDirectory
-from execgate.security.middleware import CLIENT_SCOPE_KEY, SecurityMiddleware
+from execgate.security.middleware import CLIENT_SCOPE_KEY, SecurityMiddleware, loopback_request
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.cache import CachedBackend, ExecutionCache
@@ -73,12 +73,15 @@ class GraphQLApp(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
-    @property
-    def graphql_ide_html(self) -> str:
-        """GraphiQL's page; with ``ide_headers`` (the loopback demo), it sends them itself."""
-        html = super().graphql_ide_html
-        if not self.ide_headers:
-            return html
+    async def render_graphql_ide(self, request: Any) -> Response:
+        """GraphiQL's page; with ``ide_headers`` (the loopback demo) it sends them itself, but
+        only to a browser that asked for a loopback host from a loopback origin."""
+        if self.ide_headers and loopback_request(request.headers):
+            return HTMLResponse(self._preset_page())
+        return HTMLResponse(self.graphql_ide_html)
+
+    def _preset_page(self) -> str:
+        html = self.graphql_ide_html
         if _IDE_HEADERS_MARK not in html:
             log.warning("this GraphiQL page cannot carry default headers; paste them yourself")
             return html

@@ -278,3 +278,47 @@ async def test_keys_over_a_real_socket() -> None:
                 )
     _unauthenticated(refused)
     assert ok.json() == {"data": {"instances": [{"name": "acme"}]}}
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("evil.example", None),
+        ("evil.example:8000", None),
+        ("127.0.0.1.nip.example", None),
+        ("localhost:8000", "http://evil.example"),
+        ("127.0.0.1:8000", "https://attacker.example:8000"),
+        ("[::1]:8000", "null"),
+    ],
+)
+async def test_without_clients_a_foreign_host_or_origin_is_refused_even_from_loopback(
+    host: str, origin: str | None
+) -> None:
+    # given: a loopback peer (a browser on this machine) whose request names another site
+    backend = FakeBackend("acme", [make_execution("acme", "1", minutes=1)])
+    app = gateway_app(Gateway({"acme": backend}))
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    headers = {"Host": host, **({"Origin": origin} if origin else {})}
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        delete = 'mutation { deleteExecution(id: "RXhlY3V0aW9uOmFjbWU6MQ==") { deletedId } }'
+        deleted = await client.post("/graphql", json={"query": delete}, headers=headers)
+    # then: refused before anything runs
+    assert deleted.status_code == 403
+    assert deleted.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert backend.calls == 0 and "1" in backend.items
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("localhost:8000", None),
+        ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("[::1]:8000", "http://localhost:3000"),
+    ],
+)
+async def test_without_clients_loopback_names_are_served(host: str, origin: str | None) -> None:
+    transport = httpx.ASGITransport(app=_anonymous_app(), client=("127.0.0.1", 5000))
+    headers = {"Host": host, **({"Origin": origin} if origin else {})}
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        response = await client.post("/graphql", json={"query": INSTANCES}, headers=headers)
+    assert response.status_code == 200

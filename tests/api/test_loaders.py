@@ -97,7 +97,7 @@ async def test_the_app_releases_each_requests_loaders(monkeypatch: pytest.Monkey
     transport = httpx.ASGITransport(app=gateway_app(_gateway()))
 
     # when
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.post("/graphql", json={"query": QUERY})
 
     # then

@@ -53,7 +53,7 @@ def _gateway() -> tuple[Gateway, dict[str, FakeBackend]]:
 
 async def _run(gateway: Gateway, query: str, **variables: Any) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=gateway_app(gateway))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.post("/graphql", json={"query": query, "variables": variables})
     assert response.status_code in (200, 400), response.text
     body: dict[str, Any] = response.json()

@@ -88,7 +88,7 @@ async def gateway(real_n8n: RealN8n) -> AsyncIterator[Gateway]:
         )
     )
     app = create_app(settings, transports={"acme": InProcessTransport(team_app)})
-    async with serving(app, "http://gw") as c:
+    async with serving(app, "http://localhost") as c:
         c.timeout = httpx.Timeout(180)
         yield Gateway(c)
 

@@ -52,6 +52,26 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def host_of(authority: str) -> str:
+    """The host of a ``Host`` header or of an origin's authority, without port or brackets."""
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+def loopback_request(headers: Headers) -> bool:
+    """Whether the request names a loopback host (``Host``) and, when it says where it comes
+    from (``Origin``), a loopback origin. A page of another site, or a name rebound to
+    127.0.0.1 by its DNS, fails one of the two."""
+    if not is_loopback(host_of(headers.get("host", ""))):
+        return False
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    scheme, _, authority = origin.partition("://")
+    return scheme in ("http", "https") and is_loopback(host_of(authority))
+
+
 def error_response(
     status: int,
     message: str,
@@ -155,6 +175,17 @@ class SecurityMiddleware:
         peer_host = peer[0] if peer else None
         if not self.directory:
             if is_loopback(peer_host):
+                if not loopback_request(headers):
+                    log.warning(
+                        "refused an anonymous request naming a host or origin that is not "
+                        "loopback (DNS rebinding or a cross-origin page)"
+                    )
+                    return None, error_response(
+                        403,
+                        "without clients this gateway answers only requests to a loopback "
+                        "host name (localhost, 127.0.0.1, [::1]) from a loopback origin",
+                        "FORBIDDEN",
+                    )
                 return ANONYMOUS, None
             log.warning("refused a request from a non-loopback peer: no clients are configured")
             return None, error_response(
