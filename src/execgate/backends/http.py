@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json as json_module
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -141,26 +142,26 @@ class BackendHTTP:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(self, request: Request) -> Response:
-        """One attempt, within what is left of the request's deadline (waiting for a free
-        slot included)."""
+        """One attempt, in ``request.timeout`` counted from now (the wait for a free slot
+        included), and within what is left of the request's deadline."""
+        budget = request.timeout
         left = remaining()
-        if left is None:
-            async with self._slots:
-                self.calls += 1
-                return await self.transport.send(request)
-        if left <= 0:
-            raise TimedOut("the request's time ran out before this call", sent=False)
+        if left is not None:
+            if left <= 0:
+                raise TimedOut("the request's time ran out before this call", sent=False)
+            budget = min(budget, left)
+        ends = time.monotonic() + budget
         sending = False
         try:
-            async with asyncio.timeout(left):
+            async with asyncio.timeout(budget):
                 async with self._slots:
                     self.calls += 1
                     sending = True
-                    if left < request.timeout:
-                        request = replace(request, timeout=left)
-                    return await self.transport.send(request)
+                    return await self.transport.send(
+                        replace(request, timeout=max(0.001, ends - time.monotonic()))
+                    )
         except TimeoutError:
-            raise TimedOut("the request's time ran out", sent=sending) from None
+            raise TimedOut("no complete answer in time", sent=sending) from None
 
     def failure(self, exc: TransportError, mutation: bool) -> BackendError:
         """A transport failure as the domain error the client sees."""
