@@ -22,6 +22,8 @@ class Reply:
     then: str = "keep"
     """``keep`` the connection, ``close`` it, ``reset`` it (RST), or ``hang`` (send nothing
     more, read nothing more, until the server stops)."""
+    later: bytes = b""
+    """Sent 50 ms after ``data``, unasked (an answer pushed to an idle connection)."""
 
 
 def answer(status: int = 200, body: bytes = b"{}", *headers: str, reason: str = "OK") -> bytes:
@@ -127,6 +129,9 @@ class RawServer:
                 reply = self.script(index, head)
                 if reply.data:
                     conn.sendall(reply.data)
+                if reply.later:
+                    self._stop.wait(0.05)
+                    conn.sendall(reply.later)
                 if reply.then == "hang":
                     self._stop.wait()
                     return

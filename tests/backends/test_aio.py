@@ -27,7 +27,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from execgate.backends.aio import TLS, AiohttpTransport, proxy_for
+from execgate.backends.aio import TLS, AiohttpTransport, own_answers_guard, proxy_for
 from execgate.backends.transport import (
     AnswerTooLarge,
     BadAnswer,
@@ -36,8 +36,10 @@ from execgate.backends.transport import (
     Request,
     TimedOut,
 )
+from execgate.config import HTTPSettings
 from execgate.simulate.server import BackgroundServer, free_port
 from tests.backends.raw_server import RawServer, Reply, answer
+from tests.transports import backend_http
 
 SEEN: list[str] = []
 
@@ -473,3 +475,90 @@ async def test_a_proxy_that_is_down_is_a_failed_connection() -> None:
     transport = AiohttpTransport(max_connections=1, proxy=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ConnectFailed):
         await _get(transport, "http://backend.example/x")
+
+
+async def test_an_answer_pushed_to_an_idle_connection_never_answers_the_next_request() -> None:
+    # given: a backend that, after its first answer on a connection, pushes a second one unasked
+    def script(n: int, head: bytes) -> Reply:
+        asked = head.split(b" ")[1]
+        pushed = answer(200, b'{"asked": "/stale"}') if n == 0 else b""
+        return Reply(answer(200, b'{"asked": "%s"}' % asked), later=pushed)
+
+    with RawServer(script) as raw:
+        transport = AiohttpTransport(max_connections=1)
+        answers: list[object] = []
+        try:
+            for i in range(4):
+                try:
+                    got = await transport.send(request(f"{raw.base_url}/x{i}"))
+                    answers.append(got.json()["asked"])
+                except ConnectionLost as exc:
+                    answers.append(type(exc))
+                await asyncio.sleep(0.1)
+        finally:
+            await transport.aclose()
+    # then: the request that would have read the pushed answer fails as a lost connection,
+    # and every answer read belongs to its own request
+    assert answers == ["/x0", ConnectionLost, "/x2", "/x3"]
+    assert "/stale" not in answers
+
+
+async def test_through_the_http_layer_the_read_is_retried_and_answered_correctly() -> None:
+    def script(n: int, head: bytes) -> Reply:
+        asked = head.split(b" ")[1]
+        pushed = answer(200, b'{"asked": "/stale"}') if n == 0 else b""
+        return Reply(answer(200, b'{"asked": "%s"}' % asked), later=pushed)
+
+    with RawServer(script) as raw:
+        http = backend_http("edge", raw.base_url, {}, None, HTTPSettings(max_concurrency=1))
+        try:
+            first = await http.json(await http.request("GET", "/executions/110"))
+            await asyncio.sleep(0.1)
+            second = await http.json(await http.request("GET", "/executions/137"))
+        finally:
+            await http.transport.aclose()
+    assert (first, second) == ({"asked": "/executions/110"}, {"asked": "/executions/137"})
+
+
+def test_aiohttp_still_has_what_the_stale_answer_check_reads() -> None:
+    # When this fails, aiohttp changed: check ClientResponse.start and the protocol's
+    # should_close, and mend backends/aio.py's _OwnAnswer.
+    assert own_answers_guard()
+
+
+def test_an_aiohttp_without_what_the_check_reads_is_detected(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import aiohttp
+
+    async def start(self: object, connection: object, extra: object = None) -> None:
+        return None
+
+    monkeypatch.setattr(aiohttp.ClientResponse, "start", start)
+    assert not own_answers_guard()
+    assert "stale-answer check" in caplog.text
+
+
+async def test_without_the_check_reads_use_fresh_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from execgate.backends import aio
+
+    monkeypatch.setattr(aio, "_GUARDED", False)
+
+    def script(n: int, head: bytes) -> Reply:
+        asked = head.split(b" ")[1]
+        return Reply(answer(200, b'{"asked": "%s"}' % asked, "Connection: close"), then="close")
+
+    with RawServer(script) as raw:
+        transport = AiohttpTransport(max_connections=1)
+        try:
+            answers = [
+                (await transport.send(request(f"{raw.base_url}/x{i}"))).json()["asked"]
+                for i in range(3)
+            ]
+            pooled = transport._session(mutation=False).connector
+        finally:
+            await transport.aclose()
+    assert answers == ["/x0", "/x1", "/x2"]
+    assert pooled is not None and pooled.force_close

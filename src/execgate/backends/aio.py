@@ -15,6 +15,14 @@ header sizes and the number of headers. On top of it, two rules of the seam:
 - **bounded.** The body is read in chunks and abandoned past ``Request.max_bytes`` (counted
   after decompression, which aiohttp does chunk by chunk); ``Request.timeout`` bounds the whole
   exchange.
+- **its own answer.** aiohttp keeps parsing what a pooled connection receives while idle, and
+  hands the next request on it whatever was queued there: another request's answer, or one
+  the backend pushed unasked (and every answer after it shifts by one). The session's
+  ``response_class`` (a documented parameter) checks, before reading an answer, that the
+  connection held nothing already (its protocol's ``should_close``); if it did, the connection
+  is dropped and the read fails as a lost connection, which ``BackendHTTP`` may retry on
+  another. ``own_answers_guard`` checks at start-up that aiohttp still has what the check
+  reads; if not, reads get fresh connections instead, with a warning.
 
 aiohttp's failures become the seam's (``backends.transport``) here, and only here.
 """
@@ -22,6 +30,8 @@ aiohttp's failures become the seam's (``backends.transport``) here, and only her
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import ssl
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -42,7 +52,13 @@ from execgate.backends.transport import (
     TransportError,
 )
 
+log = logging.getLogger("execgate.backends")
+
 CHUNK = 64 * 1024
+YIELD_EVERY = 1024 * 1024
+SMALL_BODY = 64 * 1024
+"""Bodies up to this are handed on as ``bytes``; larger ones stay in the buffer they were read
+into (a ``bytearray``: no second copy of a large body)."""
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024
 """The longest status line or header field accepted (aiohttp's ``max_line_size`` and
@@ -103,6 +119,39 @@ def _at_most_once() -> Callable[..., Awaitable[aiohttp.ClientResponse]]:
     return once
 
 
+class _StaleAnswer(Exception):
+    """A pooled connection held an answer before its request was sent."""
+
+
+class _OwnAnswer(aiohttp.ClientResponse):
+    """Refuses to read an answer from a connection that held one before the request."""
+
+    async def start(self, connection: Any) -> aiohttp.ClientResponse:
+        protocol = connection.protocol
+        if protocol is not None and protocol.should_close:
+            connection.close()
+            raise _StaleAnswer
+        return await super().start(connection)
+
+
+def own_answers_guard() -> bool:
+    """Whether aiohttp still has what ``_OwnAnswer`` relies on (else: no pooled reads)."""
+    start = getattr(aiohttp.ClientResponse, "start", None)
+    handler = getattr(aiohttp.client_proto, "ResponseHandler", None)
+    fine = (
+        callable(start)
+        and list(inspect.signature(start).parameters) == ["self", "connection"]
+        and isinstance(getattr(handler, "should_close", None), property)
+    )
+    if not fine:
+        log.warning(
+            "aiohttp %s lacks what the stale-answer check reads; backend reads will not "
+            "reuse connections",
+            aiohttp.__version__,
+        )
+    return fine
+
+
 class AiohttpTransport:
     """One instance's aiohttp sessions: a pool for reads, fresh connections for mutations."""
 
@@ -128,8 +177,9 @@ class AiohttpTransport:
             return session
         if self._ssl is None:
             self._ssl = self.tls.context()
+        pooled = not mutation and _GUARDED
         reuse: dict[str, Any] = (
-            {"force_close": True} if mutation else {"keepalive_timeout": self.keepalive_seconds}
+            {"keepalive_timeout": self.keepalive_seconds} if pooled else {"force_close": True}
         )
         connector = aiohttp.TCPConnector(
             limit=self.max_connections,
@@ -145,6 +195,7 @@ class AiohttpTransport:
             max_line_size=MAX_HEADER_BYTES,
             max_field_size=MAX_HEADER_BYTES,
             max_headers=MAX_HEADERS,
+            response_class=_OwnAnswer,
         )
         if mutation:
             self._fresh = session
@@ -179,6 +230,10 @@ class AiohttpTransport:
             raise
         except _Resent as exc:
             raise _failure(exc.__cause__ or exc) from exc
+        except _StaleAnswer as exc:
+            raise ConnectionLost(
+                "a reused connection held an answer sent before the request"
+            ) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise _failure(exc) from exc
 
@@ -189,15 +244,21 @@ class AiohttpTransport:
         self._pooled = self._fresh = None
 
 
-async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes | bytearray:
+    """The body, up to ``limit`` bytes. A chunk that is already there is read without
+    waiting, so the loop is handed back every ``YIELD_EVERY`` bytes: a large or inflating
+    body never holds up other requests (or ``/healthz``) for long."""
+    body = bytearray()
+    since_yield = 0
     async for chunk in content.iter_chunked(CHUNK):
-        size += len(chunk)
-        if size > limit:
+        if len(body) + len(chunk) > limit:
             raise AnswerTooLarge(_too_large(limit))
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+        since_yield += len(chunk)
+        if since_yield >= YIELD_EVERY:
+            since_yield = 0
+            await asyncio.sleep(0)
+    return bytes(body) if len(body) <= SMALL_BODY else body
 
 
 def _too_large(limit: int) -> str:
@@ -225,3 +286,6 @@ def _failure(exc: BaseException) -> TransportError:
     if isinstance(exc, aiohttp.ClientPayloadError):
         return ConnectionLost("the answer ended before it was complete")
     return ConnectionLost("the connection was lost before the answer was complete")
+
+
+_GUARDED = own_answers_guard()

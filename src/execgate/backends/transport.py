@@ -51,7 +51,7 @@ class Response:
     status_code: int
     headers: Mapping[str, str]
     """Lower-case names; a repeated header keeps its last value."""
-    content: bytes
+    content: bytes | bytearray
 
     def json(self) -> Any:
         """The body as JSON; ``ValueError`` when it is not."""

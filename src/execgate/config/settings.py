@@ -61,8 +61,9 @@ class HTTPSettings:
     read_retries: int = option(1, Kind.NATURAL)
     """A read that found no connection, or was answered 502/503/504, is sent at most this many
     more times. Mutations are sent exactly once."""
-    max_response_mb: float = option(32.0, Kind.MEGABYTES)
-    """The largest answer body read (after decompression); a larger one is a bad answer."""
+    max_response_mb: float = option(16.0, Kind.MEGABYTES)
+    """The largest answer body read (after decompression); a larger one is a bad answer. The
+    default holds an n8n page of 250 executions with node data of about 60 KB each."""
     ca_file: str | None = option(None, Kind.FILE)
     """PEM bundle of the CAs to trust for https base URLs (default: the system store)."""
     verify_tls: bool = option(True, Kind.BOOL)
