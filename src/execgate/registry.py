@@ -29,7 +29,9 @@ def network_transport(instance: InstanceSettings) -> Transport:
         log.warning(
             "instance %r: TLS certificates are NOT verified (verify_tls = false)", instance.name
         )
-    tls = TLS(http.ca_file, http.verify_tls, http.client_cert_file, http.client_key_file)
+    tls = None
+    if instance.base_url.lower().startswith("https:"):
+        tls = TLS(http.ca_file, http.verify_tls, http.client_cert_file, http.client_key_file)
     return AiohttpTransport(
         max_connections=http.max_concurrency,
         tls=tls,

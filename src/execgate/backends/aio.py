@@ -153,7 +153,11 @@ def own_answers_guard() -> bool:
 
 
 class AiohttpTransport:
-    """One instance's aiohttp sessions: a pool for reads, fresh connections for mutations."""
+    """One instance's aiohttp sessions: a pool for reads, fresh connections for mutations.
+
+    ``tls`` configures https; without it aiohttp's default verification applies, and nothing
+    is loaded for an instance on plain http.
+    """
 
     def __init__(
         self,
@@ -164,10 +168,10 @@ class AiohttpTransport:
         keepalive_seconds: float = 15.0,
     ) -> None:
         self.max_connections = max_connections
-        self.tls = tls or TLS()
+        self.tls = tls
         self.proxy = proxy
         self.keepalive_seconds = keepalive_seconds
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl: ssl.SSLContext | bool | None = None
         self._pooled: aiohttp.ClientSession | None = None
         self._fresh: aiohttp.ClientSession | None = None
 
@@ -176,7 +180,7 @@ class AiohttpTransport:
         if session is not None:
             return session
         if self._ssl is None:
-            self._ssl = self.tls.context()
+            self._ssl = self.tls.context() if self.tls is not None else True
         pooled = not mutation and _GUARDED
         reuse: dict[str, Any] = (
             {"keepalive_timeout": self.keepalive_seconds} if pooled else {"force_close": True}
