@@ -197,3 +197,19 @@ def test_cli_start_and_stop_leave_nothing_running(n8n_install: Install, tmp_path
     assert not harness.group_alive(pid)
     assert not data_dir.exists()
     assert not state_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("environ", "runs"),
+    [({}, False), ({"CI": "true"}, True), ({"EXECGATE_REAL_N8N": "1"}, True), ({"CI": "1"}, False)],
+)
+def test_the_suite_runs_only_in_ci_or_when_asked_for(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], runs: bool
+) -> None:
+    from tests.real_n8n import conftest
+
+    for name in ("CI", "EXECGATE_REAL_N8N"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert conftest._asked_for() is runs
