@@ -352,3 +352,29 @@ def test_node_runs_look_realistic(stores: list[tuple[str, SimStore]]) -> None:
     assert re.search(r"'apiKey': 'sk_live_[A-Za-z0-9]{24}'", joined)
     assert "'orderId'" in joined or "'invoiceId'" in joined or "'leadId'" in joined
     assert retried >= 3
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_every_execution_that_succeeds_ran_its_nodes_and_took_time(seed: int) -> None:
+    # given the demo's stores, and every active execution finishing on its own
+    from datetime import timedelta
+
+    from execgate.simulate.generate import demo_stores
+
+    for _, (_, store) in demo_stores(seed).items():
+        for execution in store.visible():
+            if execution.finishes_at is not None:
+                execution.finishes_at = store.now() - timedelta(seconds=1)
+        store.advance()
+        # then: no success without node runs, without a duration, or out of order in time
+        for execution in store.visible():
+            if execution.status != "success":
+                continue
+            assert execution.runs, execution.id
+            assert execution.started_at is not None and execution.finished_at is not None
+            assert execution.finished_at > execution.started_at, execution.id
+            ends = [r.started_at + timedelta(milliseconds=r.duration_ms) for r in execution.runs]
+            assert max(ends) <= execution.finished_at, execution.id
+            starts = [r.started_at for r in execution.runs]
+            assert starts == sorted(starts), execution.id
+            assert execution.output is not None

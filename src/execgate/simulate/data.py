@@ -81,6 +81,9 @@ class SimExecution:
     """For an active execution: when it completes on its own (see ``SimStore.advance``)."""
     final_status: str | None = None
     """For an active execution: the status it reaches at ``finishes_at``."""
+    pending: list[SimNodeRun] = field(default_factory=list)
+    """For an active execution: the node runs it still makes before it succeeds (placed in
+    time when it finishes, see ``store.finish``)."""
     deleted: bool = False
 
     @property

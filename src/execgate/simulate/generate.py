@@ -271,7 +271,11 @@ class _Builder:
             execution = SimExecution("", g.workflow.id, "new", _mode(g), created, None, None)
             execution.finishes_at = anchor + _ms(rng.randint(5_000, 180_000))
             execution.final_status = "success"
-            return _Plan(execution, g, rng.getrandbits(32), make_record(g.domain, rng))
+            path_seed, record = rng.getrandbits(32), make_record(g.domain, rng)
+            execution.pending, _ = self._runs(
+                self._steps(g, path_seed, record), execution.finishes_at, None
+            )
+            return _Plan(execution, g, path_seed, record)
         age = _MIN_AGE_MS + int((30 * _DAY_MS - _MIN_AGE_MS) * rng.random() ** 2.2)
         return self._finished(self._pick(), status, anchor - _ms(age))
 
@@ -320,14 +324,15 @@ class _Builder:
         g = self._pick()
         path_seed, record = rng.getrandbits(32), make_record(g.domain, rng)
         steps = self._steps(g, path_seed, record)
-        steps = steps[: rng.randint(1, len(steps) - 1)]
-        done_ms = steps[-1].offset_ms + steps[-1].duration_ms
+        made = rng.randint(1, len(steps) - 1)
+        done_ms = steps[made - 1].offset_ms + steps[made - 1].duration_ms
         started = anchor - _ms(max(rng.randint(1_500, 90_000), done_ms + 200))
         runs, _ = self._runs(steps, started, None)
         created = started - _ms(rng.randint(3, 120))
         execution = SimExecution(
-            "", g.workflow.id, "running", _mode(g), created, started, None, runs
+            "", g.workflow.id, "running", _mode(g), created, started, None, runs[:made]
         )
+        execution.pending = runs[made:]
         execution.input = runs[0].output
         execution.finishes_at = anchor + _ms(rng.randint(3_000, 240_000))
         execution.final_status = "success"
@@ -346,15 +351,18 @@ class _Builder:
                 break
         else:
             return None
-        steps = steps[: waits[0] + 1]
-        steps[-1].duration_ms = rng.randint(1, 4)
+        paused = waits[0] + 1
+        steps[paused - 1].duration_ms = rng.randint(1, 4)
         started = anchor - _ms(rng.randint(_MINUTE_MS, 3 * _HOUR_MS))
-        runs, end = self._runs(steps, started, None)
+        planned, _ = self._runs(steps, started, None)
+        runs, rest = planned[:paused], planned[paused:]
+        end = runs[-1].started_at + _ms(runs[-1].duration_ms)
         runs[-1].status = "waiting"
         created = started - _ms(rng.randint(3, 120))
         stopped = end + _ms(rng.randint(1, 15))
         execution = SimExecution("", g.workflow.id, "waiting", _mode(g), created, started, stopped)
         execution.runs, execution.input = runs, runs[0].output
+        execution.pending = rest
         execution.wait_till = anchor + _ms(rng.randint(2 * _MINUTE_MS, 2 * _HOUR_MS))
         execution.finishes_at = execution.wait_till + _ms(rng.randint(500, 5_000))
         execution.final_status = "success"

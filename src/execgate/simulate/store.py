@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from execgate.simulate.data import ACTIVE_STATUSES, SimExecution, SimWorkflow
+from execgate.simulate.data import ACTIVE_STATUSES, SimExecution, SimNodeRun, SimWorkflow
 
 
 def utcnow() -> datetime:
@@ -93,16 +93,41 @@ class SimStore:
 
 
 def finish(execution: SimExecution, status: str, at: datetime) -> None:
-    """Move an active execution to a final status at ``at`` (its runs end no later than that)."""
+    """Move an active execution to a final status at ``at`` (its runs end no later than that).
+
+    One that succeeds makes the runs it had still to make (``pending``), ending just before
+    ``at`` (or right after its last run, when that is later); one stopped otherwise drops them.
+    """
+    pending, execution.pending = execution.pending, []
+    if status == "success" and pending:
+        _place(execution, pending, at)
+        at = max(at, pending[-1].started_at + timedelta(milliseconds=pending[-1].duration_ms + 1))
+        execution.runs.extend(pending)
+        execution.output = execution.runs[-1].output
+        if execution.input is None:
+            execution.input = execution.runs[0].output
     execution.status = status
     execution.finished_at = at
     execution.finishes_at = None
     execution.final_status = None
     execution.wait_till = None
     if execution.started_at is None:
-        execution.started_at = at
+        execution.started_at = execution.runs[0].started_at if execution.runs else at
     for run in execution.runs:
         if run.status in ("running", "waiting"):
             run.status = "success" if status == "success" else "error"
             if status != "success" and run.error is None:
                 run.error = execution.error_message or "execution stopped"
+
+
+def _place(execution: SimExecution, pending: list[SimNodeRun], at: datetime) -> None:
+    """Shift ``pending`` (keeping durations and gaps) to end 1 ms before ``at``, but never to
+    start before the execution's runs so far have ended."""
+    end = pending[-1].started_at + timedelta(milliseconds=pending[-1].duration_ms)
+    shift = at - timedelta(milliseconds=1) - end
+    done = [r.started_at + timedelta(milliseconds=r.duration_ms) for r in execution.runs]
+    earliest = max(done) + timedelta(milliseconds=1) if done else execution.started_at
+    if earliest is not None and pending[0].started_at + shift < earliest:
+        shift = earliest - pending[0].started_at
+    for run in pending:
+        run.started_at += shift
