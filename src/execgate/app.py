@@ -42,6 +42,7 @@ from execgate.security.middleware import CLIENT_SCOPE_KEY, SecurityMiddleware, l
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.cache import CachedBackend, ExecutionCache
+from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend
 
@@ -176,9 +177,10 @@ def create_app(
     """
     quiet_transport_logs()
     audit_log = AuditLog(settings.audit.path) if audit is None else None
-    redactor = Redactor.for_backends(
-        [i.credential for i in settings.instances], [i.base_url for i in settings.instances]
-    )
+    secrets = [i.credential for i in settings.instances]
+    if settings.server.cursor_secret is not None:
+        secrets.append(settings.server.cursor_secret)
+    redactor = Redactor.for_backends(secrets, [i.base_url for i in settings.instances])
     runtime = Runtime()
 
     @contextlib.asynccontextmanager
@@ -204,8 +206,12 @@ def create_app(
             )
             backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
             app.state.cache = shared
+        secret = settings.server.cursor_secret
         runtime.gateway = Gateway(
-            backends, max_first=settings.limits.max_first, redact=redactor.clean
+            backends,
+            max_first=settings.limits.max_first,
+            redact=redactor.clean,
+            cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
         )
         app.state.registry = registry
         app.state.gateway = runtime.gateway

@@ -1004,3 +1004,36 @@ def test_the_audit_table_is_read_alone_without_credentials(tmp_path: Path) -> No
     path = write(tmp_path, TEAM + f'\n[audit]\npath = "{tmp_path / "a.jsonl"}"\n')
     assert read_audit_path(path) == str(tmp_path / "a.jsonl")
     assert AuditSettings().path is None
+
+
+def test_the_cursor_secret_comes_from_the_environment_and_is_never_shown(tmp_path: Path) -> None:
+    secret = "c" * 40
+    text = TEAM + '\n[server]\ncursor_secret_env = "EXECGATE_CURSOR_SECRET"\n'
+    settings = load(tmp_path, text, {**ENV, "EXECGATE_CURSOR_SECRET": secret})
+    assert settings.server.cursor_secret == secret
+    assert secret not in repr(settings)
+    assert load(tmp_path, TEAM).server.cursor_secret is None
+
+
+@pytest.mark.parametrize(
+    ("line", "environ", "complaint"),
+    [
+        ('cursor_secret_env = "EXECGATE_CURSOR_SECRET"', {}, "is not set"),
+        (
+            'cursor_secret_env = "EXECGATE_CURSOR_SECRET"',
+            {"EXECGATE_CURSOR_SECRET": "sh0rt-s3cret"},
+            "is too short",
+        ),
+        (
+            'cursor_secret_env = "sh0rt-s3cret pasted"',
+            {},
+            "must be the NAME of an environment variable",
+        ),
+    ],
+)
+def test_bad_cursor_secrets(
+    tmp_path: Path, line: str, environ: dict[str, str], complaint: str
+) -> None:
+    found = only(problems(tmp_path, TEAM + f"\n[server]\n{line}\n", {**ENV, **environ}))
+    assert found.startswith("[server]: key 'cursor_secret_env': ")
+    assert complaint in found and "sh0rt-s3cret" not in found

@@ -135,6 +135,41 @@ async def test_cursor_tampering_and_foreign_filter_are_refused() -> None:
         await gateway.feed(FeedFilter(), first=1, after=cursor[:-3], include_nodes=False)
 
 
+async def test_an_edited_position_with_a_recomputed_unkeyed_digest_is_refused() -> None:
+    # given: a cursor whose position a client edits, then signs the way an unkeyed hash would
+    import base64
+    import hashlib
+    import json
+
+    gateway = Gateway(_backends({"a": [1, 2, 3, 4, 5]}), cursor_secret=b"k" * 32)
+    page = await gateway.feed(FeedFilter(), first=2, after=None, include_nodes=False)
+    body_text, _, _ = page.cursor(page.end_state).partition(".")
+    body = json.loads(base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4)))
+    body["s"]["a"] = {"t": None, "ids": [], "u": ["9"]}
+    payload = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    forged_body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    for mac in (
+        hashlib.blake2b(payload, digest_size=8, person=b"execgate-cursor").digest(),
+        hashlib.sha256(payload).digest()[:16],
+    ):
+        forged = forged_body + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        # then
+        with pytest.raises(InvalidCursor):
+            await gateway.feed(FeedFilter(), first=2, after=forged, include_nodes=False)
+
+
+async def test_replicas_sharing_the_secret_accept_each_others_cursors() -> None:
+    one = Gateway(_backends({"a": [1, 2, 3]}), cursor_secret=b"shared-secret" * 3)
+    other = Gateway(_backends({"a": [1, 2, 3]}), cursor_secret=b"shared-secret" * 3)
+    stranger = Gateway(_backends({"a": [1, 2, 3]}), cursor_secret=b"another-secret" * 3)
+    page = await one.feed(FeedFilter(), first=1, after=None, include_nodes=False)
+    cursor = page.cursor(page.end_state)
+    resumed = await other.feed(FeedFilter(), first=1, after=cursor, include_nodes=False)
+    assert [e.node.native_id for e in resumed.edges] == ["2"]
+    with pytest.raises(InvalidCursor):
+        await stranger.feed(FeedFilter(), first=1, after=cursor, include_nodes=False)
+
+
 @pytest.mark.parametrize("first", [None, 0, -1, 101])
 async def test_first_must_be_in_range(first: int | None) -> None:
     gateway = Gateway(_backends({"a": [1]}), max_first=100)

@@ -13,10 +13,12 @@ from execgate.domain.errors import (
     UpstreamUnavailable,
 )
 from execgate.domain.models import ExecutionQuery
-from execgate.service.cursors import FeedState
+from execgate.service.cursors import Cursors, FeedState
 from execgate.service.feed import read_feed
 from execgate.service.health import Circuit, CircuitOpen, CircuitState, GuardedBackend
 from tests.fakes import FakeBackend, make_execution
+
+CURSORS = Cursors(b"test-secret", "d")
 
 
 class Clock:
@@ -132,10 +134,10 @@ async def test_a_page_skips_an_open_instance_and_serves_the_others() -> None:
     guarded_down = GuardedBackend(down, _circuit(Clock(), failures=1))
     query = ExecutionQuery()
     streams = {"down": (guarded_down, query), "up": (GuardedBackend(up, _circuit(Clock())), query)}
-    await read_feed(streams, FeedState(), 2, digest="d", started=False)
+    await read_feed(streams, FeedState(), 2, cursors=CURSORS, started=False)
     calls = down.calls
     # when the next page is read
-    page = await read_feed(streams, FeedState(), 2, digest="d", started=False)
+    page = await read_feed(streams, FeedState(), 2, cursors=CURSORS, started=False)
     # then the down instance was not asked again and is reported as skipped
     assert down.calls == calls
     assert [s.instance for s in page.skipped] == ["down"]

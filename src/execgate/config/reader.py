@@ -57,6 +57,7 @@ _SECRET_LOOKING = ("key", "api_key", "token", "secret", "key_hash", "sha256")
 _ACTIONS = ", ".join(a.value for a in Action)
 _KEYS_NEW = "run 'execgate keys new NAME' to make a key and its [[clients]] table"
 _INVALID = object()
+MIN_CURSOR_SECRET = 32
 
 T = TypeVar("T")
 
@@ -222,6 +223,7 @@ class _Reader:
         server, legacy = self.table(
             "server", document.get("server"), ServerSettings, ("max_first",)
         )
+        server = self._cursor_secret(server)
         limits, _ = self.table("limits", document.get("limits"), LimitSettings)
         limits = self._legacy_max_first(limits, legacy.get("max_first"), document.get("limits"))
         cache, _ = self.table("cache", document.get("cache"), CacheSettings)
@@ -236,6 +238,30 @@ class _Reader:
             audit=self.audit(document.get("audit")),
             source=source,
         )
+
+    def _cursor_secret(self, server: ServerSettings) -> ServerSettings:
+        """``server`` with the cursor secret its ``cursor_secret_env`` names."""
+        variable = server.cursor_secret_env
+        if variable is None:
+            return server
+        if not _ENV_NAME.fullmatch(variable):
+            self.problem(
+                "[server]",
+                "cursor_secret_env",
+                "must be the NAME of an environment variable, not the secret itself",
+            )
+            return server
+        secret = self.environ.get(variable, "").strip()
+        if len(secret) < MIN_CURSOR_SECRET:
+            state = "is not set" if variable not in self.environ else "is too short"
+            self.problem(
+                "[server]",
+                "cursor_secret_env",
+                f"environment variable {variable} {state}: it must hold at least "
+                f"{MIN_CURSOR_SECRET} characters",
+            )
+            return server
+        return dataclasses.replace(server, cursor_secret=secret)
 
     def _legacy_max_first(
         self, limits: LimitSettings, value: object, limits_table: object

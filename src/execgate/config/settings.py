@@ -139,6 +139,11 @@ class ServerSettings:
     """The longest one request's backend work may take, all backend requests together."""
     fast_executor: bool = option(True, Kind.BOOL)
     """Complete plain fields inline (``api/execution.py``); false runs strawberry's executor."""
+    cursor_secret_env: str | None = option(None, Kind.STRING)
+    """The environment variable holding the secret that authenticates cursors (at least 32
+    characters; replicas share it). Without it each process draws its own."""
+    cursor_secret: str | None = field(default=None, repr=False)
+    """The secret itself, read from ``cursor_secret_env``; never shown."""
 
 
 @dataclass(frozen=True, slots=True)

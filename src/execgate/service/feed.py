@@ -27,7 +27,7 @@ from execgate.domain.errors import BackendError
 from execgate.domain.keys import as_number
 from execgate.domain.models import Execution, ExecutionQuery, Page
 from execgate.domain.ports import Backend
-from execgate.service.cursors import FeedState, encode_cursor
+from execgate.service.cursors import Cursors, FeedState
 
 
 def feed_key(execution: Execution) -> tuple[Any, ...]:
@@ -114,10 +114,11 @@ class FeedPage:
     has_previous_page: bool
     end_state: FeedState
     skipped: tuple[SkippedInstance, ...] = ()
-    digest: str = field(default="", compare=False)
+    cursors: Cursors | None = field(default=None, compare=False)
 
     def cursor(self, state: FeedState) -> str:
-        return encode_cursor(state, self.digest)
+        assert self.cursors is not None
+        return self.cursors.encode(state)
 
 
 async def _read(
@@ -131,7 +132,7 @@ async def read_feed(
     state: FeedState,
     first: int,
     *,
-    digest: str,
+    cursors: Cursors,
     started: bool,
 ) -> FeedPage:
     """Read one page of ``first`` executions across ``streams`` resuming from ``state``.
@@ -196,5 +197,5 @@ async def read_feed(
         has_previous_page=started,
         end_state=end,
         skipped=tuple(skipped),
-        digest=digest,
+        cursors=cursors,
     )

@@ -34,7 +34,7 @@ from execgate.domain.models import (
 from execgate.domain.ports import Backend
 from execgate.service import actions
 from execgate.service.actions import ActionError, ActionErrorCode, ActionOutcome, Reader
-from execgate.service.cursors import FeedState, decode_cursor, filter_digest
+from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
 
 
@@ -73,8 +73,11 @@ class Gateway:
         max_first: int = 100,
         scope: Scope | None = None,
         redact: Callable[[str], str] | None = None,
+        cursor_secret: bytes = PROCESS_SECRET,
     ) -> None:
         self.scope = scope or Scope.full()
+        self.cursor_secret = cursor_secret
+        """Authenticates cursors (``service.cursors``)."""
         self.backends = {n: b for n, b in backends.items() if self.scope.sees(n)}
         self.max_first = max_first
         self.redact = redact
@@ -87,6 +90,7 @@ class Gateway:
             max_first=self.max_first,
             scope=self.scope.narrowed(scope),
             redact=self.redact,
+            cursor_secret=self.cursor_secret,
         )
 
     def _clean_page(self, page: FeedPage) -> FeedPage:
@@ -173,11 +177,11 @@ class Gateway:
         ):
             raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
         names = self._selected(feed_filter)
-        digest = feed_filter.digest()
-        state = decode_cursor(after, digest) if after is not None else FeedState()
+        cursors = Cursors(self.cursor_secret, feed_filter.digest())
+        state = cursors.decode(after) if after is not None else FeedState()
         query = self._query(feed_filter, include_nodes)
         streams = {name: (self.backends[name], query) for name in names}
-        page = await read_feed(streams, state, size, digest=digest, started=after is not None)
+        page = await read_feed(streams, state, size, cursors=cursors, started=after is not None)
         return self._clean_page(page)
 
     async def count(self, feed_filter: FeedFilter) -> int | None:
