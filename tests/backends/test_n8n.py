@@ -276,50 +276,49 @@ async def test_a_body_that_is_not_json_is_a_bad_response() -> None:
         [],
         {"data": {}},
         {"data": [], "nextCursor": 5},
-        {"data": [{"id": "1", "status": 3, "workflowId": "w"}], "nextCursor": None},
         {"data": [{"id": None, "status": "success", "workflowId": "w"}], "nextCursor": None},
         {"data": [{"id": "x1", "status": "success", "workflowId": "w"}], "nextCursor": None},
-        {
-            "data": [{"id": "1", "status": "success", "workflowId": "w", "startedAt": "soon"}],
-            "nextCursor": None,
-        },
-        {
-            "data": [
-                {"id": "1", "status": "success", "workflowId": "w", "data": {"resultData": []}}
-            ],
-            "nextCursor": None,
-        },
-        {
-            "data": [
-                {
-                    "id": "1",
-                    "status": "success",
-                    "workflowId": "w",
-                    "data": {"resultData": {"runData": {"A": [{"startTime": "noon"}]}}},
-                }
-            ],
-            "nextCursor": None,
-        },
-        {
-            "data": [
-                {
-                    "id": "1",
-                    "status": "success",
-                    "workflowId": "w",
-                    "data": {"resultData": {"runData": {"A": {"startTime": 1}}}},
-                }
-            ],
-            "nextCursor": None,
-        },
     ],
 )
-async def test_wrong_shapes_are_bad_responses(body: Any) -> None:
+async def test_lists_of_the_wrong_shape_are_bad_responses(body: Any) -> None:
+    # a list whose records cannot even be placed in id order is unusable as a whole
     backend = scripted(lambda request: httpx.Response(200, json=body))
     with pytest.raises(UpstreamBadResponse) as caught:
         await backend.list_executions(ExecutionQuery(include_nodes=True), limit=3)
     text = str(caught.value)
     assert "secret-key-123" not in text
     assert "secret-host" not in text
+
+
+def _record(**changes: Any) -> dict[str, Any]:
+    return {"id": "5", "status": "success", "workflowId": "w", **changes}
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        _record(status=3),
+        _record(startedAt="soon"),
+        _record(data={"resultData": []}),
+        _record(data={"resultData": {"runData": {"A": [{"startTime": "noon"}]}}}),
+        _record(data={"resultData": {"runData": {"A": {"startTime": 1}}}}),
+    ],
+)
+async def test_a_record_that_cannot_be_read_is_left_out_and_reported(odd: Any) -> None:
+    # given: an odd record between two readable ones
+    good = [
+        _record(id="7", startedAt="2026-02-17T10:31:00.000Z"),
+        _record(id="3", startedAt="2026-02-17T10:30:00.000Z"),
+    ]
+    body = {"data": [good[0], odd, good[1]], "nextCursor": None}
+    backend = scripted(lambda request: httpx.Response(200, json=body))
+    # when
+    page = await backend.list_executions(ExecutionQuery(include_nodes=True), limit=10)
+    # then
+    assert [e.native_id for e in page.items] == ["7", "3"]
+    [record] = page.unreadable
+    assert (record.instance, record.native_id) == ("scripted", "5")
+    assert record.reason and "secret" not in record.reason
 
 
 async def test_a_retry_answer_of_the_wrong_shape_is_a_bad_response() -> None:

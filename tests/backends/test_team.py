@@ -409,15 +409,49 @@ GARBAGE: list[tuple[str, Any]] = [
     ("a list", []),
     ("content not a list", _listing({"id": 1})),
     ("missing totals", {"content": []}),
-    ("item not an object", _listing(["x"])),
-    ("item without id", _listing([_item(id=None)])),
-    ("status not a string", _listing([_item(status=3)])),
-    ("bad timestamp", _listing([_item(startedAt="yesterday")])),
-    ("timestamp not a string", _listing([_item(startedAt=12)])),
-    ("no time at all", _listing([_item(startedAt=None, createdAt=None)])),
-    ("duration not a number", _listing([_item(durationMs="long")])),
     ("pages that repeat", _listing([_item()], totalElements=90, totalPages=9, size=1)),
 ]
+
+ODD_RECORDS: list[tuple[str, Any, str | None]] = [
+    ("item not an object", "x", None),
+    ("item without id", _item(id=None), None),
+    ("status not a string", _item(id="odd", status=3), "odd"),
+    ("bad timestamp", _item(id="odd", startedAt="yesterday"), "odd"),
+    ("timestamp not a string", _item(id="odd", startedAt=12), "odd"),
+    ("duration not a number", _item(id="odd", durationMs="long"), "odd"),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "record", "native_id"), ODD_RECORDS, ids=[g[0] for g in ODD_RECORDS]
+)
+async def test_a_record_that_cannot_be_read_is_left_out_and_reported(
+    label: str, record: Any, native_id: str | None
+) -> None:
+    # given: a list page holding one odd record among readable ones
+    good = [_item(id="g1", startedAt="2026-02-17T10:31:00Z"), _item(id="g2")]
+    body = _listing([good[0], record, good[1]], totalElements=3)
+    backend = _mock(lambda request: httpx.Response(200, json=body))
+    # when
+    page = await backend.list_executions(ExecutionQuery(), limit=10)
+    await backend.http.transport.aclose()
+    # then: the others are served, and the odd one is named with what was wrong
+    assert [e.native_id for e in page.items] == ["g1", "g2"]
+    [odd] = page.unreadable
+    assert (odd.instance, odd.native_id) == ("team-b", native_id)
+    assert odd.reason
+
+
+async def test_an_execution_cancelled_before_it_started_is_read() -> None:
+    cancelled = _item(id="c", status="CANCELLED", startedAt=None, finishedAt=None)
+    body = _listing([cancelled, _item(id="g")], totalElements=2)
+    backend = _mock(lambda request: httpx.Response(200, json=body))
+    page = await backend.list_executions(ExecutionQuery(), limit=10)
+    await backend.http.transport.aclose()
+    assert {e.native_id for e in page.items} == {"c", "g"}
+    assert not page.unreadable
+    [read] = [e for e in page.items if e.native_id == "c"]
+    assert read.status is ExecutionStatus.CANCELLED and read.started_at is None
 
 
 @pytest.mark.parametrize(("label", "body"), GARBAGE, ids=[g[0] for g in GARBAGE])

@@ -40,6 +40,7 @@ from execgate.domain.models import (
     Execution,
     ExecutionQuery,
     Page,
+    Unreadable,
     Workflow,
 )
 
@@ -122,6 +123,15 @@ class _Fetched:
     lowest: int | None
     """The smallest id the stream returned (matching or not)."""
     exhausted: bool
+    unreadable: list[Unreadable]
+
+
+def _record_id(raw: Any) -> str | None:
+    """A listed record's id as text, when it has one (n8n sends ids as strings)."""
+    found = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(found, int) and not isinstance(found, bool):
+        return str(found)
+    return found if isinstance(found, str) else None
 
 
 class N8nBackend:
@@ -221,16 +231,20 @@ class N8nBackend:
         if next_cursor is not None and not isinstance(next_cursor, str):
             raise self.http.bad("an execution list with a nextCursor that is not a string")
         items: list[Execution] = []
+        unreadable: list[Unreadable] = []
         lowest: int | None = None
         for raw in body["data"]:
-            item = self._execution(raw, include_nodes=query.include_nodes)
-            number = as_number(item.native_id)
+            native_id = _record_id(raw)
+            number = None if native_id is None else as_number(native_id)
             if number is None:
                 raise self.http.bad("an execution id that is not a number")
             if below is not None and number >= below:
                 continue  # a server that ignored the cursor: already handled
             lowest = number if lowest is None else min(lowest, number)
-            items.append(item)
+            try:
+                items.append(parse_execution(self.name, raw, include_nodes=query.include_nodes))
+            except WireError as exc:
+                unreadable.append(Unreadable(self.name, native_id, str(exc)))
         exhausted = next_cursor is None or lowest is None
         if query.started_after is not None and any(
             i.started_at is not None and i.started_at < query.started_after for i in items
@@ -238,7 +252,7 @@ class N8nBackend:
             # A server that ignored startedAfter: in id order this stream has passed the window,
             # and everything older started earlier still, so it need not be read further.
             exhausted = True
-        return _Fetched(stream, items, lowest, exhausted)
+        return _Fetched(stream, items, lowest, exhausted, unreadable)
 
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
@@ -248,6 +262,7 @@ class N8nBackend:
         floor, done = state.last_id, set(state.done)
         size = _page_size(limit)
         out: list[Execution] = []
+        unreadable: dict[str | None, Unreadable] = {}
         calls = 0
         while len(out) < limit:
             open_streams = [s for s in streams if s not in done]
@@ -276,17 +291,28 @@ class N8nBackend:
                 cut = frontier
             else:
                 done.update(f.stream for f in fetched)
+                unreadable.update((r.native_id, r) for f in fetched for r in f.unreadable)
                 break
             for f in fetched:
                 if f.exhausted and (f.lowest is None or f.lowest >= cut):
                     done.add(f.stream)
+                for record in f.unreadable:
+                    # reported with the page whose stretch of ids holds it
+                    if int(record.native_id or 0) >= cut:
+                        unreadable[record.native_id] = record
             floor = cut
         if all(s in done for s in streams):
             next_position = None
         else:
             next_position = _Position(floor, frozenset(done)).dump()
         dated, extra = await self._with_creation_times(out)
-        return Page(items=tuple(dated), position=next_position, total=None, calls=calls + extra)
+        return Page(
+            items=tuple(dated),
+            position=next_position,
+            total=None,
+            calls=calls + extra,
+            unreadable=tuple(unreadable.values()),
+        )
 
     async def _with_creation_times(self, items: list[Execution]) -> tuple[list[Execution], int]:
         """Give queued executions their creation time, which list items do not carry.

@@ -14,7 +14,7 @@ The API has no retry, delete or workflow endpoint: ``retry`` and ``delete`` rais
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +29,7 @@ from execgate.backends.team_wire import (
     parse_execution,
     parse_list,
     parse_position,
+    record_id,
     render_time,
 )
 from execgate.backends.transport import Response
@@ -47,6 +48,7 @@ from execgate.domain.models import (
     ExecutionQuery,
     ExecutionStatus,
     Page,
+    Unreadable,
     Workflow,
 )
 
@@ -175,6 +177,7 @@ class TeamBackend:
         slack = 1 + (len(bound.ids) if bound is not None else 0)
         size = min(limit + slack, MAX_PAGE_SIZE)
         items: list[Execution] = []
+        unreadable: dict[str | None, Unreadable] = {}
         seen: set[str] = set()
         total: int | None = None
         calls = 0
@@ -186,8 +189,7 @@ class TeamBackend:
             if page_no == 0 and bound is None and not plan.local:
                 total = answer.total
             fresh = False
-            for raw in answer.content:
-                execution = self._parse(raw, detail=False)
+            for execution in self._readable(answer.content, unreadable):
                 if execution.native_id in seen:
                     continue
                 seen.add(execution.native_id)
@@ -221,7 +223,24 @@ class TeamBackend:
             more = len(undated) > room
             items.extend(undated[:room])
         resume = self.position_after(position, items) if more and items else None
-        return Page(items=tuple(items), position=resume, total=total, calls=calls)
+        return Page(
+            items=tuple(items),
+            position=resume,
+            total=total,
+            calls=calls,
+            unreadable=tuple(unreadable.values()),
+        )
+
+    def _readable(
+        self, records: Sequence[Any], unreadable: dict[str | None, Unreadable]
+    ) -> Iterator[Execution]:
+        """The records of a list that can be read; the others go to ``unreadable`` (by id)."""
+        for raw in records:
+            try:
+                yield parse_execution(self.name, raw, detail=False)
+            except WireError as exc:
+                native_id = record_id(raw)
+                unreadable[native_id] = Unreadable(self.name, native_id, str(exc))
 
     async def _undated(
         self, query: ExecutionQuery, bound: Bound, seen: set[str], wanted: int
@@ -236,8 +255,7 @@ class TeamBackend:
         while len(found) < wanted:
             answer = await self._list_page(params, page_no, MAX_PAGE_SIZE)
             calls += 1
-            for raw in answer.content:
-                execution = self._parse(raw, detail=False)
+            for execution in self._readable(answer.content, {}):
                 if (
                     execution.sort_time is None
                     and execution.native_id not in bound.undated

@@ -143,9 +143,16 @@ def parse_execution(instance: str, value: Any, *, detail: bool) -> Execution:
         output_data=body.get("outputData"),
         node_executions=nodes,
     )
-    if execution.sort_time is None and execution.status is not ExecutionStatus.PENDING:
-        raise WireError("an execution that has started has no 'startedAt'")
     return execution
+
+
+def record_id(value: Any) -> str | None:
+    """The id of a record, if it has a readable one (to name a record that cannot be read)."""
+    if isinstance(value, Mapping):
+        found = value.get("id")
+        if isinstance(found, str) and found:
+            return found[:200]
+    return None
 
 
 def parse_nodes(key: ExecutionKey, raw_nodes: Sequence[Any]) -> tuple[NodeExecution, ...]:

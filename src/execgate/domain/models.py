@@ -188,6 +188,17 @@ class ExecutionQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A record a backend listed that its adapter could not read: left out of the page and
+    reported, so one odd record never costs the others."""
+
+    instance: str
+    native_id: str | None
+    """Its id, when even that could be read."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """A slice of one backend's executions in the feed order, resumable from ``position``.
 
@@ -200,3 +211,5 @@ class Page:
     position: Mapping[str, Any] | None
     total: int | None = None
     calls: int = field(default=1, compare=False)
+    unreadable: tuple[Unreadable, ...] = field(default=(), compare=False)
+    """Records of this slice that could not be read (left out of ``items``)."""

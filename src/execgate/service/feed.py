@@ -25,7 +25,7 @@ from typing import Any
 
 from execgate.domain.errors import BackendError
 from execgate.domain.keys import as_number
-from execgate.domain.models import Execution, ExecutionQuery, Page
+from execgate.domain.models import Execution, ExecutionQuery, Page, Unreadable
 from execgate.domain.ports import Backend
 from execgate.service.cursors import Cursors, FeedState
 
@@ -114,6 +114,8 @@ class FeedPage:
     has_previous_page: bool
     end_state: FeedState
     skipped: tuple[SkippedInstance, ...] = ()
+    unreadable: tuple[Unreadable, ...] = ()
+    """Records the instances listed for this page that could not be read (left out)."""
     cursors: Cursors | None = field(default=None, compare=False)
 
     def cursor(self, state: FeedState) -> str:
@@ -197,5 +199,6 @@ async def read_feed(
         has_previous_page=started,
         end_state=end,
         skipped=tuple(skipped),
+        unreadable=tuple(record for page in pages.values() for record in page.unreadable),
         cursors=cursors,
     )
