@@ -13,7 +13,7 @@ from strawberry import relay
 
 from execgate.api import ids
 from execgate.api.context import Info, PartialError
-from execgate.api.resolvers import KNOWN_VALUE
+from execgate.api.plans import KNOWN_VALUE
 from execgate.api.types import ExecutionNode, ExecutionStatus, InstanceNode
 from execgate.domain.errors import InvalidArgument
 from execgate.domain.keys import ExecutionKey, WorkflowKey

@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 
 from execgate.api import ids
 from execgate.api.context import Info
-from execgate.api.resolvers import KNOWN_VALUE
+from execgate.api.plans import KNOWN_VALUE
 from execgate.domain import models
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
 from execgate.lru import LRU
@@ -218,7 +218,7 @@ class ExecutionNode(relay.Node):
     known_instance: strawberry.Private[InstanceNode | None] = None
     """The instance, when whoever built this execution had it at hand (a page does)."""
 
-    # The executor reads ``known_*`` (see api/resolvers.py's KNOWN_VALUE) instead of calling
+    # The executor reads ``known_*`` (see api/plans.py's KNOWN_VALUE) instead of calling
     # the resolver when the answer is not None, so a page completes without a resolver call.
 
     @strawberry.field(metadata={KNOWN_VALUE: "known_instance"})
