@@ -5,9 +5,9 @@ client (the registry) and builds the gateway over them, and closes the clients a
 file when the server stops.
 
 ``/graphql`` sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
-request's context holds the gateway scoped to its client, the operation limits and the audit
-trail; every error leaving it is stripped of backend credentials and addresses. ``/healthz``
-stays open.
+request's context holds the gateway scoped to its client, which writes the audit trail, and the
+operation limits; every error leaving it is stripped of backend credentials and addresses.
+``/healthz`` stays open.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.applications import Starlette
@@ -33,9 +33,9 @@ from execgate.api.schema import schema
 from execgate.backends.transport import Transport
 from execgate.config import ServerSettings, Settings
 from execgate.domain.access import Scope
-from execgate.domain.ports import Backend
+from execgate.domain.ports import AuditSink, Backend
 from execgate.registry import Registry
-from execgate.security.audit import AuditLog, AuditSink
+from execgate.security.audit import AuditLog
 from execgate.security.clients import Client, ClientDirectory
 from execgate.security.middleware import CLIENT_SCOPE_KEY, SecurityMiddleware
 from execgate.security.ratelimit import RateLimiter
@@ -54,7 +54,6 @@ class GraphQLApp(GraphQL[Context, None]):
         runtime: Runtime,
         *,
         limits: QueryLimits | None = None,
-        audit: AuditSink | None = None,
         ide_headers: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
         **kwargs: Any,
@@ -62,7 +61,6 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self.runtime = runtime
         self.limits = limits or QueryLimits()
-        self.audit = audit
         self.ide_headers = dict(ide_headers or {})
         self.redactor = redactor or Redactor(())
 
@@ -89,7 +87,6 @@ class GraphQLApp(GraphQL[Context, None]):
             self.runtime.gateway.scoped(scope),
             request,
             limits=self.limits,
-            audit=self.audit,
         )
 
     async def execute_operation(
@@ -158,11 +155,12 @@ def create_app(
     The lifespan opens each instance's client (``transports`` replace the network for some
     instances: the embedded demo, tests) and the audit file, and closes them when the server
     stops; until then ``app.state.gateway`` is not set. ``audit`` replaces the audit log the
-    settings name; ``ide_headers`` are preset in GraphiQL (the loopback demo's key). Raises
-    ``AuditError`` when the audit file cannot be opened.
+    settings name (the gateway writes to it); ``ide_headers`` are preset in GraphiQL (the
+    loopback demo's key). Raises ``AuditError`` when the audit file cannot be opened.
     """
     quiet_transport_logs()
     audit_log = AuditLog(settings.audit.path) if audit is None else None
+    sink: AuditSink = audit_log if audit_log is not None else cast("AuditSink", audit)
     redactor = Redactor.for_backends(
         [i.credential for i in settings.instances], [i.base_url for i in settings.instances]
     )
@@ -182,7 +180,7 @@ def create_app(
             backends = {name: CachedBackend(b, shared) for name, b in registry.backends.items()}
             app.state.cache = shared
         runtime.gateway = Gateway(
-            backends, max_first=settings.limits.max_first, redact=redactor.clean
+            backends, max_first=settings.limits.max_first, redact=redactor.clean, audit=sink
         )
         app.state.registry = registry
         app.state.gateway = runtime.gateway
@@ -205,14 +203,13 @@ def create_app(
             max_tokens=settings.limits.max_tokens,
             introspection=settings.server.introspection,
         ),
-        audit=audit or audit_log,
         max_body_bytes=settings.server.max_body_bytes,
         ide_headers=ide_headers,
         rate_clock=rate_clock,
         redactor=redactor,
     )
     app.state.settings = settings
-    app.state.audit = audit or audit_log
+    app.state.audit = sink
     return app
 
 
@@ -220,7 +217,7 @@ def gateway_app(gateway: Gateway, **options: Any) -> Starlette:
     """The HTTP surface over an already built gateway (tests over fakes use it).
 
     ``options`` are ``_http_app``'s: without ``clients``, requests are anonymous with full
-    access, answered on loopback only; without ``audit``, audit lines go to stderr.
+    access, answered on loopback only. The gateway writes its own audit trail (if it has one).
     """
     app = _http_app(Runtime(gateway), **options)
     app.state.gateway = gateway
@@ -251,7 +248,6 @@ def _http_app(
     graphiql: bool = True,
     clients: Sequence[Client] = (),
     limits: QueryLimits | None = None,
-    audit: AuditSink | None = None,
     max_body_bytes: int = ServerSettings().max_body_bytes,
     ide_headers: Mapping[str, str] | None = None,
     rate_clock: Callable[[], float] | None = None,
@@ -260,7 +256,6 @@ def _http_app(
     graphql = GraphQLApp(
         runtime,
         limits=limits,
-        audit=audit if audit is not None else AuditLog(),
         ide_headers=ide_headers,
         redactor=redactor,
         graphql_ide="graphiql" if graphiql else None,

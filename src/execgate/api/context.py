@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from strawberry.types import Info as StrawberryInfo
 
 from execgate.api.loaders import Loaders
-from execgate.security.audit import AuditEntry, AuditSink
 from execgate.service.gateway import Gateway
 
 if TYPE_CHECKING:
@@ -37,33 +36,10 @@ class Context:
     partial_errors: list[PartialError] = field(default_factory=list)
     limits: QueryLimits | None = None
     """The operation limits; ``None`` applies the defaults."""
-    audit: AuditSink | None = None
 
     @property
     def client(self) -> str:
         return self.gateway.scope.client
-
-    def audit_action(
-        self,
-        action: str,
-        execution_id: str | None,
-        instance: str | None,
-        outcome: str,
-        latency_ms: float,
-    ) -> None:
-        """Record one mutation attempt in the audit trail (when there is one)."""
-        if self.audit is None:
-            return
-        self.audit.record(
-            AuditEntry(
-                client=self.client,
-                action=action,
-                execution_id=execution_id,
-                instance=instance,
-                outcome=outcome,
-                latency_ms=latency_ms,
-            )
-        )
 
 
 Info = StrawberryInfo[Context, None]
@@ -74,12 +50,5 @@ def build_context(
     request: Any = None,
     *,
     limits: QueryLimits | None = None,
-    audit: AuditSink | None = None,
 ) -> Context:
-    return Context(
-        gateway=gateway,
-        loaders=Loaders(gateway),
-        request=request,
-        limits=limits,
-        audit=audit,
-    )
+    return Context(gateway=gateway, loaders=Loaders(gateway), request=request, limits=limits)

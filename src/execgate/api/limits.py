@@ -11,7 +11,8 @@
   (``QUERY_TOO_EXPENSIVE``, with ``estimate`` and ``limit`` in ``extensions``).
 
 A refused operation answers ``data: null`` and one coded error. A refused mutation is still
-audited: one line per execution it named, with the refusal's code.
+audited, by the service (``Gateway.refused``): one entry per execution it named, with the
+refusal's code.
 """
 
 from __future__ import annotations
@@ -33,21 +34,22 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_variable_values
 from strawberry.extensions import SchemaExtension
 
-from execgate.api import ids
 from execgate.api.context import Context
 from execgate.api.cost import CostEstimate
+from execgate.api.mutations import target
 from execgate.api.walk import INTROSPECTION_ROOTS, Selected, Walker
+from execgate.domain.access import Action
 from execgate.lru import LRU
 
 MAX_FIELD_VISITS = 20_000
 """Fields walked per operation (fragments spread many times count each time)."""
 
 _MUTATION_ACTIONS = {
-    "cancelExecution": "cancel",
-    "cancelExecutions": "cancel",
-    "retryExecution": "retry",
-    "deleteExecution": "delete",
-    "deleteExecutions": "delete",
+    "cancelExecution": Action.CANCEL,
+    "cancelExecutions": Action.CANCEL,
+    "retryExecution": Action.RETRY,
+    "deleteExecution": Action.DELETE,
+    "deleteExecutions": Action.DELETE,
 }
 
 
@@ -208,18 +210,9 @@ class QueryLimitsExtension(SchemaExtension):
                 continue
             args = walker.arguments(field) or {}
             raw = args.get("ids") if "ids" in args else [args.get("id")]
-            for value in raw if isinstance(raw, list) else [None]:
-                execution_id = None if value is None else str(value)
-                context.audit_action(action, execution_id, _instance(execution_id), code, 0.0)
-
-
-def _instance(execution_id: str | None) -> str | None:
-    if execution_id is None:
-        return None
-    try:
-        return ids.execution_key(execution_id).instance
-    except ids.InvalidID:
-        return None
+            given = raw if isinstance(raw, list) else [None]
+            ids = [None if value is None else str(value) for value in given]
+            context.gateway.refused(action, [target(i) for i in ids], code)
 
 
 class _Shape:

@@ -6,12 +6,17 @@ named in the filter, and leaves rendering to the API layer.
 ``Gateway.scoped(scope)`` is the view one client gets: only the backends of its instances (the
 others answer exactly as if they were not configured) and only its actions. Reads need
 ``Action.READ``; ``perform`` refuses an action the scope lacks before any backend is asked.
+
+Every mutation attempt is written once to the audit trail (the ``AuditSink`` port): by
+``perform``, whatever its outcome, or by ``refused`` for attempts refused before they reached
+it (the operation's limits, too many ids).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -23,7 +28,7 @@ from execgate.domain.errors import (
     NotFound,
     UnknownInstance,
 )
-from execgate.domain.keys import ExecutionKey, WorkflowKey
+from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
     Execution,
     ExecutionQuery,
@@ -31,9 +36,15 @@ from execgate.domain.models import (
     Instance,
     Workflow,
 )
-from execgate.domain.ports import Backend
+from execgate.domain.ports import AuditEntry, AuditSink, Backend
 from execgate.service import actions
-from execgate.service.actions import ActionError, ActionErrorCode, ActionOutcome, Reader
+from execgate.service.actions import (
+    ActionError,
+    ActionErrorCode,
+    ActionOutcome,
+    ActionTarget,
+    Reader,
+)
 from execgate.service.cursors import FeedState, decode_cursor, filter_digest
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
 
@@ -64,7 +75,8 @@ _VERBS = {Action.CANCEL: "cancel", Action.RETRY: "retry", Action.DELETE: "delete
 
 
 class Gateway:
-    """All instances behind one facade. ``max_first`` bounds the page size a client may ask."""
+    """All instances behind one facade. ``max_first`` bounds the page size a client may ask;
+    ``audit`` receives one entry per mutation attempt (none are written without it)."""
 
     def __init__(
         self,
@@ -73,12 +85,17 @@ class Gateway:
         max_first: int = 100,
         scope: Scope | None = None,
         redact: Callable[[str], str] | None = None,
+        audit: AuditSink | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.scope = scope or Scope.full()
         self.backends = {n: b for n, b in backends.items() if self.scope.sees(n)}
         self.max_first = max_first
         self.redact = redact
         """Cleans messages a backend may have written (skipped instances, refused actions)."""
+        self.audit = audit
+        self.clock = clock
+        """Measures an attempt's latency for the audit trail (seconds)."""
 
     def scoped(self, scope: Scope) -> Gateway:
         """The view of this gateway that ``scope`` allows (never wider than this one)."""
@@ -87,6 +104,8 @@ class Gateway:
             max_first=self.max_first,
             scope=self.scope.narrowed(scope),
             redact=self.redact,
+            audit=self.audit,
+            clock=self.clock,
         )
 
     def _clean_page(self, page: FeedPage) -> FeedPage:
@@ -214,17 +233,66 @@ class Gateway:
         return await backend.get_workflows(native_ids)
 
     async def perform(
-        self, action: Action, key: ExecutionKey, read: Reader, *, force: bool = False
+        self, action: Action, target: ActionTarget, read: Reader, *, force: bool = False
     ) -> ActionOutcome:
-        """Cancel, retry or delete one execution, if this scope allows it.
+        """Cancel, retry or delete one execution, if this scope allows it; audited.
 
-        A refused action never reaches a backend: the scope is checked first (``FORBIDDEN``),
-        then whether the instance is visible at all (``NOT_FOUND`` for one outside the scope,
-        exactly as for one that is not configured).
+        A refused action never reaches a backend: an ID that names no execution answers
+        ``INVALID_ID``, then the scope is checked (``FORBIDDEN``), then whether the instance is
+        visible at all (``NOT_FOUND`` for one outside the scope, exactly as for one that is not
+        configured). Whatever happens, one audit entry is written.
         """
         verb = _VERBS.get(action)
         if verb is None:
             raise ValueError(f"{action!r} is not an action on an execution")
+        started = self.clock()
+        outcome: ActionOutcome | None = None
+        try:
+            outcome = await self._perform(action, verb, target, read, force)
+            return outcome
+        finally:
+            key = outcome.key if outcome is not None else None
+            self._record(
+                action,
+                target.execution_id,
+                key.instance if key is not None else target.instance,
+                "INTERNAL_SERVER_ERROR" if outcome is None else outcome.code,
+                (self.clock() - started) * 1000,
+            )
+
+    def refused(self, action: Action, targets: Iterable[ActionTarget], code: str) -> None:
+        """Audit attempts refused before they reached ``perform``, one entry each, with
+        ``code`` as their outcome (the operation's limits, too many ids at once)."""
+        for target in targets:
+            self._record(action, target.execution_id, target.instance, code, 0.0)
+
+    def _record(
+        self,
+        action: Action,
+        execution_id: str | None,
+        instance: str | None,
+        outcome: str,
+        latency_ms: float,
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                AuditEntry(
+                    client=self.scope.client,
+                    action=action.value,
+                    execution_id=execution_id,
+                    instance=instance,
+                    outcome=outcome,
+                    latency_ms=latency_ms,
+                )
+            )
+
+    async def _perform(
+        self, action: Action, verb: str, target: ActionTarget, read: Reader, force: bool
+    ) -> ActionOutcome:
+        key = target.key
+        if key is None:
+            message = target.problem or f"{target.execution_id!r} is not an execution ID"
+            return ActionOutcome(None, ActionError(ActionErrorCode.INVALID_ID, message))
         if not self.scope.allows(action):
             return ActionOutcome(
                 key,
