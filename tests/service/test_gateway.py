@@ -1,4 +1,4 @@
-"""The gateway's audit trail: one entry per mutation attempt, through the port."""
+"""The gateway's audit trail and what it tells the API about its instances."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from execgate.domain.access import Action, Scope
+from execgate.domain.errors import NotFound
 from execgate.domain.keys import ExecutionKey
-from execgate.domain.models import BackendKind, ExecutionStatus
+from execgate.domain.models import BackendKind, Capability, ExecutionStatus
 from execgate.domain.ports import AuditEntry
 from execgate.service.actions import ActionTarget
 from execgate.service.gateway import Gateway
@@ -121,3 +122,13 @@ async def test_without_an_audit_sink_nothing_is_written() -> None:
     outcome = await gateway.perform(Action.DELETE, _target("acme", "1"), _read)
     gateway.refused(Action.DELETE, [_target("acme", "1")], "BAD_USER_INPUT")
     assert outcome.code == "UNSUPPORTED"
+
+
+def test_the_api_asks_for_kinds_capabilities_and_costs_within_its_scope() -> None:
+    gateway = _gateway(Audit(), Scope.of("ops", ["n8n"], [Action.READ]))
+
+    assert gateway.kinds() == {"n8n": BackendKind.N8N}
+    assert gateway.capabilities("n8n") == frozenset({Capability.CANCEL})
+    assert gateway.costs() == {"n8n": gateway.backends["n8n"].costs()}
+    with pytest.raises(NotFound):
+        gateway.capabilities("acme")

@@ -131,7 +131,7 @@ class QueryLimitsExtension(SchemaExtension):
         except TypeError:
             return None
         gateway = context.gateway
-        instances = tuple(sorted((name, b.kind.value) for name, b in gateway.backends.items()))
+        instances = tuple(sorted((name, kind.value) for name, kind in gateway.kinds().items()))
         return (
             id(document),
             self.execution_context.operation_name,
@@ -182,8 +182,9 @@ class QueryLimitsExtension(SchemaExtension):
         shape.walk(operation.selection_set, root, 0, inside_introspection=False)
         if not variables_known:
             return
-        kinds = {name: backend.kind for name, backend in context.gateway.backends.items()}
-        estimate = CostEstimate(walker, kinds).operation(operation)
+        gateway = context.gateway
+        cost = CostEstimate(walker, gateway.costs(), max_first=gateway.max_first)
+        estimate = cost.operation(operation)
         if estimate > limits.max_backend_calls:
             raise Refused(
                 f"this operation would make about {estimate} backend requests; the limit is "

@@ -47,8 +47,7 @@ class InstanceNode(relay.Node):
 
     @strawberry.field(description="What this instance's API supports.")
     def capabilities(self, info: Info) -> list[InstanceCapability]:  # type: ignore[valid-type]
-        backend = info.context.gateway.backend(self.name)
-        return sorted(backend.capabilities(), key=lambda c: c.value)
+        return sorted(info.context.gateway.capabilities(self.name), key=lambda c: c.value)
 
     @strawberry.field(description="This instance's executions, newest first.")
     async def executions(

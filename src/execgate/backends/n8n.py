@@ -36,6 +36,7 @@ from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     Page,
@@ -59,6 +60,16 @@ _CAPABILITIES = frozenset(
 MAX_PAGE = 250
 PLAIN = "*"
 RUNNING = "running"
+
+COSTS = CostModel(
+    page_size=MAX_PAGE,
+    streams=len((PLAIN, RUNNING)),
+    stream_per_status=True,
+    undated_reads=UNDATED_READS,
+    workflow_name_reads=1,
+)
+"""Lists carry node data but no workflow names (one read per workflow) and no creation time
+(queued executions are read one by one, at most ``UNDATED_READS`` per page); no totals."""
 
 
 def _page_size(limit: int) -> int:
@@ -135,6 +146,9 @@ class N8nBackend:
 
     def capabilities(self) -> frozenset[Capability]:
         return _CAPABILITIES - self._missing_routes
+
+    def costs(self) -> CostModel:
+        return COSTS
 
     def _route_missing(self, response: Response, capability: Capability) -> bool:
         """Whether the answer says the route itself does not exist on this n8n version.

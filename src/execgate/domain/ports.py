@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     Page,
@@ -33,6 +34,10 @@ class Backend(Protocol):
     kind: BackendKind
 
     def capabilities(self) -> frozenset[Capability]: ...
+
+    def costs(self) -> CostModel:
+        """What this instance's reads cost in requests (for the query cost estimate)."""
+        ...
 
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None

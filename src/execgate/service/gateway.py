@@ -30,6 +30,9 @@ from execgate.domain.errors import (
 )
 from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
+    BackendKind,
+    Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     ExecutionStatus,
@@ -143,6 +146,18 @@ class Gateway:
             return self.backends[name]
         except KeyError:
             raise NotFound(f"no instance named {name!r}") from None
+
+    def kinds(self) -> dict[str, BackendKind]:
+        """Instance name → kind, for every instance this view sees."""
+        return {name: backend.kind for name, backend in self.backends.items()}
+
+    def capabilities(self, name: str) -> frozenset[Capability]:
+        """What the instance ``name`` can do now (``NotFound`` when this view lacks it)."""
+        return self.backend(name).capabilities()
+
+    def costs(self) -> dict[str, CostModel]:
+        """Instance name → what its reads cost, for every instance this view sees."""
+        return {name: backend.costs() for name, backend in self.backends.items()}
 
     def _selected(self, feed_filter: FeedFilter) -> list[str]:
         names = sorted(self.backends)
