@@ -4,10 +4,10 @@
 client (the registry) and builds the gateway over them, and closes the clients and the audit
 file when the server stops.
 
-``/graphql`` sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
-request's context holds the gateway scoped to its client, which writes the audit trail, and the
-operation limits; every error leaving it is stripped of backend credentials and addresses.
-``/healthz`` stays open.
+``/graphql`` runs a schema built from the settings (``api/schema.py``: limits, executor,
+memory bounds) and sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
+request's context holds the gateway scoped to its client, which writes the audit trail; every
+error leaving it is stripped of backend credentials and addresses. ``/healthz`` stays open.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from strawberry.types import ExecutionResult
 
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
-from execgate.api.limits import QueryLimits, is_token_limit_error
-from execgate.api.schema import schema
+from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
-from execgate.config import ServerSettings, Settings
+from execgate.config import CacheSettings, LimitSettings, ServerSettings, Settings
 from execgate.domain.access import Scope
 from execgate.domain.ports import AuditSink, Backend
 from execgate.registry import Registry
@@ -52,15 +51,15 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(
         self,
         runtime: Runtime,
+        schema: ExecgateSchema,
         *,
-        limits: QueryLimits | None = None,
         ide_headers: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.runtime = runtime
-        self.limits = limits or QueryLimits()
+        self.node_runs = schema.node_runs
         self.ide_headers = dict(ide_headers or {})
         self.redactor = redactor or Redactor(())
 
@@ -83,11 +82,7 @@ class GraphQLApp(GraphQL[Context, None]):
         client = request.scope.get(CLIENT_SCOPE_KEY)
         # Without an authenticated client (only the GraphiQL page gets here so), nothing is seen.
         scope = client.scope if isinstance(client, Client) else Scope.nothing()
-        return build_context(
-            self.runtime.gateway.scoped(scope),
-            request,
-            limits=self.limits,
-        )
+        return build_context(self.runtime.gateway.scoped(scope), request, node_runs=self.node_runs)
 
     async def execute_operation(
         self,
@@ -113,13 +108,6 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            for error in result.errors:
-                if is_token_limit_error(error):
-                    error.extensions = {
-                        "code": "QUERY_TOO_COMPLEX",
-                        "rule": "max_tokens",
-                        "limit": self.limits.max_tokens,
-                    }
             result.errors = ensure_codes(result.errors)
         processed = await super().process_result(request, result)
         errors = processed.get("errors")
@@ -193,16 +181,10 @@ def create_app(
 
     app = _http_app(
         runtime,
+        build_schema(settings.limits, settings.server, settings.cache),
         lifespan=lifespan,
         graphiql=settings.server.graphiql,
         clients=build_clients(settings),
-        limits=QueryLimits(
-            max_backend_calls=settings.limits.max_backend_calls,
-            max_depth=settings.limits.max_depth,
-            max_aliases=settings.limits.max_aliases,
-            max_tokens=settings.limits.max_tokens,
-            introspection=settings.server.introspection,
-        ),
         max_body_bytes=settings.server.max_body_bytes,
         ide_headers=ide_headers,
         rate_clock=rate_clock,
@@ -213,13 +195,22 @@ def create_app(
     return app
 
 
-def gateway_app(gateway: Gateway, **options: Any) -> Starlette:
-    """The HTTP surface over an already built gateway (tests over fakes use it).
+def gateway_app(
+    gateway: Gateway,
+    *,
+    limits: LimitSettings | None = None,
+    server: ServerSettings | None = None,
+    cache: CacheSettings | None = None,
+    **options: Any,
+) -> Starlette:
+    """The HTTP surface over an already built gateway (tests over fakes use it), with a schema
+    built from ``limits``, ``server`` and ``cache`` (the defaults where omitted).
 
     ``options`` are ``_http_app``'s: without ``clients``, requests are anonymous with full
     access, answered on loopback only. The gateway writes its own audit trail (if it has one).
     """
-    app = _http_app(Runtime(gateway), **options)
+    schema = build_schema(limits, server, cache)
+    app = _http_app(Runtime(gateway), schema, **options)
     app.state.gateway = gateway
     return app
 
@@ -243,11 +234,11 @@ class Runtime:
 
 def _http_app(
     runtime: Runtime,
+    schema: ExecgateSchema,
     *,
     lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
     graphiql: bool = True,
     clients: Sequence[Client] = (),
-    limits: QueryLimits | None = None,
     max_body_bytes: int = ServerSettings().max_body_bytes,
     ide_headers: Mapping[str, str] | None = None,
     rate_clock: Callable[[], float] | None = None,
@@ -255,7 +246,7 @@ def _http_app(
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
-        limits=limits,
+        schema,
         ide_headers=ide_headers,
         redactor=redactor,
         graphql_ide="graphiql" if graphiql else None,
@@ -278,4 +269,5 @@ def _http_app(
     )
     app.state.clients = directory
     app.state.limiter = limiter
+    app.state.schema = schema
     return app

@@ -17,6 +17,7 @@ from execgate.api import compat
 from execgate.api.execution import InlineExecutor, executor_for
 from execgate.api.plans import KNOWN_VALUE, LeafPlan, ObjectPlan, field_plans
 from execgate.api.schema import build_schema
+from execgate.config import ServerSettings
 
 
 @strawberry.enum
@@ -539,3 +540,10 @@ def test_the_gateway_schema_runs_on_the_fast_executor() -> None:
     for (type_name, field_name), attribute in known.items():
         read = plans[type_name][field_name].read
         assert read.__reduce__()[1] == (attribute,), (type_name, field_name)
+
+
+def test_the_switch_keeps_strawberrys_executor() -> None:
+    built = build_schema(server=ServerSettings(fast_executor=False))
+
+    assert not built.fast
+    assert not issubclass(built.execution_context_class, InlineExecutor)

@@ -111,6 +111,8 @@ class Walker:
         """The field's coerced arguments, or ``None`` when they cannot be known."""
         if selected.definition is None:
             return None
+        if not selected.definition.args:
+            return {}
         try:
             return get_argument_values(selected.definition, selected.node, self.variables)
         except (GraphQLError, TypeError, ValueError):
@@ -130,6 +132,8 @@ class Walker:
         return None
 
     def _included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode | Any) -> bool:
+        if not node.directives:
+            return True
         try:
             skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
             if skip is not None and skip.get("if") is True:
