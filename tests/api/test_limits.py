@@ -413,3 +413,79 @@ async def test_the_estimate_bounds_a_resumed_page(teams: World) -> None:
     # then
     assert "errors" not in body, body
     assert 0 < spent <= estimate
+
+
+# -- passes remembered by what the walk reads ---------------------------------------------------
+
+FEED = """
+query Feed($first: Int!, $after: String, $before: DateTime, $names: [String!], $more: Boolean!) {
+  executions(first: $first, after: $after, filter: {instances: $names, startedBefore: $before}) {
+    edges { node { id nodeExecutions @include(if: $more) { nodeName } } }
+  }
+}
+"""
+
+
+async def test_a_pass_is_remembered_by_what_the_walk_reads_of_the_variables(
+    teams: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    walks: list[dict[str, Any]] = []
+    original = CostEstimate.operation
+
+    def walk(self: CostEstimate, operation: Any) -> int:
+        walks.append(dict(self.walker.variables.coerced))  # type: ignore[union-attr]
+        return original(self, operation)
+
+    monkeypatch.setattr(CostEstimate, "operation", walk)
+    base = {"first": 5, "names": ["acme"], "more": False}
+
+    async def run(client: str = "teams", **changes: Any) -> None:
+        body = await teams.query(FEED, as_client=client, **{**base, **changes})
+        assert "errors" not in body, body
+
+    # when: distinct dates and cursors (what real clients send), then what the walk reads
+    await run(before="2030-01-01T00:00:00Z")
+    await run(before="2030-01-02T00:00:00Z", after=None)
+    await run(before="2030-01-03T00:00:00Z")
+    walked_for_dates = len(walks)
+    await run(before=None)  # no date: executions that have not started may count
+    await run(first=6)
+    await run(names=["beta"])
+    await run(more=True)
+    await run(client="wide")  # another client's instances
+
+    # then
+    assert walked_for_dates == 1
+    assert len(walks) == 6
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"first": 5, "names": ["acme"], "more": False},
+        {"first": 100, "names": None, "more": True},
+        {"first": 100, "names": ["acme", "beta", "n8n-prod"], "more": True},
+        {"first": 100, "names": ["acme", "beta", "n8n-prod"], "more": True, "before": "2030"},
+        {"first": 60, "names": None, "more": True, "after": "opaque"},
+        {"first": 101, "names": None, "more": False},
+    ],
+)
+async def test_a_remembered_pass_answers_what_a_fresh_walk_would(
+    teams: World, variables: dict[str, Any]
+) -> None:
+    # given: a gateway that remembered passes of other readings of the same operation
+    grants = [Grant("wide", None, ALL_ACTIONS)]
+    tight = LimitSettings(max_backend_calls=180)
+    async with world(grants, teams.backends, limits=tight) as warm:
+        for first in (5, 60, 100):
+            for more in (False, True):
+                await warm.query(FEED, as_client="wide", first=first, names=None, more=more)
+        remembered = await warm.query(FEED, as_client="wide", **variables)
+    # when: a gateway that never saw the operation
+    async with world(grants, teams.backends, limits=tight) as cold:
+        fresh = await cold.query(FEED, as_client="wide", **variables)
+    # then: the same decision (a refusal the same refusal; a pass a pass)
+    assert (remembered.get("errors") or [{}])[0].get("extensions") == (fresh.get("errors") or [{}])[
+        0
+    ].get("extensions")

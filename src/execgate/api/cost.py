@@ -56,6 +56,26 @@ COSTED_FIELDS: dict[str, frozenset[str]] = {
 """Type → the fields this model prices by name (a test checks them against the schema, so a
 renamed field cannot silently cost nothing)."""
 
+VALUE = "value"
+NULLNESS = "nullness"
+LENGTH = "length"
+VARIABLE_USES: dict[str, str | dict[str, str]] = {
+    "first": VALUE,
+    "name": VALUE,
+    "after": NULLNESS,
+    "ids": LENGTH,
+    "filter": {
+        "instances": VALUE,
+        "status": VALUE,
+        "startedAfter": NULLNESS,
+        "startedBefore": NULLNESS,
+    },
+}
+"""Argument → what this walk reads of it (of an input object, per field): its value, only
+whether it is given, or only its length. Nothing else of an operation's variables changes its
+estimate (directive conditions aside); ``api/passes.py`` remembers passes by these readings, so
+this table must follow every ``args.get`` below."""
+
 Instances = frozenset[str]
 
 

@@ -16,7 +16,9 @@
 - ``OperationLimits``: a refused operation answers ``data: null`` and one error (the first
   refusal); after validation, one walk (``api/cost.py``) checks every ``first`` against the
   gateway's ``max_first`` (``BAD_USER_INPUT``) and the estimated backend requests against
-  ``max_backend_calls`` (``QUERY_TOO_EXPENSIVE``, with ``estimate`` and ``limit``).
+  ``max_backend_calls`` (``QUERY_TOO_EXPENSIVE``, with ``estimate`` and ``limit``). A pass is
+  remembered by what the walk reads of the variables (``api/passes.py``), so a request that
+  differs only in its cursor or dates is not walked again.
 
 Errors are told apart by type (``Refusal``), never by their message. A refused mutation is
 still audited, by the service (``Gateway.refused``): one entry per execution it named.
@@ -59,6 +61,7 @@ from strawberry.extensions import (
 from execgate.api.context import Context
 from execgate.api.cost import CostEstimate, FirstOutOfRange
 from execgate.api.mutations import target
+from execgate.api.passes import PassedOperations
 from execgate.api.walk import Walker
 from execgate.config.settings import LimitSettings, ServerSettings
 from execgate.domain.access import Action
@@ -249,9 +252,10 @@ class OperationLimits(SchemaExtension):
     """One refusal per refused operation, the cost and ``first`` checks, and audit lines for
     refused mutations (see the module docstring)."""
 
-    def __init__(self, *, max_backend_calls: int) -> None:
+    def __init__(self, *, max_backend_calls: int, passed: PassedOperations | None = None) -> None:
         super().__init__()
         self.max_backend_calls = max_backend_calls
+        self.passed = passed
 
     def on_validate(self) -> Iterator[None]:
         yield
@@ -267,11 +271,30 @@ class OperationLimits(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
         if execution.graphql_document is not None and execution.result is None:
-            refused = self._check()
-            if refused is not None:
-                execution.result = GraphQLExecutionResult(data=None, errors=[refused])
-                self._audit(refused)
+            passed = self._passed_key()
+            if passed is None or not PassedOperations.holds(passed):
+                refused, checked = self._check()
+                if refused is not None:
+                    execution.result = GraphQLExecutionResult(data=None, errors=[refused])
+                    self._audit(refused)
+                elif checked and passed is not None:
+                    PassedOperations.put(passed)
         yield
+
+    def _passed_key(self) -> Any:
+        """Where this request's pass is remembered (``api/passes.py``), or ``None``."""
+        execution = self.execution_context
+        context = execution.context
+        document = execution.graphql_document
+        operation = self._operation()
+        if self.passed is None or document is None or operation is None:
+            return None
+        if not isinstance(context, Context):
+            return None
+        gateway = context.gateway
+        client = (tuple(sorted(gateway.costs().items())), gateway.max_first)
+        variables = execution.variables or {}
+        return self.passed.key(document, operation, execution.operation_name, variables, client)
 
     def _operation(self) -> OperationDefinitionNode | None:
         document = self.execution_context.graphql_document
@@ -299,28 +322,30 @@ class OperationLimits(SchemaExtension):
             return None  # the operation fails on its variables before any resolver runs
         return Walker(schema, fragments, variables)
 
-    def _check(self) -> Refusal | None:
+    def _check(self) -> tuple[Refusal | None, bool]:
+        """The refusal, if any, and whether the operation was checked at all (not when its
+        variables do not coerce: it then fails before any resolver runs)."""
         context = self.execution_context.context
         operation = self._operation()
         walker = self._walker(with_variables=True)
         if walker is None or operation is None or not isinstance(context, Context):
-            return None
+            return None, False
         gateway = context.gateway
         estimate = CostEstimate(walker, gateway.costs(), max_first=gateway.max_first)
         try:
             cost = estimate.operation(operation)
         except FirstOutOfRange as exc:
-            return refusal(exc.message, exc.code)
+            return refusal(exc.message, exc.code), True
         limit = self.max_backend_calls
         if cost <= limit:
-            return None
+            return None, True
         return refusal(
             f"this operation would make about {cost} backend requests; the limit is {limit}: "
             "ask for smaller pages, fewer aliases or less nesting",
             "QUERY_TOO_EXPENSIVE",
             estimate=cost,
             limit=limit,
-        )
+        ), True
 
     def _audit(self, refused: GraphQLError) -> None:
         """One audit entry per execution a refused mutation named, through the service."""
@@ -347,12 +372,14 @@ class OperationLimits(SchemaExtension):
 
 
 def limit_extensions(
-    limits: LimitSettings, server: ServerSettings
+    limits: LimitSettings, server: ServerSettings, *, operations: int
 ) -> list[Callable[[], SchemaExtension]]:
-    """The schema's limit extensions, configured from the settings (rules built once)."""
+    """The schema's limit extensions, configured from the settings (rules built once); the
+    passes of at most ``operations`` operations are remembered (``api/passes.py``)."""
     rules = validation_rules(limits, server)
+    passed = PassedOperations(operations)
     return [
         lambda: TokenLimit(max_token_count=limits.max_tokens),
         lambda: AddValidationRules(rules),
-        lambda: OperationLimits(max_backend_calls=limits.max_backend_calls),
+        lambda: OperationLimits(max_backend_calls=limits.max_backend_calls, passed=passed),
     ]

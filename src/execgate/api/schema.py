@@ -8,8 +8,9 @@ and graphql-core to be the ones it was written against; otherwise strawberry's o
 with one log line saying what differed.
 
 ``[cache] operations`` bounds every memory the schema keeps: parsed and validated documents,
-the executor's shared row plans, converted node runs (that many executions) and remembered
-``DateTime`` serialisations (``MOMENTS_PER_OPERATION`` times as many).
+operations that passed the cost walk, the executor's shared row plans, converted node runs
+(that many executions) and remembered ``DateTime`` serialisations (``MOMENTS_PER_OPERATION``
+times as many).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def build_schema(
             ErrorCodes,
             lambda: ParserCache(maxsize=operations),
             lambda: ValidationCache(maxsize=operations),
-            *limit_extensions(limits, server),
+            *limit_extensions(limits, server, operations=operations),
             *extensions,
         ],
     )
