@@ -67,10 +67,6 @@ class Context:
     node_runs: NodeRunsMemo | None = None
     """The schema's memo of converted node runs (``None``: convert every time)."""
 
-    @property
-    def client(self) -> str:
-        return self.gateway.scope.client
-
 
 Info = StrawberryInfo[Context, None]
 
