@@ -17,6 +17,7 @@ from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionMode,
     ExecutionQuery,
@@ -73,6 +74,10 @@ class FakeBackend:
 
     def capabilities(self) -> frozenset[Capability]:
         return frozenset({Capability.CANCEL})
+
+    def costs(self) -> CostModel:
+        """One list request per page, a detail read per execution, one read for a total."""
+        return CostModel(page_size=100, detail_reads=1, count_reads=1)
 
     def _matching(self, query: ExecutionQuery) -> list[Execution]:
         found = []

@@ -4,10 +4,10 @@
 client (the registry) and builds the gateway over them, and closes the clients and the audit
 file when the server stops.
 
-``/graphql`` sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
-request's context holds the gateway scoped to its client, the operation limits and the audit
-trail; every error leaving it is stripped of backend credentials and addresses. ``/healthz``
-stays open.
+``/graphql`` runs a schema built from the settings (``api/schema.py``: limits, executor,
+memory bounds) and sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
+request's context holds the gateway scoped to its client, which writes the audit trail; every
+error leaving it is stripped of backend credentials and addresses. ``/healthz`` stays open.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from starlette.applications import Starlette
@@ -28,15 +28,14 @@ from strawberry.types import ExecutionResult
 
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
-from execgate.api.limits import QueryLimits, is_token_limit_error
-from execgate.api.schema import schema
+from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
-from execgate.config import ServerSettings, Settings
+from execgate.config import CacheSettings, LimitSettings, ServerSettings, Settings
 from execgate.domain.access import Scope
 from execgate.domain.deadline import within
-from execgate.domain.ports import Backend
+from execgate.domain.ports import AuditSink, Backend
 from execgate.registry import Registry
-from execgate.security.audit import AuditLog, AuditSink
+from execgate.security.audit import AuditLog
 from execgate.security.clients import Client, ClientDirectory
 from execgate.security.middleware import CLIENT_SCOPE_KEY, SecurityMiddleware, loopback_request
 from execgate.security.ratelimit import RateLimiter
@@ -55,9 +54,8 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(
         self,
         runtime: Runtime,
+        schema: ExecgateSchema,
         *,
-        limits: QueryLimits | None = None,
-        audit: AuditSink | None = None,
         ide_headers: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
         request_timeout: float = ServerSettings().request_timeout_seconds,
@@ -66,8 +64,7 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self.runtime = runtime
         self.request_timeout = request_timeout
-        self.limits = limits or QueryLimits()
-        self.audit = audit
+        self.node_runs = schema.node_runs
         self.ide_headers = dict(ide_headers or {})
         self.redactor = redactor or Redactor(())
 
@@ -98,12 +95,7 @@ class GraphQLApp(GraphQL[Context, None]):
         client = request.scope.get(CLIENT_SCOPE_KEY)
         # Without an authenticated client (only the GraphiQL page gets here so), nothing is seen.
         scope = client.scope if isinstance(client, Client) else Scope.nothing()
-        return build_context(
-            self.runtime.gateway.scoped(scope),
-            request,
-            limits=self.limits,
-            audit=self.audit,
-        )
+        return build_context(self.runtime.gateway.scoped(scope), request, node_runs=self.node_runs)
 
     async def execute_operation(
         self,
@@ -130,13 +122,6 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
-            for error in result.errors:
-                if is_token_limit_error(error):
-                    error.extensions = {
-                        "code": "QUERY_TOO_COMPLEX",
-                        "rule": "max_tokens",
-                        "limit": self.limits.max_tokens,
-                    }
             result.errors = ensure_codes(result.errors)
         processed = await super().process_result(request, result)
         errors = processed.get("errors")
@@ -172,11 +157,12 @@ def create_app(
     The lifespan opens each instance's client (``transports`` replace the network for some
     instances: the embedded demo, tests) and the audit file, and closes them when the server
     stops; until then ``app.state.gateway`` is not set. ``audit`` replaces the audit log the
-    settings name; ``ide_headers`` are preset in GraphiQL (the loopback demo's key). Raises
-    ``AuditError`` when the audit file cannot be opened.
+    settings name (the gateway writes to it); ``ide_headers`` are preset in GraphiQL (the
+    loopback demo's key). Raises ``AuditError`` when the audit file cannot be opened.
     """
     quiet_transport_logs()
     audit_log = AuditLog(settings.audit.path) if audit is None else None
+    sink: AuditSink = audit_log if audit_log is not None else cast("AuditSink", audit)
     secrets = [i.credential for i in settings.instances]
     if settings.server.cursor_secret is not None:
         secrets.append(settings.server.cursor_secret)
@@ -211,6 +197,7 @@ def create_app(
             backends,
             max_first=settings.limits.max_first,
             redact=redactor.clean,
+            audit=sink,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
         )
         app.state.registry = registry
@@ -224,17 +211,10 @@ def create_app(
 
     app = _http_app(
         runtime,
+        build_schema(settings.limits, settings.server, settings.cache),
         lifespan=lifespan,
         graphiql=settings.server.graphiql,
         clients=build_clients(settings),
-        limits=QueryLimits(
-            max_backend_calls=settings.limits.max_backend_calls,
-            max_depth=settings.limits.max_depth,
-            max_aliases=settings.limits.max_aliases,
-            max_tokens=settings.limits.max_tokens,
-            introspection=settings.server.introspection,
-        ),
-        audit=audit or audit_log,
         max_body_bytes=settings.server.max_body_bytes,
         request_timeout=settings.server.request_timeout_seconds,
         ide_headers=ide_headers,
@@ -242,17 +222,26 @@ def create_app(
         redactor=redactor,
     )
     app.state.settings = settings
-    app.state.audit = audit or audit_log
+    app.state.audit = sink
     return app
 
 
-def gateway_app(gateway: Gateway, **options: Any) -> Starlette:
-    """The HTTP surface over an already built gateway (tests over fakes use it).
+def gateway_app(
+    gateway: Gateway,
+    *,
+    limits: LimitSettings | None = None,
+    server: ServerSettings | None = None,
+    cache: CacheSettings | None = None,
+    **options: Any,
+) -> Starlette:
+    """The HTTP surface over an already built gateway (tests over fakes use it), with a schema
+    built from ``limits``, ``server`` and ``cache`` (the defaults where omitted).
 
     ``options`` are ``_http_app``'s: without ``clients``, requests are anonymous with full
-    access, answered on loopback only; without ``audit``, audit lines go to stderr.
+    access, answered on loopback only. The gateway writes its own audit trail (if it has one).
     """
-    app = _http_app(Runtime(gateway), **options)
+    schema = build_schema(limits, server, cache)
+    app = _http_app(Runtime(gateway), schema, **options)
     app.state.gateway = gateway
     return app
 
@@ -276,12 +265,11 @@ class Runtime:
 
 def _http_app(
     runtime: Runtime,
+    schema: ExecgateSchema,
     *,
     lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None = None,
     graphiql: bool = True,
     clients: Sequence[Client] = (),
-    limits: QueryLimits | None = None,
-    audit: AuditSink | None = None,
     max_body_bytes: int = ServerSettings().max_body_bytes,
     ide_headers: Mapping[str, str] | None = None,
     rate_clock: Callable[[], float] | None = None,
@@ -290,9 +278,8 @@ def _http_app(
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
+        schema,
         request_timeout=request_timeout,
-        limits=limits,
-        audit=audit if audit is not None else AuditLog(),
         ide_headers=ide_headers,
         redactor=redactor,
         graphql_ide="graphiql" if graphiql else None,
@@ -315,4 +302,5 @@ def _http_app(
     )
     app.state.clients = directory
     app.state.limiter = limiter
+    app.state.schema = schema
     return app

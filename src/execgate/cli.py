@@ -286,9 +286,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export-schema":
-        from execgate.api.schema import schema
+        from execgate.api.schema import export_schema
 
-        print(schema.as_str())
+        print(export_schema())
         return 0
     if args.command == "demo":
         return _run_demo(args.host, args.port, args.seed)

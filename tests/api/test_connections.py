@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 
-from execgate.api.connections import _wants_detail
+from execgate.api.connections import wants_detail
 
 
 def _info(document: str) -> Any:
@@ -43,4 +43,4 @@ def _info(document: str) -> Any:
 def test_node_data_is_wanted_only_when_a_listed_execution_selects_it(
     document: str, wanted: bool
 ) -> None:
-    assert _wants_detail(_info(document)) is wanted
+    assert wants_detail(_info(document)) is wanted

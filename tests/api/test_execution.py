@@ -13,10 +13,11 @@ import strawberry
 from strawberry import relay
 from strawberry.extensions import ParserCache, SchemaExtension
 
-from execgate.api.execution import InlineExecutor, executor_for, supports_fast_path
-from execgate.api.plans import LEAF, OBJECT, field_plans
-from execgate.api.resolvers import KNOWN_VALUE, read_attributes_directly
+from execgate.api import compat
+from execgate.api.execution import InlineExecutor, executor_for
+from execgate.api.plans import KNOWN_VALUE, LeafPlan, ObjectPlan, field_plans
 from execgate.api.schema import build_schema
+from execgate.config import ServerSettings
 
 
 @strawberry.enum
@@ -167,6 +168,10 @@ class Query:
         return [Named(code="n1", known="one"), Named(code="n2", known=None if unknown else "two")]
 
     @strawberry.field
+    def echo(self, n: int | None = None) -> int | None:
+        return n
+
+    @strawberry.field
     def tag_list(self) -> list[Tag]:
         return [Tag(code="t1", title="one"), Tag(code="t2", title="two")]
 
@@ -200,10 +205,7 @@ QUERIES = [
 def _schemas(extensions: list[Any] | None = None) -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(query=Query, extensions=extensions or [])
     fast = strawberry.Schema(query=Query, extensions=extensions or [])
-    read_attributes_directly(fast)
-    executor = executor_for(fast._schema)
-    assert executor is not None
-    fast.execution_context_class = executor
+    fast.execution_context_class = executor_for(fast._schema, operations=8, moments=64)
     return plain, fast
 
 
@@ -258,10 +260,51 @@ def test_plans_shared_across_operations_follow_each_operations_variables() -> No
         expected = plain.execute_sync(document, variable_values={"skip": skip})
         answers.append((got.data, expected.data))
 
-    # then: each answer as graphql-core gives it, and plans were shared between operations
+    # then: each answer as graphql-core gives it, and one set of plans per value of $skip
     assert all(got == expected for got, expected in answers)
     assert answers[0][0] != answers[1][0]
-    assert 0 < len(executor.shared_plans) <= 4  # type: ignore[union-attr]
+    [entry] = executor.shared._entries.values()  # type: ignore[union-attr]
+    assert entry.variables == ("skip",)
+    assert len(entry.by_values) == 2
+
+
+def test_shared_plans_ignore_variables_that_no_directive_uses() -> None:
+    # given: distinct values of a variable no directive reads (a cursor, a date, a filter)
+    plain, fast = _schemas([lambda: ParserCache(maxsize=8)])
+    document = (
+        "query($unknown: Boolean!, $n: Int) { named(unknown: $unknown) { code title } "
+        "echo(n: $n) first { parts { label } tags { id } } }"
+    )
+    executor = fast.execution_context_class
+    variables = [{"unknown": flag, "n": n} for n in range(6) for flag in (False, True)]
+
+    # when
+    answers = [
+        (
+            fast.execute_sync(document, variable_values=v).data,
+            plain.execute_sync(document, variable_values=v).data,
+        )
+        for v in variables
+    ]
+
+    # then: the same answers, and every request used the one set of plans
+    assert all(got == expected for got, expected in answers)
+    [entry] = executor.shared._entries.values()  # type: ignore[union-attr]
+    assert entry.variables == ()
+    assert list(entry.by_values._entries) == [()]
+
+
+def test_shared_plans_keep_at_most_the_operations_asked_for() -> None:
+    # given: an executor sharing the plans of two operations
+    schema = strawberry.Schema(query=Query, extensions=[lambda: ParserCache(maxsize=8)])
+    schema.execution_context_class = executor_for(schema._schema, operations=2, moments=4)
+
+    # when: four operations
+    for field in ("label", "weight", "label weight", "__typename label"):
+        assert not schema.execute_sync(f"{{ first {{ parts {{ {field} }} }} }}").errors
+
+    # then
+    assert len(schema.execution_context_class.shared) == 2  # type: ignore[union-attr]
 
 
 def test_errors_inside_nested_objects_keep_graphql_cores_paths() -> None:
@@ -285,22 +328,20 @@ def test_errors_inside_nested_objects_keep_graphql_cores_paths() -> None:
 
 
 @pytest.fixture
-def completed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The object types graphql-core's own object path completes, in order."""
+def executed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The fields graphql-core's own field path executes, in order."""
     names: list[str] = []
-    original = graphql.execution.executor.Executor.complete_object_value
+    original = graphql.execution.executor.Executor.execute_field
 
-    def spy(self: Any, return_type: Any, *args: Any) -> Any:
-        names.append(return_type.name)
-        return original(self, return_type, *args)
+    def spy(self: Any, parent_type: Any, source: Any, field_details_list: Any, *args: Any) -> Any:
+        names.append(field_details_list[0].node.name.value)
+        return original(self, parent_type, source, field_details_list, *args)
 
-    monkeypatch.setattr(graphql.execution.executor.Executor, "complete_object_value", spy)
+    monkeypatch.setattr(graphql.execution.executor.Executor, "execute_field", spy)
     return names
 
 
-def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
-    completed: list[str],
-) -> None:
+def test_plain_fields_and_lists_of_plain_objects_complete_inline(executed: list[str]) -> None:
     # given
     _, fast = _schemas()
 
@@ -308,7 +349,7 @@ def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
     data, errors = _answer(fast, "{ first { shout parts { label weight } } gaps { label } }")
     tree, tree_errors = _answer(fast, "{ first { name parts { label } tags { id } } }")
 
-    # then: only the object with a resolver field went through graphql-core's object path
+    # then: only the root fields and the resolver field went through graphql-core's field path
     assert errors == tree_errors == []
     assert data == {
         "first": {
@@ -324,10 +365,10 @@ def test_plain_objects_in_lists_complete_without_graphql_cores_object_path(
             "tags": [{"id": str(relay.GlobalID("Tag", "t1"))}],
         }
     }
-    assert completed == ["Item"]
+    assert executed == ["first", "shout", "gaps", "first"]
 
 
-def test_nested_objects_and_known_answers_complete_inline(completed: list[str]) -> None:
+def test_nested_objects_and_known_answers_complete_inline(executed: list[str]) -> None:
     # given: only boxes whose every answer is at hand
     _, fast = _schemas()
     LOOKUPS.clear()
@@ -337,7 +378,7 @@ def test_nested_objects_and_known_answers_complete_inline(completed: list[str]) 
         fast, "{ goodBoxes { label item { name } spare { label } best { weight } } }"
     )
 
-    # then: no object took graphql-core's path, and no resolver was asked
+    # then: below the root field, no field took graphql-core's path and no resolver was asked
     assert errors == []
     assert data == {
         "goodBoxes": [
@@ -345,7 +386,7 @@ def test_nested_objects_and_known_answers_complete_inline(completed: list[str]) 
             {"label": "two", "item": {"name": "a"}, "spare": None, "best": {"weight": 4}},
         ]
     }
-    assert completed == []
+    assert executed == ["goodBoxes"]
     assert LOOKUPS == []
 
 
@@ -410,25 +451,44 @@ def test_node_ids_are_the_global_ids_strawberry_makes() -> None:
 def test_plans_cover_plain_fields_and_known_answers_only() -> None:
     plans = field_plans(strawberry.Schema(query=Query)._schema)
 
-    kinds = {name: kind for name, (kind, _) in plans["Item"].items()}
+    kinds = {name: type(plan) for name, plan in plans["Item"].items()}
     assert kinds == {
-        "name": LEAF,
-        "count": LEAF,
-        "colour": LEAF,
-        "at": LEAF,
-        "note": LEAF,
-        "parts": OBJECT,
-        "tags": OBJECT,
+        "name": LeafPlan,
+        "count": LeafPlan,
+        "colour": LeafPlan,
+        "at": LeafPlan,
+        "note": LeafPlan,
+        "parts": ObjectPlan,
+        "tags": ObjectPlan,
     }
     assert set(plans["Tag"]) == {"id", "title"}
-    assert {name: plan[2] for name, (_, plan) in plans["Part"].items()} == {
+    part = plans["Part"]
+    assert {name: plan.none_to_core for name, plan in part.items()} == {  # type: ignore[union-attr]
         "label": True,
         "weight": False,
     }
-    # (read, known, non_null, is_list, items_non_null, type)
-    assert plans["Box"]["item"][1][1:5] == (False, True, False, False)
-    assert plans["Box"]["bits"][1][1:5] == (False, True, True, False)
-    assert plans["Box"]["best"][1][1:5] == (True, True, False, False)
+    item, bits, best = plans["Box"]["item"], plans["Box"]["bits"], plans["Box"]["best"]
+    assert isinstance(item, ObjectPlan) and isinstance(bits, ObjectPlan)
+    assert isinstance(best, ObjectPlan)
+    assert (item.known, item.non_null, item.is_list, item.items_non_null) == (
+        False,
+        True,
+        False,
+        False,
+    )
+    assert (bits.known, bits.non_null, bits.is_list, bits.items_non_null) == (
+        False,
+        True,
+        True,
+        False,
+    )
+    assert (best.known, best.non_null, best.is_list, best.items_non_null) == (
+        True,
+        True,
+        False,
+        False,
+    )
+    assert item.object_type.name == "Item"
     assert "shout" not in plans["Item"]
 
 
@@ -436,7 +496,7 @@ def test_the_enum_lookup_names_values_as_the_enum_type_does() -> None:
     # given
     schema = strawberry.Schema(query=Query)._schema
     enum_type = schema.type_map["Colour"]
-    coerce = field_plans(schema)["Item"]["colour"][1][1]
+    coerce = field_plans(schema)["Item"]["colour"].coerce
 
     # then: every member, and a raw value the lookup does not hold, as the type answers
     for value in [*Colour, "red"]:
@@ -448,7 +508,7 @@ def test_the_enum_lookup_names_values_as_the_enum_type_does() -> None:
 
 def test_datetimes_are_serialised_as_strawberry_does_even_when_remembered() -> None:
     # given: equal moments in other offsets, a naive one, and the same moment twice
-    coerce = field_plans(strawberry.Schema(query=Query)._schema)["Item"]["at"][1][1]
+    coerce = field_plans(strawberry.Schema(query=Query)._schema)["Item"]["at"].coerce
     utc = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
     paris = datetime(2026, 1, 2, 4, 0, tzinfo=timezone(timedelta(hours=1)))
     moments = [utc, paris, utc.replace(tzinfo=None), utc, datetime(2026, 1, 2, 3, 0, tzinfo=UTC)]
@@ -460,14 +520,15 @@ def test_datetimes_are_serialised_as_strawberry_does_even_when_remembered() -> N
 
 
 def test_the_gateway_schema_runs_on_the_fast_executor() -> None:
-    assert supports_fast_path(), f"graphql-core {graphql.version} changed execute_fields"
+    assert compat.check() == [], "the installed strawberry or graphql-core changed"
     built = build_schema()
+    assert built.fast
     assert issubclass(built.execution_context_class, InlineExecutor)
     plans = built.execution_context_class.plans
     assert {"nodeName", "status", "startedAt", "durationMs"} <= set(plans["NodeExecution"])
     assert "id" in plans["Execution"] and "id" in plans["Workflow"]
     assert {"edges", "pageInfo"} <= set(plans["ExecutionConnection"])
-    assert plans["ExecutionEdge"]["node"][0] == OBJECT
+    assert isinstance(plans["ExecutionEdge"]["node"], ObjectPlan)
     # resolvers read from their known answer when there is one
     known = {
         ("Workflow", "name"): "known_name",
@@ -477,5 +538,12 @@ def test_the_gateway_schema_runs_on_the_fast_executor() -> None:
         ("ExecutionEdge", "cursor"): "known_cursor",
     }
     for (type_name, field_name), attribute in known.items():
-        read = plans[type_name][field_name][1][0]
+        read = plans[type_name][field_name].read
         assert read.__reduce__()[1] == (attribute,), (type_name, field_name)
+
+
+def test_the_switch_keeps_strawberrys_executor() -> None:
+    built = build_schema(server=ServerSettings(fast_executor=False))
+
+    assert not built.fast
+    assert not issubclass(built.execution_context_class, InlineExecutor)

@@ -6,13 +6,16 @@ and the estimate is an upper bound of the calls an operation really makes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from graphql import get_introspection_query
 
-from execgate.api.limits import PassedOperations, QueryLimitsExtension
+from execgate.api.cost import CostEstimate
+from execgate.api.limits import FieldCount
+from execgate.backends.n8n import UNDATED_READS
 from execgate.config import LimitSettings
 from execgate.domain.access import ALL_ACTIONS
 from tests.security.world import Grant, World, simulated, world
@@ -95,11 +98,11 @@ async def test_the_estimate_follows_the_clients_instances(teams: World) -> None:
     # given the same two pages, for a client with and without the n8n instance
     document = page_query(2)
     # when / then: per page, each team instance costs a list page and a count, plus 50 details;
-    # the n8n instance adds its two list streams (its lists carry nodes) and an allowance of
-    # two reads for executions that have not started (it reports no total)
+    # the n8n instance adds its two list streams (its lists carry nodes) and the reads its
+    # adapter makes for executions that have not started, up to UNDATED_READS (no total)
     assert await estimate_of(teams.backends, document, TEAMS, first=50) == 2 * (2 * 2 + 50)
     wide = await estimate_of(teams.backends, document, None, first=50)
-    assert wide == 2 * (2 * 2 + (2 + 2) + 50)
+    assert wide == 2 * (2 * 2 + (2 + UNDATED_READS) + 50)
 
 
 async def test_variables_and_fragments_are_resolved(teams: World) -> None:
@@ -153,10 +156,13 @@ NESTED = """
 async def test_the_estimate_bounds_the_calls_really_made(teams: World, document: str) -> None:
     # given
     estimate = await estimate_of(teams.backends, document)
-    # when
-    before = teams.calls()
-    body = await teams.query(document, as_client="wide")
-    spent = sum(teams.calls()[n] - before[n] for n in before)
+    grants = [Grant("wide", None, ALL_ACTIONS)]
+    roomy = LimitSettings(max_backend_calls=100_000)
+    async with world(grants, teams.backends, limits=roomy) as running:
+        # when
+        before = running.calls()
+        body = await running.query(document, as_client="wide")
+        spent = sum(running.calls()[n] - before[n] for n in before)
     # then
     assert "errors" not in body, body["errors"]
     assert 0 < spent <= estimate
@@ -185,52 +191,39 @@ async def test_mutations_are_priced_and_refused_ones_are_audited(teams: World) -
     assert entries == [("wide", "cancel", gid, "acme", "QUERY_TOO_EXPENSIVE") for gid in ids]
 
 
-# -- operations that passed are not walked again ------------------------------------------------
+# -- what is worked out once per document, and what per request -----------------------------
 
 
-async def test_an_operation_that_passed_is_not_walked_again(
+async def test_validation_limits_run_once_per_document_and_the_cost_once_per_request(
     teams: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given
+    validations: list[int] = []
     walks: list[int] = []
-    original = QueryLimitsExtension._check
+    original_rule = FieldCount.__init__
+    original_walk = CostEstimate.operation
 
-    def counted(self: QueryLimitsExtension, definitions: Any) -> None:
+    def rule(self: FieldCount, context: Any) -> None:
+        validations.append(1)
+        original_rule(self, context)
+
+    def walk(self: CostEstimate, operation: Any) -> int:
         walks.append(1)
-        original(self, definitions)
+        return original_walk(self, operation)
 
-    monkeypatch.setattr(QueryLimitsExtension, "_check", counted)
+    monkeypatch.setattr(FieldCount, "__init__", rule)
+    monkeypatch.setattr(CostEstimate, "operation", walk)
     document = page_query(2)
 
-    # when: the same operation twice, then other variables, then another client's instances
-    first = await teams.query(document, as_client="teams", first=5)
-    again = await teams.query(document, as_client="teams", first=5)
-    walked_twice = len(walks)
-    await teams.query(document, as_client="teams", first=6)
-    await teams.query(document, as_client="wide", first=5)
+    # when: the same document with distinct variables, then a refused one twice
+    answers = [await teams.query(document, as_client="teams", first=n) for n in (3, 4, 5)]
     refused = [await teams.query(document, as_client="teams", first=500) for _ in range(2)]
 
-    # then
-    assert "errors" not in first and "errors" not in again
-    assert walked_twice == 1
-    assert len(walks) == 1 + 2 + 2  # a refusal is worked out every time
+    # then: validated once (the validation cache holds the document), priced every time
+    assert all("errors" not in body for body in answers)
     assert [refusal(body)["code"] for body in refused] == ["BAD_USER_INPUT"] * 2
-
-
-def test_passed_operations_keep_the_newest_and_know_their_document() -> None:
-    # given
-    passed = PassedOperations(2)
-    documents = [object(), object(), object()]
-
-    # when
-    for number, document in enumerate(documents):
-        passed.put(("op", number), document)
-
-    # then
-    assert len(passed) == 2
-    assert not passed.holds(("op", 0), documents[0])
-    assert passed.holds(("op", 2), documents[2])
-    assert not passed.holds(("op", 2), documents[1])  # same key, another document
+    assert len(validations) == 1
+    assert len(walks) == 5
 
 
 # -- depth, aliases, tokens, first -------------------------------------------------------------
@@ -335,3 +328,164 @@ async def test_introspection_can_be_switched_off() -> None:
     assert refusal(full) == {"code": "INTROSPECTION_DISABLED"}
     assert refusal(one_type) == {"code": "INTROSPECTION_DISABLED"}
     assert typename["data"]["__typename"] == "Query"
+
+
+# -- what the stock limiters are spared, and how their refusals are told apart -----------------
+
+
+async def test_fragments_spread_into_too_many_fields_are_refused_at_once(teams: World) -> None:
+    # given: 40 fragments, each spreading the next twice (2**40 fields once spread)
+    levels = 40
+    fragments = " ".join(
+        f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)
+    )
+    document = f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ a: __typename }}"
+
+    # when
+    started = time.process_time()
+    body = await teams.query(document, as_client="wide")
+
+    # then: refused before the depth and alias rules walk it
+    assert refusal(body) == {"code": "QUERY_TOO_COMPLEX", "rule": "fields", "limit": 20_000}
+    assert time.process_time() - started < 2
+
+
+async def test_an_unknown_fragment_is_a_validation_error(teams: World) -> None:
+    body = await teams.query("{ executions(first: 1) { ...Missing } }", as_client="wide")
+
+    assert body["data"] is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_syntax_errors_and_the_token_limit_are_told_apart_by_the_parser() -> None:
+    # given: a gateway allowing 10 tokens
+    async with world([Grant("c")], limits=LimitSettings(max_tokens=10)) as gw:
+        # when: wrong within the limit, wrong exactly at the 11th token, and too long
+        wrong = await gw.query("{ instances { name ) }", as_client="c")
+        wrong_at_limit = await gw.query(
+            "{ a: __typename b: __typename c: __typename ) }", as_client="c"
+        )
+        too_long = await gw.query(
+            "{ instances { name kind id capabilities } a: __typename }", as_client="c"
+        )
+        # (a message that reads like the limiter's is still a syntax error)
+        quoted = await gw.query('{ "Document contains more than 10 tokens." }', as_client="c")
+
+    # then
+    assert [e["extensions"]["code"] for e in wrong["errors"]] == ["GRAPHQL_PARSE_FAILED"]
+    assert [e["extensions"]["code"] for e in wrong_at_limit["errors"]] == ["GRAPHQL_PARSE_FAILED"]
+    assert refusal(too_long) == {"code": "QUERY_TOO_COMPLEX", "rule": "max_tokens", "limit": 10}
+    assert [e["extensions"]["code"] for e in quoted["errors"]] == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_a_mutation_refused_by_a_validation_limit_is_audited_once(teams: World) -> None:
+    # given: a mutation nested deeper than the limit
+    inner = "id " + "retryOf { " * 12 + "id" + " }" * 12
+    document = "mutation($id: ID!) { cancelExecution(id: $id) { execution { " + inner + " } } }"
+    gid = "RXhlY3V0aW9uOmFjbWU6NDI="  # Execution:acme:42
+
+    # when: the same refused mutation twice (the second validation comes from the cache)
+    bodies = [await teams.query(document, as_client="wide", id=gid) for _ in range(2)]
+
+    # then: one refusal each, and one audit line each
+    assert [refusal(b)["rule"] for b in bodies] == ["max_depth", "max_depth"]
+    entries = [(e.action, e.execution_id, e.instance, e.outcome) for e in teams.audit.entries]
+    assert entries == [("cancel", gid, "acme", "QUERY_TOO_COMPLEX")] * 2
+
+
+async def test_the_estimate_bounds_a_resumed_page(teams: World) -> None:
+    # given: the second page of the feed over every instance
+    document = (
+        "query($after: String) { executions(first: 40, after: $after) { pageInfo { endCursor } "
+        "edges { node { id nodeExecutions { nodeName } } } } }"
+    )
+    grants = [Grant("wide", None, ALL_ACTIONS)]
+    async with world(
+        grants, teams.backends, limits=LimitSettings(max_backend_calls=10_000)
+    ) as running:
+        first = await running.query(document, as_client="wide")
+        after = first["data"]["executions"]["pageInfo"]["endCursor"]
+        # when
+        before = running.calls()
+        body = await running.query(document, as_client="wide", after=after)
+        spent = sum(running.calls()[n] - before[n] for n in before)
+    estimate = await estimate_of(teams.backends, document, after=after)
+    # then
+    assert "errors" not in body, body
+    assert 0 < spent <= estimate
+
+
+# -- passes remembered by what the walk reads ---------------------------------------------------
+
+FEED = """
+query Feed($first: Int!, $after: String, $before: DateTime, $names: [String!], $more: Boolean!) {
+  executions(first: $first, after: $after, filter: {instances: $names, startedBefore: $before}) {
+    edges { node { id nodeExecutions @include(if: $more) { nodeName } } }
+  }
+}
+"""
+
+
+async def test_a_pass_is_remembered_by_what_the_walk_reads_of_the_variables(
+    teams: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    walks: list[dict[str, Any]] = []
+    original = CostEstimate.operation
+
+    def walk(self: CostEstimate, operation: Any) -> int:
+        walks.append(dict(self.walker.variables.coerced))  # type: ignore[union-attr]
+        return original(self, operation)
+
+    monkeypatch.setattr(CostEstimate, "operation", walk)
+    base = {"first": 5, "names": ["acme"], "more": False}
+
+    async def run(client: str = "teams", **changes: Any) -> None:
+        body = await teams.query(FEED, as_client=client, **{**base, **changes})
+        assert "errors" not in body, body
+
+    # when: distinct dates and cursors (what real clients send), then what the walk reads
+    await run(before="2030-01-01T00:00:00Z")
+    await run(before="2030-01-02T00:00:00Z", after=None)
+    await run(before="2030-01-03T00:00:00Z")
+    walked_for_dates = len(walks)
+    await run(before=None)  # no date: executions that have not started may count
+    await run(first=6)
+    await run(names=["beta"])
+    await run(more=True)
+    await run(client="wide")  # another client's instances
+
+    # then
+    assert walked_for_dates == 1
+    assert len(walks) == 6
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"first": 5, "names": ["acme"], "more": False},
+        {"first": 100, "names": None, "more": True},
+        {"first": 100, "names": ["acme", "beta", "n8n-prod"], "more": True},
+        {"first": 100, "names": ["acme", "beta", "n8n-prod"], "more": True, "before": "2030"},
+        {"first": 60, "names": None, "more": True, "after": "opaque"},
+        {"first": 101, "names": None, "more": False},
+    ],
+)
+async def test_a_remembered_pass_answers_what_a_fresh_walk_would(
+    teams: World, variables: dict[str, Any]
+) -> None:
+    # given: a gateway that remembered passes of other readings of the same operation
+    grants = [Grant("wide", None, ALL_ACTIONS)]
+    tight = LimitSettings(max_backend_calls=180)
+    async with world(grants, teams.backends, limits=tight) as warm:
+        for first in (5, 60, 100):
+            for more in (False, True):
+                await warm.query(FEED, as_client="wide", first=first, names=None, more=more)
+        remembered = await warm.query(FEED, as_client="wide", **variables)
+    # when: a gateway that never saw the operation
+    async with world(grants, teams.backends, limits=tight) as cold:
+        fresh = await cold.query(FEED, as_client="wide", **variables)
+    # then: the same decision (a refusal the same refusal; a pass a pass)
+    assert (remembered.get("errors") or [{}])[0].get("extensions") == (fresh.get("errors") or [{}])[
+        0
+    ].get("extensions")

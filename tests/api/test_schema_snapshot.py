@@ -6,14 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from execgate.api.schema import schema
+from execgate.api.schema import build_schema, export_schema
+from execgate.config import CacheSettings, LimitSettings, ServerSettings
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 def test_committed_schema_matches_the_code() -> None:
     committed = SCHEMA_FILE.read_text()
-    printed = schema.as_str()
+    printed = export_schema()
     assert committed.strip() == printed.strip(), (
         "schema.graphql is stale: run `execgate export-schema > schema.graphql`"
     )
@@ -29,8 +30,17 @@ def test_export_schema_command_prints_it() -> None:
     assert result.stdout.strip() == SCHEMA_FILE.read_text().strip()
 
 
+def test_the_settings_change_no_part_of_the_schema() -> None:
+    tight = build_schema(
+        LimitSettings(max_depth=3, max_tokens=50),
+        ServerSettings(introspection=False, fast_executor=True),
+        CacheSettings(operations=2),
+    )
+    assert tight.as_str().strip() == SCHEMA_FILE.read_text().strip()
+
+
 def test_required_surface_is_present() -> None:
-    printed = schema.as_str()
+    printed = export_schema()
     for fragment in (
         "node(id: ID!): Node",
         "nodes(ids: [ID!]!): [Node]!",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from execgate.api.types import NodeExecutionNode, NodeRunsMemo, _node_executions
+from execgate.api.context import NodeRunsMemo
+from execgate.api.types import NodeExecutionNode, node_executions
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey
 from execgate.domain.models import (
     Execution,
@@ -36,15 +37,15 @@ def test_the_same_node_runs_are_converted_once() -> None:
     runs = _runs("Start", "Fetch")
 
     # when
-    first = memo.of(runs)
-    second = memo.of(runs)
+    first = memo.of(runs, NodeExecutionNode.from_domain)
+    second = memo.of(runs, NodeExecutionNode.from_domain)
 
     # then: the same node objects, in lists of their own
     assert [n.node_name for n in first] == ["Start", "Fetch"]
     assert all(a is b for a, b in zip(first, second, strict=True))
     assert first is not second
     second.clear()
-    assert len(memo.of(runs)) == 2
+    assert len(memo.of(runs, NodeExecutionNode.from_domain)) == 2
 
 
 def test_other_node_runs_are_converted_afresh_and_the_memo_stays_bounded() -> None:
@@ -53,13 +54,14 @@ def test_other_node_runs_are_converted_afresh_and_the_memo_stays_bounded() -> No
     kept = [_runs("A"), _runs("A"), _runs("B")]  # equal tuples, but not the same ones
 
     # when
-    converted = [memo.of(runs) for runs in kept]
+    converted = [memo.of(runs, NodeExecutionNode.from_domain) for runs in kept]
 
     # then
     assert converted[0][0] is not converted[1][0]
     assert converted[0][0].node_name == converted[1][0].node_name == "A"
     assert len(memo) == 2
-    assert memo.of(kept[0])[0] is not converted[0][0]  # the oldest was let go
+    again = memo.of(kept[0], NodeExecutionNode.from_domain)
+    assert again[0] is not converted[0][0]  # the oldest was let go
 
 
 def test_an_executions_node_runs_become_api_nodes_with_their_keys() -> None:
@@ -75,8 +77,10 @@ def test_an_executions_node_runs_become_api_nodes_with_their_keys() -> None:
         node_executions=_runs("Start"),
     )
 
-    [node] = _node_executions(execution)
+    [node] = node_executions(execution)
+    [remembered] = node_executions(execution, NodeRunsMemo(size=2))
 
     assert isinstance(node, NodeExecutionNode)
     assert node.key == "acme:41:0" and node.execution_key == EXECUTION
-    assert _node_executions(replace(execution, node_executions=())) == []
+    assert remembered.key == node.key
+    assert node_executions(replace(execution, node_executions=())) == []

@@ -8,9 +8,14 @@ from execgate.domain.access import ALL_ACTIONS, Action, Scope
 from execgate.domain.errors import Forbidden, NotFound, UnknownInstance, UpstreamUnavailable
 from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import Execution, ExecutionStatus
-from execgate.service.actions import ActionErrorCode, Reader
+from execgate.service.actions import ActionErrorCode, ActionTarget, Reader
 from execgate.service.gateway import FeedFilter, Gateway
 from tests.fakes import FakeBackend, make_execution
+
+
+def _target(instance: str, native_id: str) -> ActionTarget:
+    key = ExecutionKey(instance, native_id)
+    return ActionTarget(f"gid-{instance}-{native_id}", key)
 
 
 def _backends() -> dict[str, FakeBackend]:
@@ -99,7 +104,7 @@ async def test_reads_need_the_read_action() -> None:
 @pytest.mark.parametrize("action", [Action.CANCEL, Action.RETRY, Action.DELETE])
 async def test_an_action_outside_the_scope_reaches_no_backend(action: Action) -> None:
     gateway, backends = _scoped(None, {Action.READ})
-    outcome = await gateway.perform(action, ExecutionKey("a", "2"), _reader(gateway))
+    outcome = await gateway.perform(action, _target("a", "2"), _reader(gateway))
     assert outcome.error is not None
     assert outcome.error.code is ActionErrorCode.FORBIDDEN
     assert outcome.error.message == f"client 'client' may not {action.value} executions"
@@ -108,11 +113,11 @@ async def test_an_action_outside_the_scope_reaches_no_backend(action: Action) ->
 
 async def test_an_action_on_a_hidden_instance_is_not_found() -> None:
     gateway, backends = _scoped({"a"}, {Action.READ, Action.CANCEL})
-    outcome = await gateway.perform(Action.CANCEL, ExecutionKey("b", "3"), _reader(gateway))
+    outcome = await gateway.perform(Action.CANCEL, _target("b", "3"), _reader(gateway))
     assert outcome.error is not None and outcome.error.code is ActionErrorCode.NOT_FOUND
     assert backends["b"].calls == 0
     # while the visible one is cancelled
-    done = await gateway.perform(Action.CANCEL, ExecutionKey("a", "2"), _reader(gateway))
+    done = await gateway.perform(Action.CANCEL, _target("a", "2"), _reader(gateway))
     assert done.ok
     assert backends["a"].items["2"].status is ExecutionStatus.CANCELLED
 
@@ -120,7 +125,7 @@ async def test_an_action_on_a_hidden_instance_is_not_found() -> None:
 async def test_read_is_not_an_action_on_an_execution() -> None:
     gateway, _ = _scoped(None, set(ALL_ACTIONS))
     with pytest.raises(ValueError):
-        await gateway.perform(Action.READ, ExecutionKey("a", "1"), _reader(gateway))
+        await gateway.perform(Action.READ, _target("a", "1"), _reader(gateway))
 
 
 async def test_backend_written_messages_are_cleaned() -> None:

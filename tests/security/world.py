@@ -27,7 +27,7 @@ from execgate.config import (
 )
 from execgate.domain.access import Action
 from execgate.domain.models import BackendKind
-from execgate.security.audit import AuditEntry
+from execgate.domain.ports import AuditEntry
 from execgate.security.clients import hash_key, new_key
 from execgate.simulate.embedded import embedded
 from execgate.simulate.generate import DEMO_TEAM_ID, generate_store
@@ -172,7 +172,9 @@ async def world(
     if "audit_path" in settings:
         settings["audit"] = AuditSettings(path=settings.pop("audit_path"))
     server = {
-        k: settings.pop(k) for k in ("graphiql", "introspection", "max_body_bytes") if k in settings
+        k: settings.pop(k)
+        for k in ("graphiql", "introspection", "max_body_bytes", "fast_executor")
+        if k in settings
     }
     if "max_first" in settings:
         limits = settings.get("limits", LimitSettings())

@@ -6,17 +6,46 @@ the loaders are built over it, so nothing a resolver reads can reach outside tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from strawberry.types import Info as StrawberryInfo
 
 from execgate.api.loaders import Loaders
-from execgate.security.audit import AuditEntry, AuditSink
+from execgate.domain.models import NodeExecution
+from execgate.lru import LRU
 from execgate.service.gateway import Gateway
 
-if TYPE_CHECKING:
-    from execgate.api.limits import QueryLimits
+T = TypeVar("T")
+
+NodeRuns = tuple[NodeExecution, ...]
+
+
+class NodeRunsMemo:
+    """The API node runs of recently read executions, converted once rather than per request.
+
+    A finished execution's node runs come back as the same tuple on every poll (the execution
+    cache holds it), so its conversion is kept, keyed by the tuple's identity: the tuple is
+    kept with its entry, so that identity cannot be reused meanwhile. At most ``size``
+    executions' runs, least recently used first out. The converted objects are shared between
+    requests; nothing changes them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._runs: LRU[int, tuple[NodeRuns, list[Any]]] = LRU(size)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def of(self, runs: NodeRuns, convert: Callable[[NodeExecution], T]) -> list[T]:
+        """``runs`` converted by ``convert``, in a list of its own."""
+        entry = self._runs.get(id(runs))
+        if entry is not None and entry[0] is runs:
+            return list(entry[1])
+        converted = [convert(n) for n in runs]
+        self._runs.put(id(runs), (runs, converted))
+        return list(converted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,51 +64,14 @@ class Context:
     loaders: Loaders
     request: Any = None
     partial_errors: list[PartialError] = field(default_factory=list)
-    limits: QueryLimits | None = None
-    """The operation limits; ``None`` applies the defaults."""
-    audit: AuditSink | None = None
-
-    @property
-    def client(self) -> str:
-        return self.gateway.scope.client
-
-    def audit_action(
-        self,
-        action: str,
-        execution_id: str | None,
-        instance: str | None,
-        outcome: str,
-        latency_ms: float,
-    ) -> None:
-        """Record one mutation attempt in the audit trail (when there is one)."""
-        if self.audit is None:
-            return
-        self.audit.record(
-            AuditEntry(
-                client=self.client,
-                action=action,
-                execution_id=execution_id,
-                instance=instance,
-                outcome=outcome,
-                latency_ms=latency_ms,
-            )
-        )
+    node_runs: NodeRunsMemo | None = None
+    """The schema's memo of converted node runs (``None``: convert every time)."""
 
 
 Info = StrawberryInfo[Context, None]
 
 
 def build_context(
-    gateway: Gateway,
-    request: Any = None,
-    *,
-    limits: QueryLimits | None = None,
-    audit: AuditSink | None = None,
+    gateway: Gateway, request: Any = None, *, node_runs: NodeRunsMemo | None = None
 ) -> Context:
-    return Context(
-        gateway=gateway,
-        loaders=Loaders(gateway),
-        request=request,
-        limits=limits,
-        audit=audit,
-    )
+    return Context(gateway=gateway, loaders=Loaders(gateway), request=request, node_runs=node_runs)

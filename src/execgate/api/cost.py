@@ -1,24 +1,28 @@
 """The cost of an operation in backend requests, estimated from its AST before it runs.
 
-Every field that reads from a backend is priced with the per-kind numbers of
-``service.costs``, for the instances the client's scope (and the operation's filters) select;
-a field's children are multiplied by how many objects it returns. In short:
+One walk over the operation (``api/walk.py``: fragments flattened, variables and
+``@skip``/``@include`` resolved) prices every field that reads from a backend with the numbers
+each instance's adapter states (``CostModel``, through ``Gateway.costs``), for the instances the
+client's scope (and the operation's filters) select; a field's children are multiplied by how
+many objects it returns. The same walk checks every ``first`` against ``max_first``. In short:
 
-- ``executions(first: N)``: each selected instance's list requests; plus N detail requests when
-  node data (``nodeExecutions``, ``inputData``, ``outputData``) is selected and a team-style
-  instance is among them (the page holds at most N executions); plus one request per team-style
-  instance for ``totalCount``; the executions' own fields count N times. ``Instance.executions``
-  and ``Workflow.executions`` are priced the same way for the one instance they read (the
-  costliest candidate when it is not known yet), times the size of the list they sit in.
+- ``executions(first: N)``: each selected instance's list requests (``CostModel.list_reads``:
+  pages, streams, reads for executions that have not started); plus N detail requests per
+  execution read when node data (``nodeExecutions``, ``inputData``, ``outputData``) is selected
+  (the costliest selected instance; the page holds at most N executions); plus each instance's
+  reads for ``totalCount``; the executions' own fields count N times. ``Instance.executions`` and
+  ``Workflow.executions`` are priced the same way for the one instance they read (the costliest
+  candidate when it is not known yet), times the size of the list they sit in.
 - ``node``, ``execution``, ``workflow``, ``retryOf``, ``retrySuccess``: 1 each;
-  ``nodes(ids:)``: one per id; ``retries``: ``RETRY_CHAIN_READS``; a workflow's ``name``: 1
-  when it may be on an instance whose lists do not carry names.
+  ``nodes(ids:)``: one per id; ``retries``: ``RETRY_CHAIN_READS``; a workflow's ``name``: the
+  costliest selected instance's ``workflow_name_reads``.
 - Mutations: 2 per execution (a read, then the write), plus 1 when the payload's
   ``execution`` is selected.
 - A node list (``nodeExecutions``) counts as ``NODES_PER_EXECUTION`` objects for what is
   selected below it.
 
-Fields the model does not know cost nothing themselves; their children still count.
+Fields the model does not know cost nothing themselves; their children still count (and are
+still checked), as do the children of fields that read nothing (an unknown instance).
 """
 
 from __future__ import annotations
@@ -29,32 +33,70 @@ from typing import Any
 from graphql import GraphQLNamedType, OperationDefinitionNode, SelectionSetNode
 
 from execgate.api.walk import Selected, Walker
-from execgate.domain.models import BackendKind
-from execgate.service.costs import count_calls, detail_calls, list_calls, workflow_name_calls
+from execgate.domain.errors import InvalidArgument
+from execgate.domain.models import CostModel
 
 RETRY_CHAIN_READS = 3
 NODES_PER_EXECUTION = 10
-_DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
-_SINGLE_MUTATIONS = frozenset({"cancelExecution", "retryExecution", "deleteExecution"})
-_BULK_MUTATIONS = frozenset({"cancelExecutions", "deleteExecutions"})
-_LINKS = frozenset({"retryOf", "retrySuccess"})
-_BY_ID = frozenset({"node", "execution", "workflow"})
+DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
+SINGLE_MUTATIONS = frozenset({"cancelExecution", "retryExecution", "deleteExecution"})
+BULK_MUTATIONS = frozenset({"cancelExecutions", "deleteExecutions"})
+LINKS = frozenset({"retryOf", "retrySuccess"})
+BY_ID = frozenset({"node", "execution", "workflow"})
+
+COSTED_FIELDS: dict[str, frozenset[str]] = {
+    "Query": frozenset({"instances", "instance", "executions", "nodes"} | BY_ID),
+    "Mutation": SINGLE_MUTATIONS | BULK_MUTATIONS,
+    "Instance": frozenset({"executions"}),
+    "Workflow": frozenset({"executions", "name"}),
+    "Execution": frozenset({"nodeExecutions", "retries"} | LINKS | DETAIL_FIELDS),
+    "ExecutionConnection": frozenset({"totalCount", "edges", "nodes"}),
+    "ExecutionEdge": frozenset({"node"}),
+}
+"""Type → the fields this model prices by name (a test checks them against the schema, so a
+renamed field cannot silently cost nothing)."""
+
+VALUE = "value"
+NULLNESS = "nullness"
+LENGTH = "length"
+VARIABLE_USES: dict[str, str | dict[str, str]] = {
+    "first": VALUE,
+    "name": VALUE,
+    "after": NULLNESS,
+    "ids": LENGTH,
+    "filter": {
+        "instances": VALUE,
+        "status": VALUE,
+        "startedAfter": NULLNESS,
+        "startedBefore": NULLNESS,
+    },
+}
+"""Argument → what this walk reads of it (of an input object, per field): its value, only
+whether it is given, or only its length. Nothing else of an operation's variables changes its
+estimate (directive conditions aside); ``api/passes.py`` remembers passes by these readings, so
+this table must follow every ``args.get`` below."""
 
 Instances = frozenset[str]
 
 
-class CostEstimate:
-    """Prices one operation for a client who sees ``kinds`` (instance name → kind)."""
+class FirstOutOfRange(InvalidArgument):
+    """A ``first`` outside 1..``max_first``, found before any backend call."""
 
-    def __init__(self, walker: Walker, kinds: Mapping[str, BackendKind]) -> None:
+
+class CostEstimate:
+    """Prices one operation for a client who sees ``costs`` (instance name → its costs)."""
+
+    def __init__(self, walker: Walker, costs: Mapping[str, CostModel], *, max_first: int) -> None:
         self.walker = walker
-        self.kinds = dict(kinds)
+        self.costs = dict(costs)
+        self.max_first = max_first
 
     def operation(self, operation: OperationDefinitionNode) -> int:
+        """The estimate; raises ``FirstOutOfRange`` for a ``first`` out of range anywhere."""
         root = self.walker.root(operation)
         if root is None:
             return 0
-        return self._selection(operation.selection_set, root, frozenset(self.kinds))
+        return self._selection(operation.selection_set, root, frozenset(self.costs))
 
     def _selection(
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType, where: Instances
@@ -67,18 +109,25 @@ class CostEstimate:
             return 0
         return self._selection(field.node.selection_set, child, where)
 
+    def _checked(self, children: int, count: int) -> int:
+        """``count`` times the children's cost, the children walked (and checked) even when
+        ``count`` is 0."""
+        return count * children
+
     def _field(self, field: Selected, where: Instances) -> int:
         parent, name = field.parent.name, field.name
         if name.startswith("__"):
             return 0
         args = self.walker.arguments(field) or {}
+        self._check_first(field, args)
         if parent == "Query":
             return self._query_field(field, name, args, where)
         if parent == "Mutation":
             return self._mutation_field(field, name, args, where)
         if name == "executions" and parent in ("Instance", "Workflow"):
-            return max((self._feed(field, args, frozenset({one})) for one in where), default=0)
-        if name in _LINKS:
+            costs = [self._feed(field, args, frozenset({one})) for one in where]
+            return max(costs) if costs else self._checked(self._feed(field, args, where), 0)
+        if name in LINKS:
             return 1 + self._children(field, where)
         if name == "retries":
             return RETRY_CHAIN_READS * (1 + self._children(field, where))
@@ -87,20 +136,32 @@ class CostEstimate:
         if name == "execution" and parent.endswith("Payload"):
             return 1 + self._children(field, where)
         if name == "name" and parent == "Workflow":
-            return max((workflow_name_calls(self.kinds[one]) for one in where), default=0)
+            return max((self.costs[one].workflow_name_reads for one in where), default=0)
         return self._children(field, where)
+
+    def _check_first(self, field: Selected, args: Mapping[str, Any]) -> None:
+        if field.definition is None or "first" not in field.definition.args:
+            return
+        first = args.get("first")
+        if isinstance(first, int) and not isinstance(first, bool):
+            top = self.max_first
+            if first < 1 or first > top:
+                raise FirstOutOfRange(f"'first' must be between 1 and {top}, got {first}")
 
     def _query_field(
         self, field: Selected, name: str, args: Mapping[str, Any], where: Instances
     ) -> int:
         if name == "instances":
-            return sum(self._children(field, frozenset({one})) for one in where)
+            per_instance = [self._children(field, frozenset({one})) for one in where]
+            return sum(per_instance) if where else self._checked(self._children(field, where), 0)
         if name == "instance":
             wanted = args.get("name")
-            return self._children(field, frozenset({wanted})) if wanted in where else 0
+            if wanted in where:
+                return self._children(field, frozenset({wanted}))
+            return self._checked(self._children(field, frozenset()), 0)
         if name == "executions":
             return self._feed(field, args, where)
-        if name in _BY_ID:
+        if name in BY_ID:
             return 1 + self._children(field, where)
         if name == "nodes":
             count = _length(args.get("ids"))
@@ -111,9 +172,9 @@ class CostEstimate:
         self, field: Selected, name: str, args: Mapping[str, Any], where: Instances
     ) -> int:
         each = 2 + self._children(field, where)
-        if name in _SINGLE_MUTATIONS:
+        if name in SINGLE_MUTATIONS:
             return each
-        if name in _BULK_MUTATIONS:
+        if name in BULK_MUTATIONS:
             return _length(args.get("ids")) * each
         return self._children(field, where)
 
@@ -121,23 +182,30 @@ class CostEstimate:
         """One page of the executions connection over the instances in ``where``."""
         first = args.get("first")
         if not isinstance(first, int) or isinstance(first, bool) or first < 1:
-            return 0  # refused by the resolver before any backend call
+            return self._checked(self._children(field, where), 0)  # refused by the resolver
         raw_filter = args.get("filter") or {}
         named = raw_filter.get("instances") if isinstance(raw_filter, Mapping) else None
         selected = where if not named else where & frozenset(named)
         statuses = raw_filter.get("status") if isinstance(raw_filter, Mapping) else None
         status_names = frozenset(_name(s) for s in statuses) if isinstance(statuses, list) else ()
-        kinds = [self.kinds[name] for name in sorted(selected)]
-        cost = sum(list_calls(kind, first, status_names) for kind in kinds)
+        dated = isinstance(raw_filter, Mapping) and any(
+            raw_filter.get(key) is not None for key in ("startedAfter", "startedBefore")
+        )
+        resuming = args.get("after") is not None
+        models = [self.costs[name] for name in sorted(selected)]
+        cost = sum(
+            model.list_reads(first, status_names, dated=dated, resuming=resuming)
+            for model in models
+        )
         connection = field.child_type
         if connection is None or field.node.selection_set is None:
             return cost
         for part in self.walker.fields(field.node.selection_set, connection):
             if part.name == "totalCount":
-                cost += sum(count_calls(kind) for kind in kinds)
+                cost += sum(model.count_reads for model in models)
             for node in self._nodes_of(part):
-                if any(f.name in _DETAIL_FIELDS for f in self._fields_of(node)):
-                    cost += first * max((detail_calls(kind) for kind in kinds), default=0)
+                if any(f.name in DETAIL_FIELDS for f in self._fields_of(node)):
+                    cost += first * max((model.detail_reads for model in models), default=0)
                 cost += first * self._children(node, selected)
         return cost
 

@@ -1,10 +1,11 @@
 """GraphQL errors with stable codes.
 
-Every error leaves with ``extensions.code``: an ``ExecgateError`` keeps its own code (and
-``extensions.instance`` for a backend failure); GraphQL syntax and validation errors get
-``GRAPHQL_PARSE_FAILED`` / ``GRAPHQL_VALIDATION_FAILED``; anything unexpected is logged with
-its traceback on the server and reaches the client only as ``INTERNAL_SERVER_ERROR`` with a
-generic message.
+Every error leaves with ``extensions.code``: an error that already carries one keeps it (the
+limits' refusals); an ``ExecgateError`` keeps its own code (and ``extensions.instance`` for a
+backend failure); GraphQL syntax errors (``GraphQLSyntaxError``) get ``GRAPHQL_PARSE_FAILED``,
+other errors about the document ``GRAPHQL_VALIDATION_FAILED``; anything unexpected is logged
+with its traceback on the server and reaches the client only as ``INTERNAL_SERVER_ERROR`` with
+a generic message. Codes follow the error's type, never its message.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from execgate.api.context import Context
@@ -23,7 +24,10 @@ log = logging.getLogger("execgate.api")
 
 
 def with_code(error: GraphQLError) -> GraphQLError:
+    """``error`` with its code (itself when it already carries one of its own)."""
     original = error.original_error
+    if original is None and "code" in (error.extensions or {}):
+        return error
     extensions: dict[str, Any] = dict(error.extensions or {})
     message = error.message
     if isinstance(original, ExecgateError):
@@ -40,7 +44,7 @@ def with_code(error: GraphQLError) -> GraphQLError:
     elif "code" not in extensions:
         extensions["code"] = (
             "GRAPHQL_PARSE_FAILED"
-            if message.startswith("Syntax Error")
+            if isinstance(error, GraphQLSyntaxError)
             else "GRAPHQL_VALIDATION_FAILED"
         )
         if error.path is not None:
@@ -81,7 +85,8 @@ class ErrorCodes(SchemaExtension):
         yield
         errors = self.execution_context.pre_execution_errors
         if errors:
-            # The result already holds this list: replace its items in place.
+            # The result already holds this list (and the validation cache): replace its items
+            # in place; errors that carry a code already stay as they are.
             errors[:] = [with_code(e) for e in errors]
 
 

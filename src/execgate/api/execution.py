@@ -6,125 +6,121 @@ each one like any other field: a ``Path``, a resolve info, the resolver call (wh
 wraps again), two awaitable checks, then completion by type. That is most of the cost of a
 warm page.
 
-``InlineExecutor`` (strawberry's executor, with ``execute_fields``, ``complete_object_value``
-and ``complete_list_value`` replaced) follows the field plans of ``api/plans.py``:
+``InlineExecutor`` is strawberry's executor with one method replaced: ``execute_fields``, which
+graphql-core calls for every object it completes (the root included). It follows the field
+plans of ``api/plans.py``:
 
 - a leaf field with a plan is read and coerced inline (the ``id`` of a Relay node: the base64
   of ``TypeName:<NodeID>``, as strawberry makes it);
-- an object whose every selected field has a plan (or is ``__typename``) is completed in one
-  go, as a *row*, and so are its planned object fields, nested to any depth, and lists of them:
-  a whole page (connection, edges, executions, workflows, node runs) when every answer is
-  already at hand;
+- an object field with a plan whose selected fields all have plans (or are ``__typename``) is
+  completed in one go, as a *row*, and so are its planned object fields, nested to any depth,
+  and lists of them: a whole page (connection, edges, executions, workflows, node runs) when
+  every answer is already at hand;
 - anything a plan cannot complete exactly (``None`` in a non-null field, a coercion that fails
-  or returns nothing, a failed type check, an unknown answer, an awaitable) sends that field,
-  or the whole object it is part of, back to graphql-core, which starts again from scratch;
-  reading an attribute has no side effect. So errors, their paths and null propagation are
-  graphql-core's own. Fields carrying directives (``@stream``, ``@defer``) and fields without
-  a plan always take graphql-core's path.
+  or returns nothing, a failed type check, an unknown answer, an awaitable) sends that field
+  back to graphql-core's ``execute_field``, which starts again from scratch; reading an
+  attribute has no side effect. So errors, their paths and null propagation are graphql-core's
+  own. Fields carrying directives (``@stream``, ``@defer``) and fields without a plan always
+  take graphql-core's path.
 
-With middleware present (a strawberry extension that wraps resolvers) the inline path is off for
-the whole request, since it would bypass it.
+With middleware present (a strawberry extension that wraps resolvers, such as a tracing
+extension) the inline path is off for the whole request, since it would bypass it.
+
+Row plans are memoised per operation, and shared between operations of the same document (the
+parser cache hands every request of one text the same syntax tree): a selection's row plan
+depends on variables only through directives (``@skip``/``@include``), so the shared plans are
+keyed by the document's operation and the values of the variables its directives use, never by
+the other variables. ``InlineExecutor`` is only used when ``api/compat.py`` finds the installed
+strawberry and graphql-core to be the ones it was written against.
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 from graphql import (
-    GraphQLList,
-    GraphQLNonNull,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLResolveInfo,
     GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     Undefined,
+    VariableNode,
 )
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from execgate.api.plans import LEAF, OBJECT, TYPENAME, FieldPlan, LeafPlan, field_plans
+from execgate.api.plans import LeafPlan, ObjectPlan, SchemaPlans, field_plans
 from execgate.lru import LRU
 
-RowPlan = tuple[tuple[str, int, Any], ...]
-"""How to complete an object selection inline: (response name, kind, what to do) per field:
-``LEAF`` with its ``LeafPlan``, ``OBJECT`` with ``(ObjectPlan, RowPlan of its selection)``,
-``TYPENAME`` with ``None``."""
-
-_NOT_PLAIN: RowPlan = ()
-
-SHARED_PLANS = 512
-"""Row plans kept across operations per schema."""
-
-_EXPECTED_PARAMETERS = (
-    "self",
-    "parent_type",
-    "source_value",
-    "path",
-    "grouped_field_set",
-    "position_context",
-)
+LEAF = 0
+OBJECT = 1
+TYPENAME = 2
 
 
-def supports_fast_path() -> bool:
-    """Whether the installed graphql-core executes fields the way ``InlineExecutor`` expects."""
-    execute_fields = StrawberryGraphQLCoreExecutionContext.execute_fields
-    return tuple(inspect.signature(execute_fields).parameters) == _EXPECTED_PARAMETERS
+class RowField(NamedTuple):
+    """One selected field of a row: its response name, its kind and what to do."""
+
+    response_name: str
+    kind: int
+    """``LEAF``, ``OBJECT`` or ``TYPENAME``."""
+    plan: Any
+    """``LeafPlan`` (``LEAF``), ``NestedRows`` (``OBJECT``) or ``None`` (``TYPENAME``)."""
+
+
+RowPlan = tuple[RowField, ...]
+"""How to complete an object selection inline, field by field."""
+
+
+class NestedRows(NamedTuple):
+    """A planned object field and the row plan of its selection."""
+
+    plan: ObjectPlan
+    rows: RowPlan
+
+
+NOT_PLAIN: RowPlan = ()
+"""The row plan of a selection that cannot be completed inline."""
+
+DIRECTIVE_VALUES = 16
+"""Combinations of directive variable values whose row plans are kept per operation."""
+
+
+class SharedPlans(NamedTuple):
+    """The row plans of one operation, shared by every request that runs it."""
+
+    operation: OperationDefinitionNode
+    """Kept so that its id, the key of this entry, is not reused meanwhile."""
+    fragments: Mapping[str, FragmentDefinitionNode]
+    variables: tuple[str, ...]
+    """The variables its directives use, which decide what a selection holds."""
+    by_values: LRU[tuple[Any, ...], dict[tuple[str, tuple[int, ...]], RowPlan]]
+    """Values of ``variables`` → (type name, field node ids) → row plan."""
 
 
 class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, completing planned fields inline (see the module docstring)."""
+    """Strawberry's executor, completing planned fields inline (see the module docstring).
 
-    plans: dict[str, dict[str, FieldPlan]] = {}
-    _row_plans: dict[tuple[str, int], tuple[Any, RowPlan]] | None = None
+    ``executor_for`` makes one subclass per schema, with that schema's plans and memo.
+    """
+
+    plans: ClassVar[SchemaPlans] = {}
+    shared: ClassVar[LRU[int, SharedPlans]] = LRU(0)
+    """Row plans shared by the operations of one schema, one entry per operation."""
+
+    _rows: dict[tuple[str, int], tuple[Any, RowPlan]] | None = None
     """This operation's object selections and their row plans (kept with their field lists,
     so ids stay unique while it runs)."""
-    shared_plans: LRU[Any, tuple[tuple[Any, ...], RowPlan]] = LRU(0)
-    """Row plans shared by the operations of one schema (see ``_shared_key``); each schema's
-    executor class gets its own (``executor_for``)."""
-    _variables_key: str | None = None
+    _shared_rows: dict[tuple[str, tuple[int, ...]], RowPlan] | None = None
+    _grouped: dict[int, tuple[Any, RowPlan]] | None = None
+    """This operation's collected field sets (``execute_fields``' argument) and their row
+    plans, kept with them so ids stay unique while it runs."""
 
-    def complete_object_value(
-        self,
-        return_type: GraphQLObjectType,
-        field_details_list: Any,
-        info: GraphQLResolveInfo[Any],
-        path: Path,
-        result: Any,
-        position_context: Any,
-    ) -> Any:
-        rows = self._row_plan(return_type, field_details_list)
-        if rows is not _NOT_PLAIN:
-            row = _complete_row(rows, return_type, info, result)
-            if row is not None:
-                return row
-        return super().complete_object_value(
-            return_type, field_details_list, info, path, result, position_context
-        )
-
-    def complete_list_value(
-        self,
-        return_type: GraphQLList[GraphQLOutputType],
-        field_details_list: Any,
-        info: GraphQLResolveInfo[Any],
-        path: Path,
-        result: Any,
-        position_context: Any,
-    ) -> Any:
-        item_type = return_type.of_type
-        items_non_null = isinstance(item_type, GraphQLNonNull)
-        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        if isinstance(inner, GraphQLObjectType) and isinstance(result, list | tuple):
-            rows = self._row_plan(inner, field_details_list)
-            if rows is not _NOT_PLAIN:
-                completed = _complete_rows(rows, inner, info, result, items_non_null)
-                if completed is not Undefined:
-                    return completed
-        return super().complete_list_value(
-            return_type, field_details_list, info, path, result, position_context
-        )
-
-    def _plans_for(self, object_type: GraphQLObjectType) -> dict[str, FieldPlan] | None:
+    def _plans_for(self, object_type: GraphQLObjectType) -> dict[str, Any] | None:
         """The type's field plans; ``None`` without any, or when middleware wraps resolvers
         (the inline path would bypass it)."""
         middleware = self.middleware_manager
@@ -133,84 +129,110 @@ class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
         return self.plans.get(object_type.name)
 
     def _row_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> RowPlan:
-        """The row plan of an object selection, or ``_NOT_PLAIN`` (memoised per selection)."""
+        """The row plan of an object selection, or ``NOT_PLAIN`` (memoised per selection)."""
         plans = self._plans_for(object_type)
         if plans is None:
-            return _NOT_PLAIN
-        memo = self._row_plans
+            return NOT_PLAIN
+        memo = self._rows
         if memo is None:
-            memo = self._row_plans = {}
+            memo = self._rows = {}
         key = (object_type.name, id(field_details_list))
         found = memo.get(key)
         if found is not None:
             return found[1]
-        shared_key = self._shared_key(object_type, field_details_list)
-        shared = self.shared_plans.get(shared_key) if shared_key is not None else None
-        if shared is not None:
-            rows = shared[1]
-        else:
+        shared = self._shared_plans(field_details_list)
+        shared_key = (object_type.name, tuple(id(d.node) for d in field_details_list))
+        rows = shared.get(shared_key) if shared is not None else None
+        if rows is None:
             rows = self._row_plan_of(object_type, field_details_list, plans)
-            if shared_key is not None:
-                nodes = tuple(details.node for details in field_details_list)
-                self.shared_plans.put(shared_key, (nodes, rows))
+            if shared is not None:
+                shared[shared_key] = rows
         memo[key] = (field_details_list, rows)
         return rows
 
-    def _shared_key(self, object_type: GraphQLObjectType, field_details_list: Any) -> Any:
-        """What makes a selection's row plan the same in another operation, or ``None``.
-
-        The parser cache hands every request of the same text the same syntax tree, so the
-        selection's field nodes (kept alive with the plan) name it; the variables decide its
-        ``@skip``/``@include``. Deferred selections are never shared.
-        """
+    def _shared_plans(
+        self, field_details_list: Any
+    ) -> dict[tuple[str, tuple[int, ...]], RowPlan] | None:
+        """The row plans this operation shares with others of its document, or ``None`` for a
+        selection that is never shared (deferred, or with fragment arguments)."""
         if any(
             d.defer_usage is not None or d.fragment_variable_values is not None
             for d in field_details_list
         ):
             return None
-        variables = self._variables_key
-        if variables is None:
-            coerced = self.variable_values.coerced
-            variables = self._variables_key = repr(sorted(coerced.items()))
-        nodes = tuple(id(details.node) for details in field_details_list)
-        return (object_type.name, nodes, variables)
+        rows = self._shared_rows
+        if rows is not None:
+            return rows
+        operation = self.operation
+        entry = self.shared.get(id(operation))
+        if entry is None or entry.operation is not operation:
+            fragments = self.fragment_definitions
+            entry = SharedPlans(
+                operation,
+                fragments,
+                directive_variables(operation, fragments),
+                LRU(DIRECTIVE_VALUES),
+            )
+            self.shared.put(id(operation), entry)
+        coerced = self.variable_values.coerced
+        values = tuple(coerced.get(name) for name in entry.variables)
+        rows = entry.by_values.get(values)
+        if rows is None:
+            rows = {}
+            entry.by_values.put(values, rows)
+        self._shared_rows = rows
+        return rows
 
     def _row_plan_of(
-        self, object_type: GraphQLObjectType, field_details_list: Any, plans: dict[str, FieldPlan]
+        self, object_type: GraphQLObjectType, field_details_list: Any, plans: dict[str, Any]
     ) -> RowPlan:
         if any(details.node.directives for details in field_details_list):
-            return _NOT_PLAIN  # @stream / @defer and friends: graphql-core's path
+            return NOT_PLAIN  # @stream / @defer and friends: graphql-core's path
         grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         if new_defer_usages:
-            return _NOT_PLAIN
-        rows: list[tuple[str, int, Any]] = []
+            return NOT_PLAIN
+        return self._rows_of(grouped, plans)
+
+    def _grouped_row_plan(self, grouped_field_set: Any, plans: dict[str, Any]) -> RowPlan:
+        """The row plan of a collected field set (memoised per field set: graphql-core collects
+        each selection once per operation, so every object of a list shares it)."""
+        memo = self._grouped
+        if memo is None:
+            memo = self._grouped = {}
+        found = memo.get(id(grouped_field_set))
+        if found is not None:
+            return found[1]
+        rows = self._rows_of(grouped_field_set, plans)
+        memo[id(grouped_field_set)] = (grouped_field_set, rows)
+        return rows
+
+    def _rows_of(self, grouped: Any, plans: dict[str, Any]) -> RowPlan:
+        rows: list[RowField] = []
         for response_name, sub_details in grouped.items():
             field_name = sub_details[0].node.name.value
             if field_name == "__typename":
-                rows.append((response_name, TYPENAME, None))
+                rows.append(RowField(response_name, TYPENAME, None))
                 continue
-            entry = plans.get(field_name)
-            if entry is None:
-                return _NOT_PLAIN
-            kind, plan = entry
-            if kind == OBJECT:
-                nested = self._row_plan(plan[5], sub_details)
-                if nested is _NOT_PLAIN:
-                    return _NOT_PLAIN
-                rows.append((response_name, OBJECT, (plan, nested)))
+            plan = plans.get(field_name)
+            if plan is None:
+                return NOT_PLAIN
+            if type(plan) is ObjectPlan:
+                nested = self._row_plan(plan.object_type, sub_details)
+                if nested is NOT_PLAIN:
+                    return NOT_PLAIN
+                rows.append(RowField(response_name, OBJECT, NestedRows(plan, nested)))
             else:
-                rows.append((response_name, LEAF, plan))
-        return tuple(rows) if rows else _NOT_PLAIN
+                rows.append(RowField(response_name, LEAF, plan))
+        return tuple(rows) if rows else NOT_PLAIN
 
-    def _complete_planned(self, entry: FieldPlan, field_details_list: Any, source: Any) -> Any:
+    def _complete_planned(self, plan: Any, field_details_list: Any, source: Any) -> Any:
         """One planned field of ``execute_fields`` completed inline, or ``Undefined``."""
-        kind, plan = entry
-        if kind == LEAF:
+        if type(plan) is LeafPlan:
             return _complete_leaf(plan, source)
-        rows = self._row_plan(plan[5], field_details_list)
-        if rows is _NOT_PLAIN:
+        rows = self._row_plan(plan.object_type, field_details_list)
+        if rows is NOT_PLAIN:
             return Undefined
-        return _complete_object((plan, rows), None, source)
+        return _complete_object(NestedRows(plan, rows), source)
 
     def execute_fields(
         self,
@@ -220,19 +242,32 @@ class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: dict[str, Any],
         position_context: Any,
     ) -> Any:
+        memo = self._grouped
+        known = memo.get(id(grouped_field_set)) if memo is not None else None
+        if known is not None and known[1] is not NOT_PLAIN:
+            # Every object of a list shares its field set: its row plan is at hand.
+            row = _fill_row(known[1], parent_type.name, source_value)
+            if row is not None:
+                return row
         plans = self._plans_for(parent_type)
         if plans is None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        if known is None:
+            rows = self._grouped_row_plan(grouped_field_set, plans)
+            if rows is not NOT_PLAIN:
+                row = _fill_row(rows, parent_type.name, source_value)
+                if row is not None:
+                    return row
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
             for response_name, field_details_list in grouped_field_set.items():
-                entry = plans.get(field_details_list[0].node.name.value)
-                if entry is not None:
-                    completed = self._complete_planned(entry, field_details_list, source_value)
+                plan = plans.get(field_details_list[0].node.name.value)
+                if plan is not None:
+                    completed = self._complete_planned(plan, field_details_list, source_value)
                     if completed is not Undefined:
                         results[response_name] = completed
                         continue
@@ -268,11 +303,11 @@ class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def _complete_leaf(plan: LeafPlan, source: Any) -> Any:
     """The completed value, or ``Undefined`` when graphql-core's own path must decide."""
-    read, coerce, non_null = plan
+    read, coerce, none_to_core = plan
     try:
         value = read(source)
         if value is None or value is Undefined:
-            return Undefined if non_null else None
+            return Undefined if none_to_core else None
         if isinstance(value, Exception):
             return Undefined
         coerced = coerce(value)
@@ -281,11 +316,8 @@ def _complete_leaf(plan: LeafPlan, source: Any) -> Any:
     return Undefined if coerced is None else coerced
 
 
-def _complete_object(entry: tuple[Any, RowPlan], info: Any, source: Any) -> Any:
-    """A planned object field (or list of objects) completed inline, or ``Undefined``.
-
-    ``info`` is only handed to ``is_type_of``, which the plans make sure does not read it.
-    """
+def _complete_object(entry: NestedRows, source: Any) -> Any:
+    """A planned object field (or list of objects) completed inline, or ``Undefined``."""
     (read, known, non_null, is_list, items_non_null, object_type), rows = entry
     try:
         value = read(source)
@@ -296,13 +328,13 @@ def _complete_object(entry: tuple[Any, RowPlan], info: Any, source: Any) -> Any:
     if is_list:
         if not isinstance(value, list | tuple):
             return Undefined
-        return _complete_rows(rows, object_type, info, value, items_non_null)
-    row = _complete_row(rows, object_type, info, value)
+        return _complete_rows(rows, object_type, value, items_non_null)
+    row = _complete_row(rows, object_type, value)
     return Undefined if row is None else row
 
 
 def _complete_rows(
-    rows: RowPlan, object_type: GraphQLObjectType, info: Any, items: Any, items_non_null: bool
+    rows: RowPlan, object_type: GraphQLObjectType, items: Any, items_non_null: bool
 ) -> list[Any] | Any:
     """A list of objects completed inline, or ``Undefined``."""
     completed: list[Any] = []
@@ -312,7 +344,7 @@ def _complete_rows(
                 return Undefined
             completed.append(None)
             continue
-        row = _complete_row(rows, object_type, info, item)
+        row = _complete_row(rows, object_type, item)
         if row is None:
             return Undefined
         completed.append(row)
@@ -320,20 +352,28 @@ def _complete_rows(
 
 
 def _complete_row(
-    rows: RowPlan, object_type: GraphQLObjectType, info: Any, source: Any
+    rows: RowPlan, object_type: GraphQLObjectType, source: Any
 ) -> dict[str, Any] | None:
-    """An object completed inline, or ``None`` when graphql-core's path must decide."""
+    """An object completed inline, or ``None`` when graphql-core's path must decide.
+
+    ``is_type_of`` gets no resolve info: the plans make sure it does not read one.
+    """
     is_type_of = object_type.is_type_of
-    if source is None or (is_type_of is not None and is_type_of(source, info) is not True):
+    if is_type_of is not None and is_type_of(source, None) is not True:  # type: ignore[arg-type]
         return None
+    return _fill_row(rows, object_type.name, source)
+
+
+def _fill_row(rows: RowPlan, type_name: str, source: Any) -> dict[str, Any] | None:
+    """``_complete_row`` once the type is known to be right."""
     row: dict[str, Any] = {}
     for response_name, kind, plan in rows:
         if kind == LEAF:
             completed = _complete_leaf(plan, source)
         elif kind == OBJECT:
-            completed = _complete_object(plan, info, source)
+            completed = _complete_object(plan, source)
         else:
-            row[response_name] = object_type.name
+            row[response_name] = type_name
             continue
         if completed is Undefined:
             return None
@@ -341,13 +381,50 @@ def _complete_row(
     return row
 
 
-def executor_for(schema: GraphQLSchema) -> type[StrawberryGraphQLCoreExecutionContext] | None:
-    """An ``InlineExecutor`` bound to ``schema``'s field plans; ``None`` (strawberry's own
-    executor) when the installed graphql-core is not the one it was written against."""
-    if not supports_fast_path():
-        return None
+def directive_variables(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> tuple[str, ...]:
+    """The variables used by directives anywhere in ``operation`` (its fragments included),
+    sorted: the only variables that decide which fields a selection holds."""
+    names: set[str] = set()
+    seen: set[str] = set()
+
+    def visit(selection_set: SelectionSetNode | None) -> None:
+        for selection in selection_set.selections if selection_set is not None else ():
+            for directive in selection.directives or ():
+                names.update(_variables_in(directive.arguments or ()))
+            if isinstance(selection, FieldNode | InlineFragmentNode):
+                visit(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in seen:
+                    seen.add(name)
+                    visit(fragment.selection_set)
+
+    visit(operation.selection_set)
+    return tuple(sorted(names))
+
+
+def _variables_in(arguments: Any) -> Iterator[str]:
+    for argument in arguments:
+        value = argument.value
+        if isinstance(value, VariableNode):
+            yield value.name.value
+
+
+def executor_for(
+    schema: GraphQLSchema,
+    *,
+    operations: int,
+    moments: int,
+    base: type[InlineExecutor] = InlineExecutor,
+) -> type[InlineExecutor]:
+    """An ``InlineExecutor`` (or ``base``) bound to ``schema``'s field plans, sharing the row
+    plans of at most ``operations`` operations and remembering ``moments`` ``DateTime``
+    serialisations."""
     return type(
         "ExecgateExecutor",
-        (InlineExecutor,),
-        {"plans": field_plans(schema), "shared_plans": LRU(SHARED_PLANS)},
+        (base,),
+        {"plans": field_plans(schema, moments=moments), "shared": LRU(operations)},
     )

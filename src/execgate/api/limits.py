@@ -1,287 +1,385 @@
-"""Operation limits, checked after validation and before any resolver (so before any backend call).
+"""Operation limits: strawberry's stock limiters, configured from the settings, and the cost.
 
-- tokens: the parser stops at ``max_tokens`` (``QUERY_TOO_COMPLEX``);
-- introspection (``__schema``, ``__type``) when switched off (``INTROSPECTION_DISABLED``);
-- depth (``max_depth``; ``{ executions { edges { node { id } } } }`` has depth 3; the inside
-  of introspection fields is left to graphql-core's own introspection depth rule) and aliases
-  (``max_aliases``), both ``QUERY_TOO_COMPLEX``;
-- ``first`` on every connection within 1..the gateway's ``max_first`` (``BAD_USER_INPUT``),
-  variables resolved;
-- the estimated backend requests (``api.cost``) within ``max_backend_calls``
-  (``QUERY_TOO_EXPENSIVE``, with ``estimate`` and ``limit`` in ``extensions``).
+``limit_extensions`` gives the schema (``api/schema.py``) its limits as extensions:
 
-A refused operation answers ``data: null`` and one coded error. A refused mutation is still
-audited: one line per execution it named, with the refusal's code.
+- ``TokenLimit`` (strawberry's ``MaxTokensLimiter``): the parser stops after ``max_tokens``
+  tokens (``QUERY_TOO_COMPLEX``, ``rule: max_tokens``);
+- strawberry's ``QueryDepthLimiter`` (``max_depth``; ``{ executions { edges { node { id } } } }``
+  has depth 3, introspection fields are not counted), ``MaxAliasesLimiter`` (``max_aliases``)
+  and, with ``[server] introspection = false``, ``DisableIntrospection``: validation rules,
+  configured once per schema, so the validation cache keeps working. Each is wrapped by
+  ``Limit``, which gives the errors it reports their code (``QUERY_TOO_COMPLEX`` with ``rule``
+  and ``limit``, or ``INTROSPECTION_DISABLED``) and makes them ``Refusal``s;
+- ``FieldCount``: a document whose fragments spread into more than ``MAX_FIELDS`` fields is
+  refused (``rule: fields``) before the stock rules walk it (they follow every spread, so a
+  few hundred tokens of nested fragments would keep them busy for hours);
+- ``OperationLimits``: a refused operation answers ``data: null`` and one error (the first
+  refusal); after validation, one walk (``api/cost.py``) checks every ``first`` against the
+  gateway's ``max_first`` (``BAD_USER_INPUT``) and the estimated backend requests against
+  ``max_backend_calls`` (``QUERY_TOO_EXPENSIVE``, with ``estimate`` and ``limit``). A pass is
+  remembered by what the walk reads of the variables (``api/passes.py``), so a request that
+  differs only in its cursor or dates is not walked again.
+
+Errors are told apart by type (``Refusal``), never by their message. A refused mutation is
+still audited, by the service (``Gateway.refused``): one entry per execution it named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, cast
 
-import orjson
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
-    GraphQLNamedType,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    parse,
 )
-from graphql.execution.values import VariableValues, get_variable_values
-from strawberry.extensions import SchemaExtension
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.execution.values import get_variable_values
+from graphql.language.visitor import EnterLeaveVisitor
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 
-from execgate.api import ids
 from execgate.api.context import Context
-from execgate.api.cost import CostEstimate
-from execgate.api.walk import INTROSPECTION_ROOTS, Selected, Walker
-from execgate.lru import LRU
+from execgate.api.cost import CostEstimate, FirstOutOfRange
+from execgate.api.mutations import target
+from execgate.api.passes import PassedOperations
+from execgate.api.walk import Walker
+from execgate.config.settings import LimitSettings, ServerSettings
+from execgate.domain.access import Action
 
-MAX_FIELD_VISITS = 20_000
-"""Fields walked per operation (fragments spread many times count each time)."""
+MAX_FIELDS = 20_000
+"""Fields an operation may select once its fragments are spread (each spread counts)."""
 
-_MUTATION_ACTIONS = {
-    "cancelExecution": "cancel",
-    "cancelExecutions": "cancel",
-    "retryExecution": "retry",
-    "deleteExecution": "delete",
-    "deleteExecutions": "delete",
+MUTATION_ACTIONS = {
+    "cancelExecution": Action.CANCEL,
+    "cancelExecutions": Action.CANCEL,
+    "retryExecution": Action.RETRY,
+    "deleteExecution": Action.DELETE,
+    "deleteExecutions": Action.DELETE,
 }
 
 
-@dataclass(frozen=True, slots=True)
-class QueryLimits:
-    max_backend_calls: int = 250
-    max_depth: int = 12
-    max_aliases: int = 30
-    max_tokens: int = 2000
-    introspection: bool = True
+class Refusal(GraphQLError):
+    """An operation refused by a limit; ``extensions`` carry its code (and rule and limit)."""
 
 
-class Refused(Exception):
-    def __init__(self, message: str, code: str, **extensions: Any) -> None:
-        super().__init__(message)
-        self.error = GraphQLError(message, extensions={"code": code, **extensions})
+def refusal(message: str, code: str, **extensions: Any) -> Refusal:
+    return Refusal(message, extensions={"code": code, **extensions})
 
 
-def is_token_limit_error(error: GraphQLError) -> bool:
-    """The parser's refusal of a document longer than ``max_tokens``."""
-    return "Document contains more than" in error.message
+# -- tokens ------------------------------------------------------------------------------------
 
 
-class PassedOperations(LRU[Hashable, Any]):
-    """Operations that passed the limits, so the same one is not walked again.
+class TokenLimit(MaxTokensLimiter):
+    """strawberry's ``MaxTokensLimiter``, which also recognises its own refusals.
 
-    An operation is the same when its parsed document (the parser cache hands out one object
-    per text), operation name, variables, limits, ``max_first`` and the instances its client
-    sees (names and kinds) are. The key holds the document's id and the entry the document
-    itself, so that id cannot be reused meanwhile. Only passes are remembered: a refusal is
-    worked out, and audited, every time.
+    The parser reports the limit as a syntax error; ``refused`` tells the two apart by parsing
+    again with one token more allowed: a refusal then gets further (or through), a syntax
+    error stops at the same place. That parse reads at most ``max_tokens + 1`` tokens.
     """
 
-    def holds(self, key: Hashable, document: Any) -> bool:
-        return self.get(key) is document
+    @staticmethod
+    def refused(error: GraphQLError, max_tokens: int) -> bool:
+        source = error.source
+        positions = list(error.positions or ())
+        if not isinstance(error, GraphQLSyntaxError) or source is None or not positions:
+            return False
+        try:
+            parse(source, max_tokens=max_tokens + 1)
+        except GraphQLSyntaxError as again:
+            further = list(again.positions or ())
+            return bool(further) and further[0] > positions[0]
+        return True
+
+    @staticmethod
+    def code(error: GraphQLError, max_tokens: int) -> None:
+        """Give ``error`` the refusal's code when it is this limiter's refusal."""
+        if TokenLimit.refused(error, max_tokens):
+            error.extensions = {
+                "code": "QUERY_TOO_COMPLEX",
+                "rule": "max_tokens",
+                "limit": max_tokens,
+            }
 
 
-class QueryLimitsExtension(SchemaExtension):
-    """Applies the request's ``QueryLimits`` (``Context.limits``, else the defaults)."""
+# -- validation rules --------------------------------------------------------------------------
 
-    def __init__(self, *, passed: PassedOperations | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+
+def expanded_fields(document: DocumentNode) -> int | None:
+    """The fields the document's operations select once every fragment is spread (``None``
+    when a spread names a fragment the document lacks: validation refuses it anyway)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    sizes: dict[str, int] = {}
+    unknown = False
+
+    def size(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
+        nonlocal unknown
+        total = 0
+        for selection in selection_set.selections if selection_set is not None else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + size(selection.selection_set, visiting)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is None:
+                    unknown = True
+                elif name not in visiting:  # a cycle: refused by validation anyway
+                    if name not in sizes:
+                        sizes[name] = size(fragment.selection_set, visiting | {name})
+                    total += sizes[name]
+        return total
+
+    total = sum(
+        size(d.selection_set, frozenset())
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+    return None if unknown else total
+
+
+class FieldCount(ValidationRule):
+    """Refuses a document that selects more than ``MAX_FIELDS`` fields once spread."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        count = expanded_fields(context.document)
+        if count is not None and count > MAX_FIELDS:
+            context.report_error(
+                refusal(
+                    f"this operation selects more than {MAX_FIELDS} fields",
+                    "QUERY_TOO_COMPLEX",
+                    rule="fields",
+                    limit=MAX_FIELDS,
+                )
+            )
+
+
+class _Coding:
+    """A validation context whose reported errors become ``Refusal``s carrying extensions."""
+
+    def __init__(self, context: ValidationContext, extensions: Mapping[str, Any]) -> None:
+        self._context = context
+        self._extensions = dict(extensions)
+
+    def report_error(self, error: GraphQLError) -> None:
+        self._context.report_error(
+            Refusal(error.message, error.nodes, extensions=dict(self._extensions))
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class Limit(ValidationRule):
+    """A stock limiter's validation rule, run when the document is within ``MAX_FIELDS``
+    (``FieldCount`` refuses the others) and names only fragments it has."""
+
+    rule: ClassVar[type[ASTValidationRule]]
+    extensions: ClassVar[Mapping[str, Any]]
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        count = expanded_fields(context.document)
+        self.inner: ASTValidationRule | None = None
+        if count is not None and count <= MAX_FIELDS:
+            self.inner = self.rule(cast("ValidationContext", _Coding(context, self.extensions)))
+
+    def get_enter_leave_for_kind(self, kind: str) -> EnterLeaveVisitor:
+        if self.inner is None:
+            return EnterLeaveVisitor(None, None)
+        return self.inner.get_enter_leave_for_kind(kind)
+
+
+def coded(limiter: AddValidationRules, **extensions: Any) -> list[type[ASTValidationRule]]:
+    """The rules of a stock limiter extension, wrapped so their errors carry ``extensions``."""
+    return [
+        cast(
+            "type[ASTValidationRule]",
+            type(f"Limit{rule.__name__}", (Limit,), {"rule": rule, "extensions": extensions}),
+        )
+        for rule in limiter.validation_rules
+    ]
+
+
+def validation_rules(limits: LimitSettings, server: ServerSettings) -> list[type[Any]]:
+    """The limits checked as validation rules, built once per schema."""
+    complex_ = "QUERY_TOO_COMPLEX"
+    rules: list[type[Any]] = [FieldCount]
+    rules += coded(
+        QueryDepthLimiter(max_depth=limits.max_depth),
+        code=complex_,
+        rule="max_depth",
+        limit=limits.max_depth,
+    )
+    rules += coded(
+        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        code=complex_,
+        rule="max_aliases",
+        limit=limits.max_aliases,
+    )
+    if not server.introspection:
+        rules += coded(DisableIntrospection(), code="INTROSPECTION_DISABLED")
+    return rules
+
+
+# -- the extension -----------------------------------------------------------------------------
+
+
+class OperationLimits(SchemaExtension):
+    """One refusal per refused operation, the cost and ``first`` checks, and audit lines for
+    refused mutations (see the module docstring)."""
+
+    def __init__(self, *, max_backend_calls: int, passed: PassedOperations | None = None) -> None:
+        super().__init__()
+        self.max_backend_calls = max_backend_calls
         self.passed = passed
 
-    def _limits(self) -> QueryLimits:
-        context = self.execution_context.context
-        limits = context.limits if isinstance(context, Context) else None
-        return limits or QueryLimits()
-
-    def on_operation(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self._limits().max_tokens
+    def on_validate(self) -> Iterator[None]:
         yield
+        execution = self.execution_context
+        errors = execution.pre_execution_errors
+        refusals = [e for e in errors or () if isinstance(e, Refusal)]
+        if errors and refusals:
+            # In place: the result already holds this list (the validation cache too, which
+            # then keeps the one refusal for this document).
+            errors[:] = refusals[:1]
+            self._audit(refusals[0])
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
-        document = execution.graphql_document
-        if document is not None and execution.result is None:
-            passed = self.passed
-            key = self._passed_key(document) if passed is not None else None
-            if key is None or passed is None or not passed.holds(key, document):
-                try:
-                    self._check(document.definitions)
-                except Refused as refused:
-                    execution.result = GraphQLExecutionResult(data=None, errors=[refused.error])
-                else:
-                    if key is not None and passed is not None:
-                        passed.put(key, document)
+        if execution.graphql_document is not None and execution.result is None:
+            passed = self._passed_key()
+            if passed is None or not PassedOperations.holds(passed):
+                refused, checked = self._check()
+                if refused is not None:
+                    execution.result = GraphQLExecutionResult(data=None, errors=[refused])
+                    self._audit(refused)
+                elif checked and passed is not None:
+                    PassedOperations.put(passed)
         yield
 
-    def _passed_key(self, document: Any) -> Hashable | None:
-        """What makes this operation the same as one that passed, or ``None`` (not kept)."""
-        context = self.execution_context.context
-        if not isinstance(context, Context):
+    def _passed_key(self) -> Any:
+        """Where this request's pass is remembered (``api/passes.py``), or ``None``."""
+        execution = self.execution_context
+        context = execution.context
+        document = execution.graphql_document
+        operation = self._operation()
+        if self.passed is None or document is None or operation is None:
             return None
-        try:
-            variables = orjson.dumps(
-                self.execution_context.variables or {}, option=orjson.OPT_SORT_KEYS
-            )
-        except TypeError:
+        if not isinstance(context, Context):
             return None
         gateway = context.gateway
-        instances = tuple(sorted((name, b.kind.value) for name, b in gateway.backends.items()))
-        return (
-            id(document),
-            self.execution_context.operation_name,
-            variables,
-            self._limits(),
-            gateway.max_first,
-            instances,
-        )
+        client = (tuple(sorted(gateway.costs().items())), gateway.max_first)
+        variables = execution.variables or {}
+        return self.passed.key(document, operation, execution.operation_name, variables, client)
 
-    def _check(self, definitions: Any) -> None:
-        limits = self._limits()
-        schema = self.execution_context.schema._schema
-        fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
-        operations = [d for d in definitions if isinstance(d, OperationDefinitionNode)]
-        wanted = self.execution_context.operation_name
-        if wanted is not None:
-            operations = [o for o in operations if o.name and o.name.value == wanted]
-        for operation in operations:
-            variables = self._variables(operation)
-            walker = Walker(schema, fragments, variables)
-            try:
-                self._check_operation(operation, walker, limits, variables is not None)
-            except Refused as refused:
-                self._audit_refusal(operation, walker, refused)
-                raise
+    def _operation(self) -> OperationDefinitionNode | None:
+        document = self.execution_context.graphql_document
+        if document is None:
+            return None
+        return get_operation_ast(document, self.execution_context.operation_name)
 
-    def _variables(self, operation: OperationDefinitionNode) -> VariableValues | None:
+    def _walker(self, with_variables: bool) -> Walker | None:
+        """A walker over the operation's document, with its coerced variables (``None`` when
+        they do not coerce and ``with_variables`` is asked)."""
+        execution = self.execution_context
+        document = execution.graphql_document
+        operation = self._operation()
+        if document is None or operation is None:
+            return None
+        schema = execution.schema._schema
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
         coerced = get_variable_values(
-            self.execution_context.schema._schema,
-            operation.variable_definitions or (),
-            dict(self.execution_context.variables or {}),
+            schema, operation.variable_definitions or (), dict(execution.variables or {})
         )
-        # Variables that do not coerce fail the operation before any resolver runs.
-        return None if isinstance(coerced, list) else coerced
+        variables = None if isinstance(coerced, list) else coerced
+        if variables is None and with_variables:
+            return None  # the operation fails on its variables before any resolver runs
+        return Walker(schema, fragments, variables)
 
-    def _check_operation(
-        self,
-        operation: OperationDefinitionNode,
-        walker: Walker,
-        limits: QueryLimits,
-        variables_known: bool,
-    ) -> None:
-        root = walker.root(operation)
+    def _check(self) -> tuple[Refusal | None, bool]:
+        """The refusal, if any, and whether the operation was checked at all (not when its
+        variables do not coerce: it then fails before any resolver runs)."""
         context = self.execution_context.context
-        if root is None or not isinstance(context, Context):
-            return
-        shape = _Shape(walker, limits, context.gateway.max_first)
-        shape.walk(operation.selection_set, root, 0, inside_introspection=False)
-        if not variables_known:
-            return
-        kinds = {name: backend.kind for name, backend in context.gateway.backends.items()}
-        estimate = CostEstimate(walker, kinds).operation(operation)
-        if estimate > limits.max_backend_calls:
-            raise Refused(
-                f"this operation would make about {estimate} backend requests; the limit is "
-                f"{limits.max_backend_calls}: ask for smaller pages, fewer aliases or less "
-                "nesting",
-                "QUERY_TOO_EXPENSIVE",
-                estimate=estimate,
-                limit=limits.max_backend_calls,
-            )
+        operation = self._operation()
+        walker = self._walker(with_variables=True)
+        if walker is None or operation is None or not isinstance(context, Context):
+            return None, False
+        gateway = context.gateway
+        estimate = CostEstimate(walker, gateway.costs(), max_first=gateway.max_first)
+        try:
+            cost = estimate.operation(operation)
+        except FirstOutOfRange as exc:
+            return refusal(exc.message, exc.code), True
+        limit = self.max_backend_calls
+        if cost <= limit:
+            return None, True
+        return refusal(
+            f"this operation would make about {cost} backend requests; the limit is {limit}: "
+            "ask for smaller pages, fewer aliases or less nesting",
+            "QUERY_TOO_EXPENSIVE",
+            estimate=cost,
+            limit=limit,
+        ), True
 
-    def _audit_refusal(
-        self, operation: OperationDefinitionNode, walker: Walker, refused: Refused
-    ) -> None:
+    def _audit(self, refused: GraphQLError) -> None:
+        """One audit entry per execution a refused mutation named, through the service."""
         context = self.execution_context.context
-        root = walker.root(operation)
-        if operation.operation is not OperationType.MUTATION or root is None:
+        operation = self._operation()
+        if not isinstance(context, Context) or operation is None:
             return
-        if not isinstance(context, Context):
+        if operation.operation is not OperationType.MUTATION:
             return
-        code = str((refused.error.extensions or {}).get("code"))
+        walker = self._walker(with_variables=False)
+        root = walker.root(operation) if walker is not None else None
+        if walker is None or root is None:
+            return
+        code = str((refused.extensions or {}).get("code"))
         for field in walker.fields(operation.selection_set, root):
-            action = _MUTATION_ACTIONS.get(field.name)
+            action = MUTATION_ACTIONS.get(field.name)
             if action is None:
                 continue
             args = walker.arguments(field) or {}
             raw = args.get("ids") if "ids" in args else [args.get("id")]
-            for value in raw if isinstance(raw, list) else [None]:
-                execution_id = None if value is None else str(value)
-                context.audit_action(action, execution_id, _instance(execution_id), code, 0.0)
+            given = raw if isinstance(raw, list) else [None]
+            ids = [None if value is None else str(value) for value in given]
+            context.gateway.refused(action, [target(i) for i in ids], code)
 
 
-def _instance(execution_id: str | None) -> str | None:
-    if execution_id is None:
-        return None
-    try:
-        return ids.execution_key(execution_id).instance
-    except ids.InvalidID:
-        return None
-
-
-class _Shape:
-    """Depth, aliases, introspection and ``first``, in one walk."""
-
-    def __init__(self, walker: Walker, limits: QueryLimits, max_first: int) -> None:
-        self.walker = walker
-        self.limits = limits
-        self.max_first = max_first
-        self.aliases = 0
-        self.visits = 0
-
-    def walk(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent: GraphQLNamedType,
-        depth: int,
-        *,
-        inside_introspection: bool,
-    ) -> None:
-        limits = self.limits
-        for field in self.walker.fields(selection_set, parent):
-            self.visits += 1
-            if self.visits > MAX_FIELD_VISITS:
-                raise Refused(
-                    f"this operation selects more than {MAX_FIELD_VISITS} fields",
-                    "QUERY_TOO_COMPLEX",
-                    rule="fields",
-                    limit=MAX_FIELD_VISITS,
-                )
-            if field.node.alias is not None:
-                self.aliases += 1
-                if self.aliases > limits.max_aliases:
-                    raise Refused(
-                        f"this operation uses more than {limits.max_aliases} aliases",
-                        "QUERY_TOO_COMPLEX",
-                        rule="max_aliases",
-                        limit=limits.max_aliases,
-                    )
-            introspection = inside_introspection or field.name in INTROSPECTION_ROOTS
-            if field.name in INTROSPECTION_ROOTS and not limits.introspection:
-                raise Refused("introspection is disabled on this gateway", "INTROSPECTION_DISABLED")
-            if depth > limits.max_depth and not introspection:
-                raise Refused(
-                    f"this operation nests fields deeper than {limits.max_depth} levels",
-                    "QUERY_TOO_COMPLEX",
-                    rule="max_depth",
-                    limit=limits.max_depth,
-                )
-            self._check_first(field)
-            child = field.child_type
-            if field.node.selection_set is not None and child is not None:
-                self.walk(
-                    field.node.selection_set, child, depth + 1, inside_introspection=introspection
-                )
-
-    def _check_first(self, field: Selected) -> None:
-        if field.definition is None or "first" not in field.definition.args:
-            return
-        args = self.walker.arguments(field)
-        first = None if args is None else args.get("first")
-        if isinstance(first, int) and not isinstance(first, bool):
-            top = self.max_first
-            if first < 1 or first > top:
-                raise Refused(f"'first' must be between 1 and {top}, got {first}", "BAD_USER_INPUT")
+def limit_extensions(
+    limits: LimitSettings, server: ServerSettings, *, operations: int
+) -> list[Callable[[], SchemaExtension]]:
+    """The schema's limit extensions, configured from the settings (rules built once); the
+    passes of at most ``operations`` operations are remembered (``api/passes.py``)."""
+    rules = validation_rules(limits, server)
+    passed = PassedOperations(operations)
+    return [
+        lambda: TokenLimit(max_token_count=limits.max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: OperationLimits(max_backend_calls=limits.max_backend_calls, passed=passed),
+    ]

@@ -5,13 +5,14 @@ the loader's copy of the execution is dropped, so the payload shows the state af
 
 The client's scope is enforced by the gateway (``Gateway.perform``): an action the client was
 not granted answers ``FORBIDDEN`` and no backend is asked anything, not even for the payload.
-Every attempt, whatever its outcome, leaves one line in the audit trail.
+Every attempt, whatever its outcome, leaves one line in the audit trail, written by the
+service: ``Gateway.perform`` for the attempts it runs, ``Gateway.refused`` for those refused
+here (too many ids at once).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import strawberry
 
@@ -21,8 +22,7 @@ from execgate.api.types import ExecutionNode
 from execgate.domain.access import Action
 from execgate.domain.errors import ExecgateError, InvalidArgument
 from execgate.domain.models import Execution
-from execgate.service import actions
-from execgate.service.actions import ActionErrorCode, ActionOutcome
+from execgate.service.actions import ActionErrorCode, ActionOutcome, ActionTarget
 
 ExecutionActionErrorCode = strawberry.enum(
     ActionErrorCode, name="ExecutionActionErrorCode", description="Why an action was refused."
@@ -56,48 +56,27 @@ class DeleteExecutionPayload:
     errors: list[ExecutionActionError]
 
 
-def _code(outcome: ActionOutcome | None) -> str:
-    if outcome is None:
-        return "INTERNAL_SERVER_ERROR"
-    return "OK" if outcome.error is None else outcome.error.code.value
-
-
-async def _attempt(info: Info, raw_id: str, action: Action, force: bool) -> ActionOutcome:
+def target(raw_id: str | None) -> ActionTarget:
+    """The execution a client named, by its global ID (``None``: an ID that was not given)."""
+    if raw_id is None:
+        return ActionTarget(None, None, "no execution ID was given")
     try:
-        key = ids.execution_key(raw_id)
+        return ActionTarget(raw_id, ids.execution_key(raw_id))
     except ids.InvalidID as exc:
-        return ActionOutcome(None, actions.ActionError(ActionErrorCode.INVALID_ID, exc.message))
-    loaders = info.context.loaders
-    outcome = await info.context.gateway.perform(action, key, loaders.execution_detail, force=force)
-    loaders.forget(key)
-    if outcome.retry is not None:
-        loaders.forget(outcome.retry.key)
-    return outcome
+        return ActionTarget(raw_id, None, exc.message)
 
 
 async def _run(info: Info, raw_id: str, action: Action, force: bool = False) -> ActionOutcome:
-    """One action on one execution, through the client's scoped gateway; always audited."""
-    started = time.perf_counter()
-    outcome: ActionOutcome | None = None
-    try:
-        outcome = await _attempt(info, raw_id, action, force)
-        return outcome
-    finally:
-        instance = outcome.key.instance if outcome and outcome.key else _instance_of(raw_id)
-        info.context.audit_action(
-            action.value,
-            raw_id,
-            instance,
-            _code(outcome),
-            (time.perf_counter() - started) * 1000,
-        )
-
-
-def _instance_of(raw_id: str) -> str | None:
-    try:
-        return ids.execution_key(raw_id).instance
-    except ids.InvalidID:
-        return None
+    """One action on one execution, through the client's scoped gateway (which audits it)."""
+    loaders = info.context.loaders
+    outcome = await info.context.gateway.perform(
+        action, target(raw_id), loaders.execution_detail, force=force
+    )
+    if outcome.key is not None:
+        loaders.forget(outcome.key)
+    if outcome.retry is not None:
+        loaders.forget(outcome.retry.key)
+    return outcome
 
 
 def _errors(outcome: ActionOutcome) -> list[ExecutionActionError]:
@@ -135,10 +114,8 @@ async def _delete(info: Info, raw_id: str) -> DeleteExecutionPayload:
 
 def _check_bulk(info: Info, raw_ids: list[strawberry.ID], action: Action) -> None:
     if len(raw_ids) > MAX_BULK:
-        for raw in raw_ids:
-            info.context.audit_action(
-                action.value, str(raw), _instance_of(str(raw)), "BAD_USER_INPUT", 0.0
-            )
+        targets = [target(str(raw)) for raw in raw_ids]
+        info.context.gateway.refused(action, targets, "BAD_USER_INPUT")
         raise InvalidArgument(f"at most {MAX_BULK} ids per call")
 
 

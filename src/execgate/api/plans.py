@@ -3,16 +3,17 @@
 A *field plan* says how the executor (``api/execution.py``) may complete one field of one
 object type inline:
 
-- ``LEAF``: a field of scalar or enum type that only reads an attribute (``api/resolvers.py``'s
-  plain fields), the ``id`` of a Relay node, or a resolver field naming the attribute that holds
-  its known answer. Plan: ``(read, coerce, none_goes_to_core)``;
-- ``OBJECT``: a field whose type is an object type, or a list of one, read the same two ways.
-  Plan: ``(read, known, non_null, is_list, items_non_null, object type)``. Only object types
-  whose ``is_type_of`` needs no resolve info qualify (none, or strawberry's own ``isinstance``
-  check), since a nested object is completed without one.
+- ``LeafPlan``: a field of scalar or enum type that only reads an attribute (a strawberry field
+  without a resolver, arguments, permission classes or field extensions), the ``id`` of a Relay
+  node, or a resolver field naming the attribute that holds its known answer;
+- ``ObjectPlan``: a field whose type is an object type, or a list of one, read the same two
+  ways. Only object types whose ``is_type_of`` needs no resolve info qualify (none, or
+  strawberry's own ``isinstance`` check), since a nested object is completed without one.
 
-``None`` read from a *known* attribute means "not known": the field goes to its resolver through
-graphql-core. Every other case the plan cannot answer exactly goes there too.
+A resolver field names its known answer in its metadata under ``KNOWN_VALUE``: an attribute
+whose non-``None`` value is what the resolver would answer. ``None`` read from it means "not
+known": the field goes to its resolver through graphql-core. Every other case a plan cannot
+answer exactly goes there too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import EnumMeta
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLEnumType,
@@ -37,29 +38,86 @@ from strawberry import relay
 from strawberry.relay.utils import to_base64
 from strawberry.schema.types import base_scalars
 
-from execgate.api.resolvers import known_value_fields, plain_fields
+KNOWN_VALUE = "execgate.known_value"
+"""Field metadata key: the attribute whose non-``None`` value is what the resolver answers."""
 
-LEAF = 0
-OBJECT = 1
-TYPENAME = 2
-
-LeafPlan = tuple[Callable[[Any], Any], Callable[[Any], Any], bool]
-"""How to complete one leaf field: read the attribute, coerce it (the type's own
-``coerce_output_value``, or a lookup that answers the same), and whether ``None`` must go to
-graphql-core's path (a non-null field, or a resolver field whose known answer is missing)."""
-
-ObjectPlan = tuple[Callable[[Any], Any], bool, bool, bool, bool, GraphQLObjectType]
-"""How to read an object field: (read, known, non_null, is_list, items_non_null, type)."""
-
-FieldPlan = tuple[int, Any]
-"""``(LEAF, LeafPlan)`` or ``(OBJECT, ObjectPlan)``."""
+MOMENTS = 4096
+"""``DateTime`` serialisations remembered per schema, unless ``field_plans`` is told otherwise."""
 
 
-def field_plans(schema: GraphQLSchema) -> dict[str, dict[str, FieldPlan]]:
-    """Type name → field name → plan, for every field the executor may complete inline."""
-    plans: dict[str, dict[str, FieldPlan]] = {}
-    for type_name, id_plan in _node_ids(schema):
-        plans.setdefault(type_name, {})["id"] = (LEAF, id_plan)
+class LeafPlan(NamedTuple):
+    """How to complete one leaf field."""
+
+    read: Callable[[Any], Any]
+    """Reads the value from the parent object."""
+    coerce: Callable[[Any], Any]
+    """The type's own ``coerce_output_value``, or a lookup that answers the same."""
+    none_to_core: bool
+    """Whether ``None`` must go to graphql-core's path (a non-null field, or a resolver field
+    whose known answer is missing)."""
+
+
+class ObjectPlan(NamedTuple):
+    """How to read one object field (or list of objects)."""
+
+    read: Callable[[Any], Any]
+    known: bool
+    """Read from a resolver field's known answer: ``None`` means "ask the resolver"."""
+    non_null: bool
+    is_list: bool
+    items_non_null: bool
+    object_type: GraphQLObjectType
+
+
+FieldPlan = LeafPlan | ObjectPlan
+SchemaPlans = dict[str, dict[str, FieldPlan]]
+"""Type name → field name → plan."""
+
+
+def _bare_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, Any]]:
+    """(type, field name, graphql field, strawberry field) of every object-type field with no
+    arguments, no permission classes and no field extensions: the fields a plan may cover."""
+    for name, graphql_type in schema.type_map.items():
+        if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for field_name, graphql_field in graphql_type.fields.items():
+            definition = (graphql_field.extensions or {}).get("strawberry-definition")
+            if (
+                definition is None
+                or definition.extensions
+                or definition.permission_classes
+                or graphql_field.args
+            ):
+                continue
+            yield graphql_type, field_name, graphql_field, definition
+
+
+def known_value_fields(
+    schema: GraphQLSchema,
+) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
+    """(type, field name, field, attribute) of every argument-less resolver field that names
+    the attribute holding its known answer (``KNOWN_VALUE`` in its metadata)."""
+    for graphql_type, field_name, graphql_field, definition in _bare_fields(schema):
+        attribute = (definition.metadata or {}).get(KNOWN_VALUE)
+        if attribute is not None and definition.base_resolver is not None:
+            yield graphql_type, field_name, graphql_field, attribute
+
+
+def plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLObjectType, str, Any, str]]:
+    """(type, field name, field, python attribute) of every field that only reads an attribute."""
+    for graphql_type, field_name, graphql_field, definition in _bare_fields(schema):
+        if definition.base_resolver is None:
+            yield graphql_type, field_name, graphql_field, definition.python_name
+
+
+def field_plans(schema: GraphQLSchema, *, moments: int = MOMENTS) -> SchemaPlans:
+    """Type name → field name → plan, for every field the executor may complete inline.
+
+    ``moments`` bounds the ``DateTime`` serialisations remembered (see ``_coercer``).
+    """
+    plans: SchemaPlans = {}
+    for type_name, id_plan in _node_ids(schema, moments):
+        plans.setdefault(type_name, {})["id"] = id_plan
     fields = [
         (graphql_type, field_name, graphql_field, attrgetter(name), False)
         for graphql_type, field_name, graphql_field, name in plain_fields(schema)
@@ -68,17 +126,19 @@ def field_plans(schema: GraphQLSchema) -> dict[str, dict[str, FieldPlan]]:
         for graphql_type, field_name, graphql_field, name in known_value_fields(schema)
     ]
     for graphql_type, field_name, graphql_field, read, known in fields:
-        plan = _field_plan(graphql_field.type, read, known=known)
+        plan = _field_plan(graphql_field.type, read, known=known, moments=moments)
         if plan is not None:
             plans.setdefault(graphql_type.name, {})[field_name] = plan
     return plans
 
 
-def _field_plan(field_type: Any, read: Callable[[Any], Any], *, known: bool) -> FieldPlan | None:
+def _field_plan(
+    field_type: Any, read: Callable[[Any], Any], *, known: bool, moments: int
+) -> FieldPlan | None:
     non_null = isinstance(field_type, GraphQLNonNull)
     inner = field_type.of_type if non_null else field_type
     if is_leaf_type(inner):
-        return LEAF, (read, _coercer(inner), non_null or known)
+        return LeafPlan(read, _coercer(inner, moments), non_null or known)
     is_list = isinstance(inner, GraphQLList)
     items_non_null = False
     if is_list:
@@ -88,7 +148,7 @@ def _field_plan(field_type: Any, read: Callable[[Any], Any], *, known: bool) -> 
             inner = inner.of_type
     if not isinstance(inner, GraphQLObjectType) or not _is_type_of_needs_no_info(inner):
         return None
-    return OBJECT, (read, known, non_null, is_list, items_non_null, inner)
+    return ObjectPlan(read, known, non_null, is_list, items_non_null, inner)
 
 
 def _is_type_of_needs_no_info(object_type: GraphQLObjectType) -> bool:
@@ -99,7 +159,7 @@ def _is_type_of_needs_no_info(object_type: GraphQLObjectType) -> bool:
     return getattr(definition, "is_type_of", None) is None
 
 
-def _node_ids(schema: GraphQLSchema) -> Iterator[tuple[str, LeafPlan]]:
+def _node_ids(schema: GraphQLSchema, moments: int) -> Iterator[tuple[str, LeafPlan]]:
     """(type name, plan) of the ``id`` of every Relay node type that keeps strawberry's own way
     of making it (``resolve_id`` and ``resolve_typename`` not overridden): the global ID is the
     base64 of ``TypeName:<NodeID attribute>``, so it can be built without a resolve info."""
@@ -123,8 +183,8 @@ def _node_ids(schema: GraphQLSchema) -> Iterator[tuple[str, LeafPlan]]:
         ):
             continue
         id_type = id_field.type.of_type
-        plan = (_global_id(origin, name, origin.resolve_id_attr()), _coercer(id_type), True)
-        yield name, plan
+        read = _global_id(origin, name, origin.resolve_id_attr())
+        yield name, LeafPlan(read, _coercer(id_type, moments), True)
 
 
 def _global_id(origin: type, type_name: str, id_attr: str) -> Callable[[Any], str]:
@@ -141,7 +201,7 @@ def _global_id(origin: type, type_name: str, id_attr: str) -> Callable[[Any], st
     return global_id
 
 
-def _coercer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
+def _coercer(leaf: GraphQLLeafType, moments: int) -> Callable[[Any], Any]:
     """The leaf's ``coerce_output_value``; for a strawberry enum, a dict lookup in front of it.
 
     Strawberry's enum finds a member's name by comparing it with every value in turn; the
@@ -150,7 +210,7 @@ def _coercer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
     """
     coerce = leaf.coerce_output_value
     if coerce is base_scalars.isoformat:
-        return _remembered_isoformat(coerce)
+        return _remembered_isoformat(coerce, moments)
     members = getattr(leaf, "wrapped_cls", None)
     if not isinstance(leaf, GraphQLEnumType) or not isinstance(members, EnumMeta):
         return coerce
@@ -169,15 +229,16 @@ def _coercer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
     return coerce_member
 
 
-def _remembered_isoformat(isoformat: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Strawberry's ``DateTime`` serialisation (``isoformat``), remembered per moment and offset.
+def _remembered_isoformat(isoformat: Callable[[Any], Any], size: int) -> Callable[[Any], Any]:
+    """Strawberry's ``DateTime`` serialisation (``isoformat``), remembered per moment and offset
+    (at most ``size`` of them, least recently used first out).
 
     An aware ``datetime.isoformat`` takes over a microsecond, and a polled page serialises the
     same moments again and again. Two datetimes that are equal and have the same UTC offset
     have the same fields, so the same ``isoformat``; anything else is serialised as it is.
     """
 
-    @lru_cache(maxsize=4096)
+    @lru_cache(maxsize=size)
     def formatted(moment: datetime, offset: timedelta | None) -> Any:
         return isoformat(moment)
 

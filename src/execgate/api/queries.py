@@ -8,9 +8,17 @@ import strawberry
 from strawberry import relay
 
 from execgate.api import ids
-from execgate.api.connections import ExecutionConnection, ExecutionFilter, resolve_executions
 from execgate.api.context import Info
-from execgate.api.types import NODE_CLASSES, ExecutionNode, InstanceNode, WorkflowNode
+from execgate.api.types import (
+    NODE_CLASSES,
+    ExecutionConnection,
+    ExecutionFilter,
+    ExecutionNode,
+    InstanceNode,
+    WorkflowNode,
+    resolve_executions,
+)
+from execgate.domain.errors import InvalidArgument
 
 MAX_NODES = 100
 
@@ -43,8 +51,6 @@ class Query:
     @strawberry.field(description="Fetch several objects by global ID, in order (at most 100).")
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[relay.Node | None]:
         if len(ids) > MAX_NODES:
-            from execgate.domain.errors import InvalidArgument
-
             raise InvalidArgument(f"at most {MAX_NODES} ids per call")
         return await _resolve_many(info, ids)
 
@@ -61,7 +67,9 @@ class Query:
     async def execution(self, info: Info, id: strawberry.ID) -> ExecutionNode | None:
         key = ids.execution_key(str(id))
         found = await info.context.loaders.execution_detail(key)
-        return None if found is None else ExecutionNode.from_domain(found)
+        if found is None:
+            return None
+        return ExecutionNode.from_domain(found, node_runs=info.context.node_runs)
 
     @strawberry.field(description="One workflow by its global ID; null if it does not exist.")
     async def workflow(self, info: Info, id: strawberry.ID) -> WorkflowNode | None:

@@ -1,60 +1,106 @@
-"""Assembles the schema (and nothing else)."""
+"""Assembles one schema from the settings (``create_app`` builds one per app).
+
+Extensions, in order: ``ErrorCodes`` (first, so it codes the errors of everything after it),
+strawberry's parser and validation caches, then the limits (``api/limits.py``: strawberry's
+stock limiters and the cost estimate). With ``[server] fast_executor`` on, the schema runs
+``InlineExecutor`` (``api/execution.py``) when ``api/compat.py`` finds the installed strawberry
+and graphql-core to be the ones it was written against; otherwise strawberry's own executor,
+with one log line saying what differed.
+
+``[cache] operations`` bounds every memory the schema keeps: parsed and validated documents,
+operations that passed the cost walk, the executor's shared row plans, converted node runs
+(that many executions) and remembered ``DateTime`` serialisations (``MOMENTS_PER_OPERATION``
+times as many).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
+from execgate.api import compat
+from execgate.api.context import NodeRunsMemo
 from execgate.api.errors import ErrorCodes
 from execgate.api.execution import executor_for
-from execgate.api.limits import PassedOperations, QueryLimitsExtension
+from execgate.api.limits import TokenLimit, limit_extensions
 from execgate.api.mutations import Mutation
 from execgate.api.queries import Query
-from execgate.api.resolvers import call_resolvers_directly, read_attributes_directly
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
+from execgate.config.settings import CacheSettings, LimitSettings, ServerSettings
 from execgate.domain.errors import ExecgateError
 
 log = logging.getLogger("execgate.api")
 
+MOMENTS_PER_OPERATION = 16
+"""``DateTime`` serialisations remembered per ``[cache] operations``."""
+
 
 class ExecgateSchema(strawberry.Schema):
+    """The gateway's schema, with what it was built from."""
+
+    limits: LimitSettings
+    node_runs: NodeRunsMemo
+    fast: bool
+    """Whether it runs ``InlineExecutor``."""
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
+            TokenLimit.code(error, self.limits.max_tokens)
             if error.original_error is not None and not isinstance(
                 error.original_error, ExecgateError | GraphQLError
             ):
                 log.error("unexpected error", exc_info=error.original_error)
 
 
-def build_schema(**kwargs: Any) -> strawberry.Schema:
-    passed = PassedOperations(256)
-    # ErrorCodes comes first so that it codes the errors of everything after it; the limits run
-    # after validation, before any resolver (see api.limits).
+def build_schema(
+    limits: LimitSettings | None = None,
+    server: ServerSettings | None = None,
+    cache: CacheSettings | None = None,
+    *,
+    extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
+) -> ExecgateSchema:
+    """The schema for these settings (defaults where omitted); ``extensions`` run after the
+    gateway's own (a tracing extension, say)."""
+    limits = limits or LimitSettings()
+    server = server or ServerSettings()
+    cache = cache or CacheSettings()
+    operations = cache.operations
     built = ExecgateSchema(
         query=Query,
         mutation=Mutation,
         types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
         extensions=[
             ErrorCodes,
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            lambda: QueryLimitsExtension(passed=passed),
+            lambda: ParserCache(maxsize=operations),
+            lambda: ValidationCache(maxsize=operations),
+            *limit_extensions(limits, server, operations=operations),
+            *extensions,
         ],
-        **kwargs,
     )
-    read_attributes_directly(built)
-    call_resolvers_directly(built)
-    executor = executor_for(built._schema)
-    if executor is not None:
-        built.execution_context_class = executor
+    built.limits = limits
+    built.node_runs = NodeRunsMemo(operations)
+    built.fast = False
+    if server.fast_executor:
+        differences = compat.check()
+        if differences:
+            log.warning(
+                "fast executor off, strawberry's own runs instead: %s", "; ".join(differences)
+            )
+        else:
+            built.execution_context_class = executor_for(
+                built._schema, operations=operations, moments=operations * MOMENTS_PER_OPERATION
+            )
+            built.fast = True
     return built
 
 
-schema = build_schema()
+def export_schema() -> str:
+    """The SDL of the schema (the same whatever the settings)."""
+    return build_schema(server=ServerSettings(fast_executor=False)).as_str()

@@ -1,4 +1,9 @@
-"""Strawberry types: Instance, Workflow, Execution, NodeExecution, built from domain objects.
+"""Strawberry types: the nodes (Instance, Workflow, Execution, NodeExecution) and the executions
+connection, built from domain objects.
+
+The schema's types refer to each other in a cycle (an instance's executions, an execution's
+instance), so they live in this one module; what a page reads before they are built is in
+``api/connections.py``.
 
 Scalar fields are plain attributes copied once in ``from_domain`` (cheap to resolve); fields that
 may need a backend read (nodes, data, workflow names, retry links) go through the loaders.
@@ -8,22 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
 from execgate.api import ids
-from execgate.api.context import Info
-from execgate.api.resolvers import KNOWN_VALUE
+from execgate.api.connections import (
+    BackwardPaginationUnsupported,
+    read_details,
+    to_filter,
+    wants_detail,
+)
+from execgate.api.context import Info, NodeRunsMemo, PartialError
+from execgate.api.plans import KNOWN_VALUE
 from execgate.domain import models
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
-from execgate.lru import LRU
+from execgate.service.feed import FeedEdge, FeedPage
+from execgate.service.gateway import FeedFilter
 
-if TYPE_CHECKING:
-    from execgate.api.connections import ExecutionConnection, ExecutionFilter
-
+T = TypeVar("T")
 ExecutionStatus = strawberry.enum(
     models.ExecutionStatus, name="ExecutionStatus", description="Normalised execution status."
 )
@@ -35,8 +45,14 @@ InstanceCapability = strawberry.enum(
     models.Capability, name="InstanceCapability", description="What an instance's API can do."
 )
 
-_Connection = Annotated["ExecutionConnection", strawberry.lazy("execgate.api.connections")]
-_Filter = Annotated["ExecutionFilter", strawberry.lazy("execgate.api.connections")]
+
+@strawberry.input(description="Narrows the executions feed; every field is optional.")
+class ExecutionFilter:
+    instances: list[str] | None = strawberry.UNSET
+    workflow_id: strawberry.ID | None = strawberry.UNSET
+    status: list[ExecutionStatus] | None = strawberry.UNSET  # type: ignore[valid-type]
+    started_after: datetime | None = strawberry.UNSET
+    started_before: datetime | None = strawberry.UNSET
 
 
 @strawberry.type(name="Instance", description="One configured workflow-automation instance.")
@@ -47,8 +63,7 @@ class InstanceNode(relay.Node):
 
     @strawberry.field(description="What this instance's API supports.")
     def capabilities(self, info: Info) -> list[InstanceCapability]:  # type: ignore[valid-type]
-        backend = info.context.gateway.backend(self.name)
-        return sorted(backend.capabilities(), key=lambda c: c.value)
+        return sorted(info.context.gateway.capabilities(self.name), key=lambda c: c.value)
 
     @strawberry.field(description="This instance's executions, newest first.")
     async def executions(
@@ -56,10 +71,8 @@ class InstanceNode(relay.Node):
         info: Info,
         first: int | None = strawberry.UNSET,
         after: str | None = strawberry.UNSET,
-        filter: _Filter | None = strawberry.UNSET,
-    ) -> _Connection:
-        from execgate.api.connections import resolve_executions
-
+        filter: ExecutionFilter | None = strawberry.UNSET,
+    ) -> ExecutionConnection:
         return await resolve_executions(info, first, after, filter, instance=self.name)
 
     @classmethod
@@ -112,10 +125,8 @@ class WorkflowNode(relay.Node):
         info: Info,
         first: int | None = strawberry.UNSET,
         after: str | None = strawberry.UNSET,
-        filter: _Filter | None = strawberry.UNSET,
-    ) -> _Connection:
-        from execgate.api.connections import resolve_executions
-
+        filter: ExecutionFilter | None = strawberry.UNSET,
+    ) -> ExecutionConnection:
         workflow = WorkflowKey(self.instance_name, self.native_id)
         return await resolve_executions(info, first, after, filter, workflow=workflow)
 
@@ -217,8 +228,10 @@ class ExecutionNode(relay.Node):
 
     known_instance: strawberry.Private[InstanceNode | None] = None
     """The instance, when whoever built this execution had it at hand (a page does)."""
+    node_runs: strawberry.Private[NodeRunsMemo | None] = None
+    """Where its node runs, once converted, are remembered (``Context.node_runs``)."""
 
-    # The executor reads ``known_*`` (see api/resolvers.py's KNOWN_VALUE) instead of calling
+    # The executor reads ``known_*`` (see api/plans.py's KNOWN_VALUE) instead of calling
     # the resolver when the answer is not None, so a page completes without a resolver call.
 
     @strawberry.field(metadata={KNOWN_VALUE: "known_instance"})
@@ -264,14 +277,17 @@ class ExecutionNode(relay.Node):
         """The node runs when the execution is at hand in full; ``None`` when they need a read
         (or the read ahead failed, which the resolver raises)."""
         source = self.obj if self.obj.node_executions is not None else self.detail
-        return _node_executions(source) if isinstance(source, models.Execution) else None
+        return self._node_runs(source) if isinstance(source, models.Execution) else None
+
+    def _node_runs(self, execution: models.Execution) -> list[NodeExecutionNode]:
+        return node_executions(execution, self.node_runs)
 
     @strawberry.field(
         description="Every node run, in execution order.",
         metadata={KNOWN_VALUE: "known_node_executions"},
     )
     def node_executions(self, info: Info) -> list[NodeExecutionNode]:
-        return self._from_detail(info, _node_executions)  # type: ignore[no-any-return]
+        return self._from_detail(info, self._node_runs)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The execution this one retried.")
     async def retry_of(self, info: Info) -> ExecutionNode | None:
@@ -316,6 +332,7 @@ class ExecutionNode(relay.Node):
         execution: models.Execution,
         detail: models.Execution | Exception | None = None,
         instance: InstanceNode | None = None,
+        node_runs: NodeRunsMemo | None = None,
     ) -> ExecutionNode:
         return cls(
             key=execution.key.encode(),
@@ -333,6 +350,7 @@ class ExecutionNode(relay.Node):
             obj=execution,
             detail=detail,
             known_instance=instance,
+            node_runs=node_runs,
         )
 
     @classmethod
@@ -341,7 +359,8 @@ class ExecutionNode(relay.Node):
     ) -> list[ExecutionNode | None]:
         keys = [ExecutionKey.decode(raw) for raw in node_ids]
         found = await info.context.loaders.executions(keys)
-        return [None if e is None else cls.from_domain(e) for e in found]
+        runs = info.context.node_runs
+        return [None if e is None else cls.from_domain(e, node_runs=runs) for e in found]
 
 
 def _input_data(execution: models.Execution) -> Any:
@@ -352,38 +371,15 @@ def _output_data(execution: models.Execution) -> Any:
     return execution.output_data
 
 
-class NodeRunsMemo:
-    """The API node runs of recently read executions, converted once rather than per request.
-
-    A finished execution's node runs come back as the same tuple on every poll (the execution
-    cache holds it), so its conversion is kept, keyed by the tuple's identity: the tuple is
-    kept with its entry, so that identity cannot be reused meanwhile. Bounded, least recently
-    used first out. The node objects are shared between requests; nothing changes them.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._runs: LRU[int, tuple[tuple[models.NodeExecution, ...], list[Any]]] = LRU(size)
-
-    def __len__(self) -> int:
-        return len(self._runs)
-
-    def of(self, runs: tuple[models.NodeExecution, ...]) -> list[NodeExecutionNode]:
-        entry = self._runs.get(id(runs))
-        if entry is not None and entry[0] is runs:
-            return list(entry[1])
-        converted = [NodeExecutionNode.from_domain(n) for n in runs]
-        self._runs.put(id(runs), (runs, converted))
-        return list(converted)
-
-
-NODE_RUNS = NodeRunsMemo(256)
-"""Enough for the pages a dashboard polls (W4 is 100 executions); each entry keeps its
-execution's node data alive, so it stays small."""
-
-
-def _node_executions(execution: models.Execution) -> list[NodeExecutionNode]:
+def node_executions(
+    execution: models.Execution, memo: NodeRunsMemo | None = None
+) -> list[NodeExecutionNode]:
+    """An execution's node runs as API objects (converted once per execution with ``memo``)."""
     runs = execution.node_executions
-    return NODE_RUNS.of(runs) if runs else []
+    if not runs:
+        return []
+    convert = NodeExecutionNode.from_domain
+    return [convert(n) for n in runs] if memo is None else memo.of(runs, convert)
 
 
 async def _linked(info: Info, instance: str, native_id: str | None) -> ExecutionNode | None:
@@ -398,6 +394,142 @@ def _instance(info: Info, name: str) -> InstanceNode:
     if instance is None:
         raise ids.InvalidID(f"no instance named {name!r}")
     return InstanceNode.from_domain(instance)
+
+
+@strawberry.type(description="An instance left out of this page because it failed to answer.")
+class SkippedInstance:
+    instance: str
+    code: str
+    message: str
+
+
+@strawberry.type
+class ExecutionEdge:
+    node: ExecutionNode
+    feed_edge: strawberry.Private[FeedEdge]
+    page: strawberry.Private[FeedPage]
+
+    @property
+    def known_cursor(self) -> str:
+        return self.page.cursor(self.feed_edge.state)
+
+    @strawberry.field(metadata={KNOWN_VALUE: "known_cursor"})
+    def cursor(self) -> str:
+        return self.known_cursor
+
+
+@strawberry.type
+class ExecutionConnection:
+    edges: list[ExecutionEdge]
+    page_info: relay.PageInfo
+    skipped_instances: list[SkippedInstance] = strawberry.field(
+        description="Instances that failed and are missing from this page; the cursor resumes "
+        "them on the next page."
+    )
+    feed_filter: strawberry.Private[FeedFilter]
+
+    @property
+    def known_nodes(self) -> list[ExecutionNode]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(
+        description="The executions of this page (the edges' nodes).",
+        metadata={KNOWN_VALUE: "known_nodes"},
+    )
+    def nodes(self) -> list[ExecutionNode]:
+        return self.known_nodes
+
+    @strawberry.field(
+        description="Exact number of executions matching the filter across the selected "
+        "instances, or null when an instance does not report totals."
+    )
+    async def total_count(self, info: Info) -> int | None:
+        return await info.context.gateway.count(self.feed_filter)
+
+
+def _given(value: T | None) -> T | None:
+    """An argument the client left out arrives as UNSET: treat it as null."""
+    return None if value is strawberry.UNSET else value
+
+
+def _page_instances(info: Info, names: set[str]) -> dict[str, InstanceNode]:
+    """The page's instances, looked up once each (an unknown one is left to the resolver)."""
+    found = {name: info.context.gateway.instance(name) for name in names}
+    return {name: InstanceNode.from_domain(i) for name, i in found.items() if i is not None}
+
+
+async def resolve_executions(
+    info: Info,
+    first: int | None,
+    after: str | None,
+    raw_filter: ExecutionFilter | None,
+    *,
+    last: int | None = None,
+    before: str | None = None,
+    instance: str | None = None,
+    workflow: WorkflowKey | None = None,
+) -> ExecutionConnection:
+    """One page of the merged feed (``Query.executions``, ``Instance.executions``,
+    ``Workflow.executions``)."""
+    first, last = _given(first), _given(last)
+    after, before = _given(after), _given(before)
+    raw = _given(raw_filter)
+    if last is not None or before is not None:
+        raise BackwardPaginationUnsupported("execgate pages forward only: use 'first' and 'after'")
+    feed_filter = to_filter(
+        instances=_given(raw.instances) if raw else None,
+        workflow_id=str(raw.workflow_id) if raw and raw.workflow_id else None,
+        statuses=_given(raw.status) if raw else None,
+        started_after=_given(raw.started_after) if raw else None,
+        started_before=_given(raw.started_before) if raw else None,
+        instance=instance,
+        workflow=workflow,
+    )
+    context = info.context
+    detail_wanted = wants_detail(info)
+    page = await context.gateway.feed(
+        feed_filter, first=first, after=after, include_nodes=detail_wanted
+    )
+    for skipped in page.skipped:
+        context.partial_errors.append(
+            PartialError(
+                path=tuple(info.path.as_list()),
+                message=skipped.error.message,
+                code=skipped.error.code,
+                instance=skipped.instance,
+            )
+        )
+    for edge in page.edges:
+        context.loaders.prime(edge.node)
+    details = await read_details(info, page) if detail_wanted else {}
+    instances = _page_instances(info, {edge.node.instance for edge in page.edges})
+    runs = context.node_runs
+    edges = [
+        ExecutionEdge(
+            node=ExecutionNode.from_domain(
+                edge.node, details.get(edge.node.key), instances.get(edge.node.instance), runs
+            ),
+            feed_edge=edge,
+            page=page,
+        )
+        for edge in page.edges
+    ]
+    start = page.cursor(page.edges[0].state) if page.edges else None
+    end = page.cursor(page.end_state) if page.edges else None
+    return ExecutionConnection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=start,
+            end_cursor=end,
+        ),
+        skipped_instances=[
+            SkippedInstance(instance=s.instance, code=s.error.code, message=s.error.message)
+            for s in page.skipped
+        ],
+        feed_filter=feed_filter,
+    )
 
 
 NODE_CLASSES: dict[str, Any] = {

@@ -2,7 +2,8 @@
 
 Fragments (inline and named) are flattened into the fields they hold, each paired with the
 type it is selected on; ``@skip``/``@include`` are honoured when their condition is known. Used
-by the query limits and the cost estimate, which run before any resolver.
+by the cost estimate (which also checks every ``first``) and by the audit of refused mutations,
+before any resolver runs.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ from graphql.execution.values import (
 )
 from graphql.type import GraphQLIncludeDirective
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
-
-INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +110,8 @@ class Walker:
         """The field's coerced arguments, or ``None`` when they cannot be known."""
         if selected.definition is None:
             return None
+        if not selected.definition.args:
+            return {}
         try:
             return get_argument_values(selected.definition, selected.node, self.variables)
         except (GraphQLError, TypeError, ValueError):
@@ -130,6 +131,8 @@ class Walker:
         return None
 
     def _included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode | Any) -> bool:
+        if not node.directives:
+            return True
         try:
             skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
             if skip is not None and skip.get("if") is True:

@@ -37,6 +37,7 @@ from execgate.domain.keys import WorkflowKey, as_number
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     Page,
@@ -63,6 +64,16 @@ _CAPABILITIES = frozenset(
 MAX_PAGE = 250
 PLAIN = "*"
 RUNNING = "running"
+
+COSTS = CostModel(
+    page_size=MAX_PAGE,
+    streams=len((PLAIN, RUNNING)),
+    stream_per_status=True,
+    undated_reads=UNDATED_READS,
+    workflow_name_reads=1,
+)
+"""Lists carry node data but no workflow names (one read per workflow) and no creation time
+(queued executions are read one by one, at most ``UNDATED_READS`` per page); no totals."""
 
 
 def _page_size(limit: int) -> int:
@@ -155,6 +166,9 @@ class N8nBackend:
     def capabilities(self) -> frozenset[Capability]:
         now = self.clock()
         return _CAPABILITIES - {c for c, until in self._missing_until.items() if until > now}
+
+    def costs(self) -> CostModel:
+        return COSTS
 
     async def _route_missing(
         self, response: Response, capability: Capability, native_id: str

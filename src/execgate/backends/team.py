@@ -44,6 +44,7 @@ from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     ExecutionStatus,
@@ -64,6 +65,23 @@ _CAPABILITIES = frozenset(
         Capability.TOTAL_COUNT,
     }
 )
+
+LOCAL_FILTER_PAGES = 4
+"""List pages allowed for per page wanted when several statuses are filtered here (the API
+takes one): the adapter reads on until the page is full."""
+
+COSTS = CostModel(
+    page_size=MAX_PAGE_SIZE,
+    list_slack=1,
+    local_filter_factor=LOCAL_FILTER_PAGES,
+    undated_reads=1,
+    undated_on_resume=True,
+    detail_reads=1,
+    count_reads=1,
+)
+"""Lists carry workflow names but no node data: one detail read per execution for it; one
+read for a total; pending executions with no time are swept (one page) when a resumed stream
+ends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +141,9 @@ class TeamBackend:
         self.http = http
         self.team_id = team_id
         self._team_path = f"/api/executions/team/{quote(team_id, safe='')}"
+
+    def costs(self) -> CostModel:
+        return COSTS
 
     @staticmethod
     def auth_headers(token: str) -> dict[str, str]:

@@ -7,7 +7,8 @@ from each backend's wire format; the API layer renders them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -213,3 +214,55 @@ class Page:
     calls: int = field(default=1, compare=False)
     unreadable: tuple[Unreadable, ...] = field(default=(), compare=False)
     """Records of this slice that could not be read (left out of ``items``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    """What reading one instance costs, in backend requests, the way its adapter reads it.
+
+    Each adapter states its own (``Backend.costs``), next to the constants it reads with; the
+    query cost estimate prices an operation with them before any request is sent. They are
+    estimates for a safety limit: a cache answers some reads without a request, and unusual
+    data can cost more.
+    """
+
+    page_size: int
+    """Executions one list request returns at most."""
+    list_slack: int = 0
+    """Executions a list reads beyond the ``first + 1`` the feed asks for."""
+    streams: int = 1
+    """List streams read for a page without a status filter."""
+    stream_per_status: bool = False
+    """Whether a status filter is read as one stream per status (else as one stream)."""
+    local_filter_factor: int = 1
+    """List pages read per page wanted when several statuses are filtered by the adapter."""
+    undated_reads: int = 0
+    """Reads per page for executions that have not started (at most one per execution of the
+    page), when such executions can match: no date filter, and ``PENDING`` admitted."""
+    undated_on_resume: bool = False
+    """Whether those reads are only made when a page resumes from a cursor."""
+    detail_reads: int = 0
+    """Reads per listed execution whose node data is asked for."""
+    count_reads: int = 0
+    """Reads for an exact total (``totalCount``)."""
+    workflow_name_reads: int = 0
+    """Reads for the name of a listed execution's workflow."""
+
+    def list_reads(
+        self, first: int, statuses: Collection[str], *, dated: bool, resuming: bool
+    ) -> int:
+        """Requests to read one page of ``first`` (the feed reads ``first + 1``).
+
+        ``statuses``: the status filter's names (empty: every status); ``dated``: whether the
+        page has a date filter; ``resuming``: whether it starts from a cursor.
+        """
+        wanted = first + 1
+        pages = math.ceil((wanted + self.list_slack) / self.page_size)
+        per_status = len(statuses) if self.stream_per_status else 1
+        streams = per_status if statuses else self.streams
+        factor = self.local_filter_factor if len(statuses) > 1 else 1
+        cost = streams * pages * factor
+        undated = not dated and (not statuses or ExecutionStatus.PENDING.value in statuses)
+        if undated and (resuming or not self.undated_on_resume):
+            cost += min(self.undated_reads, wanted)
+        return cost

@@ -1,13 +1,19 @@
-"""The port every backend adapter implements (ports and adapters: the service depends on this)."""
+"""The ports the service depends on (ports and adapters): backends and the audit trail.
+
+``Backend`` is what every backend adapter implements; ``AuditSink`` is where the service writes
+one ``AuditEntry`` per mutation attempt (``security/audit.py`` writes them to a file or stderr).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     Page,
@@ -28,6 +34,10 @@ class Backend(Protocol):
     kind: BackendKind
 
     def capabilities(self) -> frozenset[Capability]: ...
+
+    def costs(self) -> CostModel:
+        """What this instance's reads cost in requests (for the query cost estimate)."""
+        ...
 
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
@@ -66,3 +76,25 @@ class Backend(Protocol):
         ...
 
     async def delete(self, native_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One mutation attempt: who, what, on which execution, how it ended, how long it took.
+
+    ``execution_id`` is the ID as the client gave it (``None`` when it could not be read);
+    ``outcome`` is ``OK`` or the error code. Never a key, a credential or execution data.
+    """
+
+    client: str
+    action: str
+    execution_id: str | None
+    instance: str | None
+    outcome: str
+    latency_ms: float
+
+
+class AuditSink(Protocol):
+    """Where audit entries go (the writer adds the time)."""
+
+    def record(self, entry: AuditEntry) -> None: ...

@@ -1,6 +1,8 @@
 """The audit trail: one JSON line per mutation attempt, to a file or to stderr.
 
-A line holds when (ISO 8601, UTC), who (the client's name, or ``anonymous``), what (the action,
+``AuditLog`` implements the domain's ``AuditSink`` port; the service writes one ``AuditEntry``
+per attempt (``Gateway.perform``, ``Gateway.refused``) and the app wires this log to it. A line
+holds when (ISO 8601, UTC), who (the client's name, or ``anonymous``), what (the action,
 the execution's global ID and its instance), how it ended (``OK`` or the error code) and how
 long it took. It never holds a key, a credential or execution data. The file is opened for
 appending, line-buffered, and created with mode 0600.
@@ -12,43 +14,34 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
+
+from execgate.domain.ports import AuditEntry, AuditSink
+
+__all__ = ["MAX_ID_LENGTH", "AuditEntry", "AuditError", "AuditLog", "AuditSink", "audit_line"]
 
 MAX_ID_LENGTH = 200
 """A client-supplied ID longer than this is cut (it is logged as given, so bound its size)."""
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    client: str
-    action: str
-    execution_id: str | None
-    instance: str | None
-    outcome: str
-    latency_ms: float
-
-    def as_dict(self, moment: datetime) -> dict[str, Any]:
-        execution_id = self.execution_id
-        if execution_id is not None and len(execution_id) > MAX_ID_LENGTH:
-            execution_id = execution_id[:MAX_ID_LENGTH] + "…"
-        return {
-            "timestamp": moment.astimezone(UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "client": self.client,
-            "action": self.action,
-            "execution_id": execution_id,
-            "instance": self.instance,
-            "outcome": self.outcome,
-            "latency_ms": round(self.latency_ms, 1),
-        }
-
-
-class AuditSink(Protocol):
-    def record(self, entry: AuditEntry) -> None: ...
+def audit_line(entry: AuditEntry, moment: datetime) -> dict[str, Any]:
+    """The fields of one audit line, in the documented order."""
+    execution_id = entry.execution_id
+    if execution_id is not None and len(execution_id) > MAX_ID_LENGTH:
+        execution_id = execution_id[:MAX_ID_LENGTH] + "…"
+    return {
+        "timestamp": moment.astimezone(UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "client": entry.client,
+        "action": entry.action,
+        "execution_id": execution_id,
+        "instance": entry.instance,
+        "outcome": entry.outcome,
+        "latency_ms": round(entry.latency_ms, 1),
+    }
 
 
 class AuditError(Exception):
@@ -75,7 +68,8 @@ class AuditLog:
             self._file = os.fdopen(fd, "a", buffering=1, encoding="utf-8")
 
     def record(self, entry: AuditEntry) -> None:
-        line = json.dumps(entry.as_dict(self.clock()), ensure_ascii=False, separators=(",", ":"))
+        fields = audit_line(entry, self.clock())
+        line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
         if self._file is not None:
             self._file.write(line + "\n")
         else:

@@ -4,7 +4,8 @@ Each action checks what it can first (capability, existence, state read through 
 loader), then sends exactly one request: an action is never retried, whatever the error. The
 backend's own refusal still counts, because the state may change between the read and the
 write. Outcomes are values (``ActionOutcome``), not exceptions, so bulk forms report one
-result per id and never stop at the first failure.
+result per id and never stop at the first failure. ``Gateway.perform`` runs them and writes
+one audit entry per attempt.
 """
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ class ActionError:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionTarget:
+    """The execution a client named for an action.
+
+    ``execution_id`` is the ID as the client gave it (what the audit trail records); ``key`` is
+    the execution it names, or ``None`` when it names none, with ``problem`` saying why.
+    """
+
+    execution_id: str | None
+    key: ExecutionKey | None
+    problem: str | None = None
+
+    @property
+    def instance(self) -> str | None:
+        return None if self.key is None else self.key.instance
+
+
+@dataclass(frozen=True, slots=True)
 class ActionOutcome:
     key: ExecutionKey | None
     error: ActionError | None = None
@@ -55,6 +73,11 @@ class ActionOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def code(self) -> str:
+        """``OK`` or the error code, as the audit trail records it."""
+        return "OK" if self.error is None else self.error.code.value
 
 
 CANCELLABLE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING})

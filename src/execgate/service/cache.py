@@ -30,6 +30,7 @@ from execgate.domain.keys import ExecutionKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     Page,
@@ -195,6 +196,9 @@ class CachedBackend:
 
     def capabilities(self) -> frozenset[Capability]:
         return self.inner.capabilities()
+
+    def costs(self) -> CostModel:
+        return self.inner.costs()
 
     def position_after(
         self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]

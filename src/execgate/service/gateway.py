@@ -6,12 +6,17 @@ named in the filter, and leaves rendering to the API layer.
 ``Gateway.scoped(scope)`` is the view one client gets: only the backends of its instances (the
 others answer exactly as if they were not configured) and only its actions. Reads need
 ``Action.READ``; ``perform`` refuses an action the scope lacks before any backend is asked.
+
+Every mutation attempt is written once to the audit trail (the ``AuditSink`` port): by
+``perform``, whatever its outcome, or by ``refused`` for attempts refused before they reached
+it (the operation's limits, too many ids).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -23,17 +28,26 @@ from execgate.domain.errors import (
     NotFound,
     UnknownInstance,
 )
-from execgate.domain.keys import ExecutionKey, WorkflowKey
+from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
+    BackendKind,
+    Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     ExecutionStatus,
     Instance,
     Workflow,
 )
-from execgate.domain.ports import Backend
+from execgate.domain.ports import AuditEntry, AuditSink, Backend
 from execgate.service import actions
-from execgate.service.actions import ActionError, ActionErrorCode, ActionOutcome, Reader
+from execgate.service.actions import (
+    ActionError,
+    ActionErrorCode,
+    ActionOutcome,
+    ActionTarget,
+    Reader,
+)
 from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
 
@@ -64,7 +78,8 @@ _VERBS = {Action.CANCEL: "cancel", Action.RETRY: "retry", Action.DELETE: "delete
 
 
 class Gateway:
-    """All instances behind one facade. ``max_first`` bounds the page size a client may ask."""
+    """All instances behind one facade. ``max_first`` bounds the page size a client may ask;
+    ``audit`` receives one entry per mutation attempt (none are written without it)."""
 
     def __init__(
         self,
@@ -74,6 +89,8 @@ class Gateway:
         scope: Scope | None = None,
         redact: Callable[[str], str] | None = None,
         cursor_secret: bytes = PROCESS_SECRET,
+        audit: AuditSink | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.scope = scope or Scope.full()
         self.cursor_secret = cursor_secret
@@ -82,6 +99,9 @@ class Gateway:
         self.max_first = max_first
         self.redact = redact
         """Cleans messages a backend may have written (skipped instances, refused actions)."""
+        self.audit = audit
+        self.clock = clock
+        """Measures an attempt's latency for the audit trail (seconds)."""
 
     def scoped(self, scope: Scope) -> Gateway:
         """The view of this gateway that ``scope`` allows (never wider than this one)."""
@@ -91,6 +111,8 @@ class Gateway:
             scope=self.scope.narrowed(scope),
             redact=self.redact,
             cursor_secret=self.cursor_secret,
+            audit=self.audit,
+            clock=self.clock,
         )
 
     def _clean_page(self, page: FeedPage) -> FeedPage:
@@ -128,6 +150,18 @@ class Gateway:
             return self.backends[name]
         except KeyError:
             raise NotFound(f"no instance named {name!r}") from None
+
+    def kinds(self) -> dict[str, BackendKind]:
+        """Instance name → kind, for every instance this view sees."""
+        return {name: backend.kind for name, backend in self.backends.items()}
+
+    def capabilities(self, name: str) -> frozenset[Capability]:
+        """What the instance ``name`` can do now (``NotFound`` when this view lacks it)."""
+        return self.backend(name).capabilities()
+
+    def costs(self) -> dict[str, CostModel]:
+        """Instance name → what its reads cost, for every instance this view sees."""
+        return {name: backend.costs() for name, backend in self.backends.items()}
 
     def _selected(self, feed_filter: FeedFilter) -> list[str]:
         names = sorted(self.backends)
@@ -218,17 +252,66 @@ class Gateway:
         return await backend.get_workflows(native_ids)
 
     async def perform(
-        self, action: Action, key: ExecutionKey, read: Reader, *, force: bool = False
+        self, action: Action, target: ActionTarget, read: Reader, *, force: bool = False
     ) -> ActionOutcome:
-        """Cancel, retry or delete one execution, if this scope allows it.
+        """Cancel, retry or delete one execution, if this scope allows it; audited.
 
-        A refused action never reaches a backend: the scope is checked first (``FORBIDDEN``),
-        then whether the instance is visible at all (``NOT_FOUND`` for one outside the scope,
-        exactly as for one that is not configured).
+        A refused action never reaches a backend: an ID that names no execution answers
+        ``INVALID_ID``, then the scope is checked (``FORBIDDEN``), then whether the instance is
+        visible at all (``NOT_FOUND`` for one outside the scope, exactly as for one that is not
+        configured). Whatever happens, one audit entry is written.
         """
         verb = _VERBS.get(action)
         if verb is None:
             raise ValueError(f"{action!r} is not an action on an execution")
+        started = self.clock()
+        outcome: ActionOutcome | None = None
+        try:
+            outcome = await self._perform(action, verb, target, read, force)
+            return outcome
+        finally:
+            key = outcome.key if outcome is not None else None
+            self._record(
+                action,
+                target.execution_id,
+                key.instance if key is not None else target.instance,
+                "INTERNAL_SERVER_ERROR" if outcome is None else outcome.code,
+                (self.clock() - started) * 1000,
+            )
+
+    def refused(self, action: Action, targets: Iterable[ActionTarget], code: str) -> None:
+        """Audit attempts refused before they reached ``perform``, one entry each, with
+        ``code`` as their outcome (the operation's limits, too many ids at once)."""
+        for target in targets:
+            self._record(action, target.execution_id, target.instance, code, 0.0)
+
+    def _record(
+        self,
+        action: Action,
+        execution_id: str | None,
+        instance: str | None,
+        outcome: str,
+        latency_ms: float,
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                AuditEntry(
+                    client=self.scope.client,
+                    action=action.value,
+                    execution_id=execution_id,
+                    instance=instance,
+                    outcome=outcome,
+                    latency_ms=latency_ms,
+                )
+            )
+
+    async def _perform(
+        self, action: Action, verb: str, target: ActionTarget, read: Reader, force: bool
+    ) -> ActionOutcome:
+        key = target.key
+        if key is None:
+            message = target.problem or f"{target.execution_id!r} is not an execution ID"
+            return ActionOutcome(None, ActionError(ActionErrorCode.INVALID_ID, message))
         if not self.scope.allows(action):
             return ActionOutcome(
                 key,

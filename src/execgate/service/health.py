@@ -31,6 +31,7 @@ from execgate.domain.errors import (
 from execgate.domain.models import (
     BackendKind,
     Capability,
+    CostModel,
     Execution,
     ExecutionQuery,
     Page,
@@ -156,6 +157,9 @@ class GuardedBackend:
 
     def capabilities(self) -> frozenset[Capability]:
         return self.inner.capabilities()
+
+    def costs(self) -> CostModel:
+        return self.inner.costs()
 
     def position_after(
         self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
