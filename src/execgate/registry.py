@@ -46,7 +46,6 @@ def open_backend(instance: InstanceSettings, transport: Transport) -> tuple[Back
         connect_timeout=http.connect_timeout_seconds,
         mutation_timeout=http.mutation_timeout_seconds,
         retry_timeout=http.retry_timeout_seconds,
-        max_concurrency=http.max_concurrency,
         read_retries=http.read_retries,
         max_response_bytes=http.max_response_bytes,
     )

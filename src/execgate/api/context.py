@@ -33,6 +33,7 @@ class NodeRunsMemo:
     """
 
     def __init__(self, size: int) -> None:
+        """``size`` 0 remembers nothing (without an execution cache, no tuple comes back)."""
         self._runs: LRU[int, tuple[NodeRuns, list[Any]]] = LRU(size)
 
     def __len__(self) -> int:
@@ -40,6 +41,8 @@ class NodeRunsMemo:
 
     def of(self, runs: NodeRuns, convert: Callable[[NodeExecution], T]) -> list[T]:
         """``runs`` converted by ``convert``, in a list of its own."""
+        if not self._runs.size:
+            return [convert(n) for n in runs]
         entry = self._runs.get(id(runs))
         if entry is not None and entry[0] is runs:
             return list(entry[1])

@@ -85,7 +85,8 @@ def build_schema(
         ],
     )
     built.limits = limits
-    built.node_runs = NodeRunsMemo(operations)
+    # Node runs come back as the same tuple only from the execution cache.
+    built.node_runs = NodeRunsMemo(operations if cache.enabled else 0)
     built.fast = False
     if server.fast_executor:
         differences = compat.check()

@@ -30,6 +30,7 @@ aiohttp's failures become the seam's (``backends.transport``) here, and only her
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import ssl
@@ -209,7 +210,7 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         session = self._session(request.mutation)
-        timeout = aiohttp.ClientTimeout(total=request.timeout, sock_connect=request.connect_timeout)
+        timeout = _timeout(request.timeout, request.connect_timeout)
         try:
             async with session.request(
                 request.method,
@@ -227,9 +228,11 @@ class AiohttpTransport:
                 declared = answer.content_length
                 if declared is not None and declared > request.max_bytes:
                     raise AnswerTooLarge(_too_large(request.max_bytes))
-                body = await _read_bounded(answer.content, request.max_bytes)
-                headers = {k.lower(): v for k, v in answer.headers.items()}
-                return Response(answer.status, headers, body)
+                if declared is not None and "Content-Encoding" not in answer.headers:
+                    body: bytes | bytearray = await answer.read()  # exactly ``declared``
+                else:
+                    body = await _read_bounded(answer.content, request.max_bytes)
+                return Response(answer.status, answer.headers, body)
         except TransportError:
             raise
         except _Resent as exc:
@@ -246,6 +249,12 @@ class AiohttpTransport:
             if session is not None:
                 await session.close()
         self._pooled = self._fresh = None
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(total: float, connect: float) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout object for these values (kept: most requests share the policy's)."""
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect)
 
 
 async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes | bytearray:

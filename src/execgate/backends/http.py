@@ -1,7 +1,7 @@
 """What every adapter's request goes through: limits, retries, and failures as domain errors.
 
 ``BackendHTTP.request`` sends one logical request through the instance's ``Transport`` (the
-seam of ``backends.transport``): at most ``max_concurrency`` in flight per instance, a read
+seam of ``backends.transport``, which keeps at most ``max_concurrency`` in flight), a read
 sent at most ``1 + read_retries`` times (only when no connection could be made, the connection
 was lost, or the backend answered 502/503/504 — never after a timeout), a mutation sent exactly
 once. Transport failures and backend status codes become the domain's error tree here, in
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json as json_module
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -54,7 +53,6 @@ class Policy:
     connect_timeout: float
     mutation_timeout: float
     retry_timeout: float
-    max_concurrency: int
     read_retries: int
     max_response_bytes: int
 
@@ -83,7 +81,6 @@ class BackendHTTP:
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
         self.policy = policy
-        self._slots = asyncio.Semaphore(policy.max_concurrency)
         self.calls = 0
         """Requests sent so far (tests and benchmarks read it)."""
 
@@ -128,7 +125,9 @@ class BackendHTTP:
         for attempt in range(1, attempts + 1):
             retry = attempt < attempts
             try:
-                response = await self._send(request)
+                attempt_request = self._within_deadline(request)
+                self.calls += 1
+                response = await self.transport.send(attempt_request)
             except TransportError as exc:
                 if retry and not isinstance(exc, TimedOut | BadAnswer | AnswerTooLarge):
                     await asyncio.sleep(_RETRY_PAUSE)
@@ -141,27 +140,15 @@ class BackendHTTP:
             return self._checked(response, ok, mutation)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send(self, request: Request) -> Response:
-        """One attempt, in ``request.timeout`` counted from now (the wait for a free slot
-        included), and within what is left of the request's deadline."""
-        budget = request.timeout
+    def _within_deadline(self, request: Request) -> Request:
+        """``request`` shortened to what is left of the request's deadline, if that is less;
+        ``TimedOut`` (nothing sent) once it has passed."""
         left = remaining()
-        if left is not None:
-            if left <= 0:
-                raise TimedOut("the request's time ran out before this call", sent=False)
-            budget = min(budget, left)
-        ends = time.monotonic() + budget
-        sending = False
-        try:
-            async with asyncio.timeout(budget):
-                async with self._slots:
-                    self.calls += 1
-                    sending = True
-                    return await self.transport.send(
-                        replace(request, timeout=max(0.001, ends - time.monotonic()))
-                    )
-        except TimeoutError:
-            raise TimedOut("no complete answer in time", sent=sending) from None
+        if left is None or left >= request.timeout:
+            return request
+        if left <= 0:
+            raise TimedOut("the request's time ran out before this call", sent=False)
+        return replace(request, timeout=left)
 
     def failure(self, exc: TransportError, mutation: bool) -> BackendError:
         """A transport failure as the domain error the client sees."""

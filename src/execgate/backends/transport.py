@@ -39,7 +39,8 @@ class Request:
     headers: Mapping[str, str]
     body: bytes | None
     timeout: float
-    """Seconds for the whole exchange: connecting, sending, and reading the last byte."""
+    """Seconds for the whole exchange: waiting for a free connection, connecting, sending, and
+    reading the last byte."""
     connect_timeout: float
     max_bytes: int
     mutation: bool
@@ -50,7 +51,7 @@ class Request:
 class Response:
     status_code: int
     headers: Mapping[str, str]
-    """Lower-case names; a repeated header keeps its last value."""
+    """Looked up by lower-case name (the gateway's transport: case-insensitively)."""
     content: bytes | bytearray
 
     def json(self) -> Any:
@@ -59,6 +60,9 @@ class Response:
 
 
 class Transport(Protocol):
+    """Sends requests, at most as many at once as it was opened for (the instance's
+    ``max_concurrency``); the others wait for a free connection within their time."""
+
     async def send(self, request: Request) -> Response: ...
 
     async def aclose(self) -> None: ...
