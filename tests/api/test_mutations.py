@@ -339,9 +339,10 @@ async def test_a_mutation_that_times_out_is_sent_exactly_once() -> None:
                 )
             ).json()
         await asyncio.sleep(1.6)
+    # the stop may still land: reading the execution again, still running, cannot tell
     errors = body["data"]["cancelExecution"]["errors"]
-    assert [e["code"] for e in errors] == ["UPSTREAM_TIMEOUT"]
-    assert "outcome is unknown" in errors[0]["message"]
+    assert [e["code"] for e in errors] == ["OUTCOME_UNKNOWN"]
+    assert "answer was lost" in errors[0]["message"]
     assert tap.hits == 1, "a mutation is never retried"
     assert server.base_url not in str(body)
 

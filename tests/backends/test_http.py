@@ -62,7 +62,7 @@ async def test_a_mutation_is_sent_exactly_once_and_its_outcome_is_unknown(fault:
         finally:
             await http.transport.aclose()
     assert raw.lines() == ["DELETE /api/v1/executions/7 HTTP/1.1"]
-    # a reset or close after sending, or a gateway's 502/504, may hide an action that happened
+    # a reset or close after sending, or a 5xx other than 501/503, may hide an action that happened
     assert caught.value.outcome_unknown is (fault != "503")
 
 

@@ -180,8 +180,10 @@ class BackendHTTP:
             )
         if status >= 500:
             error = UpstreamUnavailable(name, f"instance {name!r} answered HTTP {status}")
-            if mutation and status in (502, 504):
-                # A proxy in front of the backend gave up waiting: the backend may have acted.
+            if mutation and status not in (501, 503):
+                # The backend or a proxy in front of it failed after the request arrived: it
+                # may have acted all the same, so the action is reconciled by reading. 501 and
+                # 503 say the request was not handled at all.
                 error.outcome_unknown = True
             raise error
         raise UpstreamBadResponse(name, f"instance {name!r} answered unexpected HTTP {status}")

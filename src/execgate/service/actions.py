@@ -6,6 +6,12 @@ backend's own refusal still counts, because the state may change between the rea
 write. Outcomes are values (``ActionOutcome``), not exceptions, so bulk forms report one
 result per id and never stop at the first failure. ``Gateway.perform`` runs them and writes
 one audit entry per attempt.
+
+When the request may have reached the backend but its answer was lost (a reset or a timeout
+after sending, a 5xx other than 501/503), the outcome is worked out by reading, not
+by asking again: a cancel that shows as cancelled, a delete whose execution is gone, a retry
+whose new execution can be found are reported as done; what the read cannot tell is
+``OUTCOME_UNKNOWN``, never ``UPSTREAM_UNAVAILABLE``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from execgate.domain.errors import (
     BackendError,
@@ -24,7 +31,7 @@ from execgate.domain.errors import (
     UpstreamTimeout,
 )
 from execgate.domain.keys import ExecutionKey
-from execgate.domain.models import Capability, Execution, ExecutionStatus
+from execgate.domain.models import Capability, Execution, ExecutionQuery, ExecutionStatus
 from execgate.domain.ports import Backend
 
 
@@ -39,6 +46,9 @@ class ActionErrorCode(enum.Enum):
     INVALID_ID = "INVALID_ID"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
+    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+    """The request may have reached the backend, its answer was lost, and reading the
+    execution again could not tell whether it acted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +116,11 @@ def _from_error(key: ExecutionKey, exc: ExecgateError, default: ActionErrorCode)
     if isinstance(exc, UpstreamForbidden):
         return _fail(key, ActionErrorCode.FORBIDDEN, exc.message)
     if isinstance(exc, UpstreamTimeout):
+        # Sent, it would have been reconciled (``_lost``): this one never left the gateway.
         return _fail(
             key,
             ActionErrorCode.UPSTREAM_TIMEOUT,
-            f"instance {key.instance!r} did not answer in time; the outcome is unknown — "
-            "read the execution again before acting on it",
+            f"instance {key.instance!r} could not be reached in time; nothing was sent",
         )
     if isinstance(exc, BackendError):
         return _fail(key, ActionErrorCode.UPSTREAM_UNAVAILABLE, exc.message)
@@ -153,6 +163,8 @@ async def cancel(backend: Backend, key: ExecutionKey, read: Reader) -> ActionOut
     try:
         await backend.cancel(key.native_id)
     except ExecgateError as exc:
+        if _lost(exc):
+            return await _reconcile_cancel(backend, key)
         return _from_error(key, exc, ActionErrorCode.NOT_CANCELLABLE)
     return ActionOutcome(key)
 
@@ -174,9 +186,12 @@ async def retry(backend: Backend, key: ExecutionKey, read: Reader, *, force: boo
             f"retry {current.retry_success_id} of this execution already succeeded; "
             "pass force: true to run it again",
         )
+    asked = datetime.now(UTC)
     try:
         new = await backend.retry(key.native_id)
     except ExecgateError as exc:
+        if _lost(exc):
+            return await _reconcile_retry(backend, key, current, asked)
         return _from_error(key, exc, ActionErrorCode.NOT_RETRYABLE)
     return ActionOutcome(key, retry=new)
 
@@ -192,5 +207,86 @@ async def delete(backend: Backend, key: ExecutionKey, read: Reader) -> ActionOut
     try:
         await backend.delete(key.native_id)
     except ExecgateError as exc:
+        if _lost(exc):
+            return await _reconcile_delete(backend, key)
         return _from_error(key, exc, ActionErrorCode.RUNNING)
     return ActionOutcome(key)
+
+
+# --- answers that were lost -------------------------------------------------------------------
+
+RETRY_SEARCH = 25
+"""The newest executions of the workflow searched for a retry whose answer was lost."""
+_CLOCK_SKEW = timedelta(seconds=60)
+
+
+def _lost(exc: ExecgateError) -> bool:
+    return isinstance(exc, BackendError) and exc.outcome_unknown
+
+
+def _unknown(key: ExecutionKey, action: str) -> ActionOutcome:
+    return _fail(
+        key,
+        ActionErrorCode.OUTCOME_UNKNOWN,
+        f"instance {key.instance!r} may have received the {action}, but its answer was lost and "
+        "reading the execution again could not tell whether it acted; read it again before "
+        "acting on it",
+    )
+
+
+async def _read_again(backend: Backend, key: ExecutionKey) -> Execution | None:
+    """The execution as the backend has it now; ``ExecgateError`` when it cannot say."""
+    return (await backend.get_executions([key.native_id], include_nodes=False)).get(key.native_id)
+
+
+async def _reconcile_cancel(backend: Backend, key: ExecutionKey) -> ActionOutcome:
+    try:
+        now = await _read_again(backend, key)
+    except ExecgateError:
+        return _unknown(key, "cancel")
+    if now is not None and now.status is ExecutionStatus.CANCELLED:
+        return ActionOutcome(key)
+    if now is not None and now.status.is_finished:
+        return _fail(
+            key,
+            ActionErrorCode.NOT_CANCELLABLE,
+            f"the execution finished as {now.status.value} before the stop took effect",
+        )
+    return _unknown(key, "cancel")
+
+
+async def _reconcile_delete(backend: Backend, key: ExecutionKey) -> ActionOutcome:
+    try:
+        now = await _read_again(backend, key)
+    except ExecgateError:
+        return _unknown(key, "delete")
+    return ActionOutcome(key) if now is None else _unknown(key, "delete")
+
+
+async def _reconcile_retry(
+    backend: Backend, key: ExecutionKey, before: Execution, asked: datetime
+) -> ActionOutcome:
+    """The retry this request made, if the backend shows one: the original's new
+    ``retrySuccessId``, or a newer execution of its workflow that says it retried it."""
+    try:
+        now = await _read_again(backend, key)
+        if (
+            now is not None
+            and now.retry_success_id
+            and (now.retry_success_id != before.retry_success_id)
+        ):
+            found = await backend.get_executions([now.retry_success_id], include_nodes=False)
+            if now.retry_success_id in found:
+                return ActionOutcome(key, retry=found[now.retry_success_id])
+        recent = await backend.list_executions(
+            ExecutionQuery(workflow_id=before.workflow_id), limit=RETRY_SEARCH
+        )
+    except ExecgateError:
+        return _unknown(key, "retry")
+    for candidate in recent.items:
+        moment = candidate.sort_time
+        if candidate.retry_of == key.native_id and (
+            moment is None or moment >= asked - _CLOCK_SKEW
+        ):
+            return ActionOutcome(key, retry=candidate)
+    return _unknown(key, "retry")

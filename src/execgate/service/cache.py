@@ -319,10 +319,11 @@ class CachedBackend:
         return await self.inner.cancel(native_id)
 
     async def retry(self, native_id: str) -> Execution:
-        result = await self.inner.retry(native_id)
-        # The original gains a retrySuccessId when the retry succeeded.
-        self.cache.drop(ExecutionKey(self.name, native_id))
-        return result
+        try:
+            return await self.inner.retry(native_id)
+        finally:
+            # The original gains a retrySuccessId when the retry succeeded (or may have).
+            self.cache.drop(ExecutionKey(self.name, native_id))
 
     async def delete(self, native_id: str) -> None:
         try:
