@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from execgate.api.context import Context, build_context
@@ -112,6 +112,8 @@ class GraphQLApp(GraphQL[Context, None]):
         built, by reference counting, rather than waiting in the cycle collector's oldest
         generation (a full collection over them cost about a tenth of the CPU under load).
         """
+        if isinstance(request_data, GraphQLRequestData):
+            context.operation_named = request_data.operation_name is not None
         try:
             with within(self.request_timeout):
                 return await super().execute_operation(

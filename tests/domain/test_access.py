@@ -77,7 +77,7 @@ async def test_hidden_instances_answer_as_if_not_configured() -> None:
         await gateway.feed(FeedFilter(instances=("b",)), first=5, after=None, include_nodes=False)
     with pytest.raises(UnknownInstance) as ghost:
         await gateway.feed(FeedFilter(instances=("zz",)), first=5, after=None, include_nodes=False)
-    assert hidden.value.message.replace(": b;", ": zz;") == ghost.value.message
+    assert hidden.value.message.replace(": 'b';", ": 'zz';") == ghost.value.message
     with pytest.raises(NotFound):
         await gateway.feed(
             FeedFilter(workflow=WorkflowKey("b", "wf1")), first=5, after=None, include_nodes=False

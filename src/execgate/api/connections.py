@@ -29,6 +29,16 @@ class BackwardPaginationUnsupported(InvalidArgument):
     code = "BACKWARD_PAGINATION_UNSUPPORTED"
 
 
+def _aware(name: str, moment: datetime | None) -> datetime | None:
+    """``moment`` when it says its offset: a time without one names no instant."""
+    if moment is not None and moment.utcoffset() is None:
+        raise InvalidArgument(
+            f"filter.{name} needs a time with its offset, such as 2026-12-01T00:00:00Z or "
+            "2026-12-01T09:30:00+01:00"
+        )
+    return moment
+
+
 def to_filter(
     *,
     instances: Collection[str] | None,
@@ -43,6 +53,8 @@ def to_filter(
     read under one instance (``Instance.executions``) or one workflow (``Workflow.executions``).
     """
     names = tuple(instances) if instances else None
+    started_after = _aware("startedAfter", started_after)
+    started_before = _aware("startedBefore", started_before)
     workflow_key = ids.workflow_key(workflow_id) if workflow_id else workflow
     if instance is not None:
         # Instance.executions: only that instance, and nothing if the filter excludes it.

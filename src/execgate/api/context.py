@@ -69,6 +69,8 @@ class Context:
     partial_errors: list[PartialError] = field(default_factory=list)
     node_runs: NodeRunsMemo | None = None
     """The schema's memo of converted node runs (``None``: convert every time)."""
+    operation_named: bool = True
+    """Whether the request named the operation to run (``api/operation.py``)."""
 
 
 Info = StrawberryInfo[Context, None]

@@ -1,11 +1,12 @@
 """Assembles one schema from the settings (``create_app`` builds one per app).
 
 Extensions, in order: ``ErrorCodes`` (first, so it codes the errors of everything after it),
-strawberry's parser and validation caches, then the limits (``api/limits.py``: strawberry's
-stock limiters and the cost estimate). With ``[server] fast_executor`` on, the schema runs
-``InlineExecutor`` (``api/execution.py``) when ``api/compat.py`` finds the installed strawberry
-and graphql-core to be the ones it was written against; otherwise strawberry's own executor,
-with one log line saying what differed.
+``OperationChoice`` (a document of several operations needs ``operationName``), strawberry's
+parser and validation caches, then the limits (``api/limits.py``: strawberry's stock limiters
+and the cost estimate). With ``[server] fast_executor`` on, the schema runs ``InlineExecutor``
+(``api/execution.py``) when ``api/compat.py`` finds the installed strawberry and graphql-core
+to be the ones it was written against; otherwise strawberry's own executor, with one log line
+saying what differed.
 
 ``[cache] operations`` bounds every memory the schema keeps: parsed and validated documents,
 operations that passed the cost walk, the executor's shared row plans, converted node runs
@@ -29,6 +30,7 @@ from execgate.api.errors import ErrorCodes
 from execgate.api.execution import executor_for
 from execgate.api.limits import TokenLimit, limit_extensions
 from execgate.api.mutations import Mutation
+from execgate.api.operation import OperationChoice
 from execgate.api.queries import Query
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
 from execgate.config.settings import CacheSettings, LimitSettings, ServerSettings
@@ -78,6 +80,7 @@ def build_schema(
         types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
         extensions=[
             ErrorCodes,
+            OperationChoice,
             lambda: ParserCache(maxsize=operations),
             lambda: ValidationCache(maxsize=operations),
             *limit_extensions(limits, server, operations=operations),

@@ -29,6 +29,7 @@ from execgate.api.connections import (
 from execgate.api.context import Info, NodeRunsMemo, PartialError
 from execgate.api.plans import KNOWN_VALUE
 from execgate.domain import models
+from execgate.domain.errors import shown
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
 from execgate.service.feed import FeedEdge, FeedPage
 from execgate.service.gateway import FeedFilter
@@ -392,7 +393,7 @@ async def _linked(info: Info, instance: str, native_id: str | None) -> Execution
 def _instance(info: Info, name: str) -> InstanceNode:
     instance = info.context.gateway.instance(name)
     if instance is None:
-        raise ids.InvalidID(f"no instance named {name!r}")
+        raise ids.InvalidID(f"no instance named {shown(name)}")
     return InstanceNode.from_domain(instance)
 
 

@@ -32,7 +32,7 @@ from urllib.parse import quote
 from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n_wire import N8N_STATUS, WireError, parse_execution
 from execgate.backends.transport import Response
-from execgate.domain.errors import Conflict, InvalidCursor, NotFound, Unsupported
+from execgate.domain.errors import Conflict, InvalidCursor, NotFound, Unsupported, shown
 from execgate.domain.keys import WorkflowKey, as_number
 from execgate.domain.models import (
     BackendKind,
@@ -400,7 +400,7 @@ class N8nBackend:
     # ------------------------------------------------------------------ mutations
 
     def _missing(self, native_id: str) -> NotFound:
-        return NotFound(f"execution {native_id!r} does not exist on instance {self.name!r}")
+        return NotFound(f"execution {shown(native_id)} does not exist on instance {self.name!r}")
 
     async def cancel(self, native_id: str) -> Execution | None:
         if not _is_native_id(native_id):

@@ -39,6 +39,7 @@ from execgate.domain.errors import (
     InvalidCursor,
     NotFound,
     Unsupported,
+    shown,
 )
 from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
@@ -351,7 +352,7 @@ class TeamBackend:
     async def cancel(self, native_id: str) -> Execution | None:
         segment = _segment(native_id)
         if segment is None:
-            raise NotFound(f"no execution {native_id!r} on instance {self.name!r}")
+            raise NotFound(f"no execution {shown(native_id)} on instance {self.name!r}")
         response = await self.http.request(
             "POST",
             f"/api/executions/{segment}/cancel",
@@ -363,10 +364,10 @@ class TeamBackend:
         if status in (200, 202, 204):
             return None
         if status == 404:
-            raise NotFound(f"no execution {native_id!r} on instance {self.name!r}")
+            raise NotFound(f"no execution {shown(native_id)} on instance {self.name!r}")
         if status in (400, 409):
             raise Conflict(
-                f"instance {self.name!r} refused to cancel execution {native_id!r}: "
+                f"instance {self.name!r} refused to cancel execution {shown(native_id)}: "
                 f"{self._message(response)}",
                 reason="not_cancellable",
             )

@@ -20,6 +20,17 @@ carries a credential or a backend URL: adapters name the instance, never its add
 
 from __future__ import annotations
 
+SHOWN_CHARACTERS = 64
+"""The most of a client's or backend's value a message quotes."""
+
+
+def shown(value: str) -> str:
+    """``value`` quoted for a message: whole when short, else its start and its length, so a
+    hostile value of any size never comes back whole."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARACTERS]!r}… ({len(value)} characters)"
+
 
 class ExecgateError(Exception):
     """Base of every error execgate raises on purpose. ``code`` is the stable GraphQL code."""

@@ -27,6 +27,7 @@ from execgate.domain.errors import (
     InvalidArgument,
     NotFound,
     UnknownInstance,
+    shown,
 )
 from execgate.domain.keys import WorkflowKey
 from execgate.domain.models import (
@@ -149,7 +150,7 @@ class Gateway:
         try:
             return self.backends[name]
         except KeyError:
-            raise NotFound(f"no instance named {name!r}") from None
+            raise NotFound(f"no instance named {shown(name)}") from None
 
     def kinds(self) -> dict[str, BackendKind]:
         """Instance name → kind, for every instance this view sees."""
@@ -169,7 +170,8 @@ class Gateway:
             unknown = sorted(set(feed_filter.instances) - set(names))
             if unknown:
                 raise UnknownInstance(
-                    f"unknown instance(s): {', '.join(unknown)}; known: {', '.join(names)}"
+                    f"unknown instance(s): {', '.join(shown(u) for u in unknown[:5])}"
+                    f"{'…' if len(unknown) > 5 else ''}; known: {', '.join(names)}"
                 )
             names = [n for n in names if n in feed_filter.instances]
         if feed_filter.workflow is not None:
@@ -310,7 +312,7 @@ class Gateway:
     ) -> ActionOutcome:
         key = target.key
         if key is None:
-            message = target.problem or f"{target.execution_id!r} is not an execution ID"
+            message = target.problem or f"{shown(target.execution_id or '')} is not an execution ID"
             return ActionOutcome(None, ActionError(ActionErrorCode.INVALID_ID, message))
         if not self.scope.allows(action):
             return ActionOutcome(
