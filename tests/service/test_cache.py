@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from execgate.config import CacheSettings
-from execgate.domain.errors import Unsupported
+from execgate.domain.errors import PartialRead, Unsupported, UpstreamTimeout
 from execgate.domain.keys import ExecutionKey
 from execgate.domain.models import (
     BackendKind,
@@ -326,3 +326,31 @@ async def test_a_lean_read_that_fell_short_is_not_tried_again_until_the_cache_ho
     await cached.list_executions(query, limit=8)  # lean again: the cache holds the page
 
     assert inner.list_reads == [True, False, True, False]
+
+
+class FailsOne(FakeBackend):
+    """Reads every execution but ``failing``, whose read fails (a ``PartialRead``)."""
+
+    failing = "3"
+
+    async def get_executions(
+        self, native_ids: Any, *, include_nodes: bool
+    ) -> Mapping[str, Execution]:
+        found = await super().get_executions(
+            [i for i in native_ids if i != self.failing], include_nodes=include_nodes
+        )
+        if self.failing in native_ids:
+            raise PartialRead(self.name, found, {self.failing: UpstreamTimeout(self.name, "late")})
+        return found
+
+
+async def test_a_partial_read_keeps_and_answers_what_was_read() -> None:
+    inner = FailsOne("a", _backend().items.values())
+    cached = CachedBackend(inner, cache_of())
+    with pytest.raises(PartialRead) as caught:
+        await cached.get_executions(["1", "3"], include_nodes=True)
+    assert set(caught.value.found) == {"1"} and set(caught.value.failed) == {"3"}
+    inner.failing = ""
+    calls = inner.calls
+    assert set(await cached.get_executions(["1"], include_nodes=True)) == {"1"}
+    assert inner.calls == calls, "what the partial read brought is served from the cache"

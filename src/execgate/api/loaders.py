@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from execgate.domain.errors import ExecgateError, PartialRead
 from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import Execution, Workflow
 from execgate.service.gateway import Gateway
@@ -26,16 +27,32 @@ async def _grouped(
     keys: Sequence[K],
     fetch: Callable[[str, list[str]], Any],
 ) -> list[Any]:
+    """One read per instance; a key's value, ``None`` when it names nothing, or the error
+    of its own read (so the loader fails only that key): an instance that failed fails its
+    keys, a ``PartialRead`` only the keys whose reads failed."""
     by_instance: dict[str, list[str]] = defaultdict(list)
     for key in keys:
         if key.native_id not in by_instance[key.instance]:
             by_instance[key.instance].append(key.native_id)
     names = list(by_instance)
-    results: list[Mapping[str, Any]] = await asyncio.gather(
-        *(fetch(name, by_instance[name]) for name in names)
+    results = await asyncio.gather(
+        *(fetch(name, by_instance[name]) for name in names), return_exceptions=True
     )
-    found = dict(zip(names, results, strict=True))
-    return [found[key.instance].get(key.native_id) for key in keys]
+    found: dict[str, Mapping[str, Any]] = {}
+    failed: dict[str, ExecgateError] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, PartialRead):
+            found[name] = {**result.found, **result.failed}
+        elif isinstance(result, ExecgateError):
+            failed[name] = result
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            found[name] = result
+    return [
+        failed[key.instance] if key.instance in failed else found[key.instance].get(key.native_id)
+        for key in keys
+    ]
 
 
 def _execution_batch(gateway: Gateway) -> Callable[[list[ExecutionKey]], Any]:
@@ -89,11 +106,18 @@ class Loaders:
         result: Execution | None = await self.execution.load(key)
         return result
 
-    async def executions(self, keys: list[ExecutionKey]) -> list[Execution | None]:
-        """``execution_detail`` for many keys, in one batch for those not listed."""
+    async def executions(self, keys: list[ExecutionKey]) -> list[Execution | ExecgateError | None]:
+        """``execution_detail`` for many keys, in one batch for those not listed; a key whose
+        read failed has its error in its place, so the others are answered all the same."""
         wanted = [key for key in keys if key not in self._listed]
-        loaded: list[Execution | None] = await self.execution.load_many(wanted) if wanted else []
-        found = dict(zip(wanted, loaded, strict=True))
+        loaded = await asyncio.gather(
+            *(self.execution.load(key) for key in wanted), return_exceptions=True
+        )
+        found: dict[ExecutionKey, Execution | ExecgateError | None] = {}
+        for key, result in zip(wanted, loaded, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, ExecgateError):
+                raise result
+            found[key] = result
         return [self._listed.get(key) or found.get(key) for key in keys]
 
     async def workflow_of(self, key: WorkflowKey) -> Workflow | None:

@@ -166,12 +166,13 @@ class NodeExecutionNode(relay.Node):
     run_index: int
     execution_key: strawberry.Private[ExecutionKey]
 
-    @strawberry.field
-    async def execution(self, info: Info) -> ExecutionNode:
+    @strawberry.field(
+        description="The execution this node run belongs to; null when it could not be read "
+        "(an error on this path says why) or no longer exists."
+    )
+    async def execution(self, info: Info) -> ExecutionNode | None:
         execution = await info.context.loaders.execution_detail(self.execution_key)
-        if execution is None:
-            raise ids.InvalidID("the execution of this node no longer exists")
-        return ExecutionNode.from_domain(execution)
+        return None if execution is None else ExecutionNode.from_domain(execution)
 
     @classmethod
     def from_domain(cls, node: models.NodeExecution) -> NodeExecutionNode:
@@ -284,10 +285,11 @@ class ExecutionNode(relay.Node):
         return node_executions(execution, self.node_runs)
 
     @strawberry.field(
-        description="Every node run, in execution order.",
+        description="Every node run, in execution order; null when they could not be read "
+        "(an error on this path says why) or the execution is gone.",
         metadata={KNOWN_VALUE: "known_node_executions"},
     )
-    def node_executions(self, info: Info) -> list[NodeExecutionNode]:
+    def node_executions(self, info: Info) -> list[NodeExecutionNode] | None:
         return self._from_detail(info, self._node_runs)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The execution this one retried.")
@@ -300,9 +302,10 @@ class ExecutionNode(relay.Node):
 
     @strawberry.field(
         description="The retry chain this execution belongs to, from the original to the latest "
-        "attempt the links reach (retryOf upwards, retrySuccess downwards); itself included."
+        "attempt the links reach (retryOf upwards, retrySuccess downwards); itself included. "
+        "Null when a link could not be read (an error on this path says why)."
     )
-    async def retries(self, info: Info) -> list[ExecutionNode]:
+    async def retries(self, info: Info) -> list[ExecutionNode] | None:
         chain = [self.obj]
         seen = {self.obj.native_id}
         current = self.obj
@@ -361,7 +364,13 @@ class ExecutionNode(relay.Node):
         keys = [ExecutionKey.decode(raw) for raw in node_ids]
         found = await info.context.loaders.executions(keys)
         runs = info.context.node_runs
-        return [None if e is None else cls.from_domain(e, node_runs=runs) for e in found]
+        # A failed read stays in its place: graphql-core raises it at that item's path, so
+        # ``nodes(ids:)`` answers every other id.
+        answered: list[Any] = [
+            e if e is None or isinstance(e, Exception) else cls.from_domain(e, node_runs=runs)
+            for e in found
+        ]
+        return answered
 
 
 def _input_data(execution: models.Execution) -> Any:

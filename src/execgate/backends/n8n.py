@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from execgate.backends.each import read_each
 from execgate.backends.http import BackendHTTP
 from execgate.backends.n8n_wire import N8N_STATUS, WireError, parse_execution
 from execgate.backends.transport import Response
@@ -372,9 +373,9 @@ class N8nBackend:
     async def get_executions(
         self, native_ids: Sequence[str], *, include_nodes: bool
     ) -> Mapping[str, Execution]:
-        wanted = list(dict.fromkeys(native_ids))
-        found = await asyncio.gather(*(self._get_one(i, include_nodes) for i in wanted))
-        return {i: e for i, e in zip(wanted, found, strict=True) if e is not None}
+        return await read_each(
+            self.name, native_ids, lambda native_id: self._get_one(native_id, include_nodes)
+        )
 
     async def _get_workflow(self, native_id: str) -> Workflow | None:
         if not native_id:

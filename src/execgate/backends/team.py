@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from execgate.backends.each import read_each
 from execgate.backends.http import BackendHTTP
 from execgate.backends.team_wire import (
     WIRE_STATUS,
@@ -320,9 +321,7 @@ class TeamBackend:
     ) -> Mapping[str, Execution]:
         # The details answer always carries the node executions, so ``include_nodes`` costs
         # nothing extra and they are always filled in.
-        wanted = list(dict.fromkeys(native_ids))
-        found = await asyncio.gather(*(self._detail(i) for i in wanted))
-        return {i: e for i, e in zip(wanted, found, strict=True) if e is not None}
+        return await read_each(self.name, native_ids, self._detail)
 
     async def _workflow(self, workflow_id: str) -> Workflow | None:
         response = await self.http.request(

@@ -9,7 +9,8 @@ carries a credential or a backend URL: adapters name the instance, never its add
     │   ├── UpstreamTimeout          no answer in time (for a mutation: outcome unknown)
     │   ├── UpstreamUnauthorized     the backend rejected our credential (401)
     │   ├── UpstreamForbidden        the credential may not do this (403)
-    │   └── UpstreamBadResponse      an answer that is not what the API promises
+    │   ├── UpstreamBadResponse      an answer that is not what the API promises
+    │   └── PartialRead              some executions of a batch read, others failed (has both)
     ├── NotFound                     no such execution/workflow/instance/node
     ├── Unsupported                  the instance's API has no such operation
     ├── Conflict                     the backend refused the action in the item's current state
@@ -19,6 +20,9 @@ carries a credential or a backend URL: adapters name the instance, never its add
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 SHOWN_CHARACTERS = 64
 """The most of a client's or backend's value a message quotes."""
@@ -71,6 +75,25 @@ class UpstreamForbidden(BackendError):
 
 class UpstreamBadResponse(BackendError):
     code = "UPSTREAM_BAD_RESPONSE"
+
+
+class PartialRead(BackendError):
+    """A batch read of executions where some reads failed and others did not.
+
+    ``found`` holds what was read (native id → value), ``failed`` each failure by native id.
+    A reader that can use part of an answer (the per-request loaders) takes it apart, so one
+    failed read costs only its own execution; for any other reader it is its first failure
+    (message and code).
+    """
+
+    def __init__(
+        self, instance: str, found: Mapping[str, Any], failed: Mapping[str, BackendError]
+    ) -> None:
+        first = next(iter(failed.values()))
+        super().__init__(instance, first.message)
+        self.code = first.code
+        self.found = dict(found)
+        self.failed = dict(failed)
 
 
 class NotFound(ExecgateError):

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from execgate.domain.errors import PartialRead
 from execgate.domain.keys import ExecutionKey
 from execgate.domain.models import (
     BackendKind,
@@ -301,9 +302,16 @@ class CachedBackend:
                 missing.append(native_id)
         if missing:
             key = ("get", tuple(missing), include_nodes)
-            fetched = await self._coalesce.run(
-                key, lambda: self.inner.get_executions(missing, include_nodes=include_nodes)
-            )
+            try:
+                fetched = await self._coalesce.run(
+                    key, lambda: self.inner.get_executions(missing, include_nodes=include_nodes)
+                )
+            except PartialRead as partial:
+                # What was read is kept (and answered) all the same.
+                for native_id, execution in partial.found.items():
+                    self.cache.put(execution)
+                    found[native_id] = execution
+                raise PartialRead(self.name, found, partial.failed) from partial
             for native_id, execution in fetched.items():
                 self.cache.put(execution)
                 found[native_id] = execution
