@@ -8,6 +8,13 @@ file when the server stops.
 memory bounds) and sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
 request's context holds the gateway scoped to its client, which writes the audit trail; every
 error leaving it is stripped of backend credentials and addresses. ``/healthz`` stays open.
+
+``/graphql`` speaks GraphQL over HTTP as its specification defines it (``api/media.py``): the
+``Accept`` header chooses ``application/graphql-response+json`` (a request error is then a 4xx
+without ``data``) or ``application/json`` (200 for every well-formed request), and neither is
+a 406; GET runs queries only (a mutation is a 405). Every request that is not one GraphQL
+request (bad JSON, a body that is not an object, a ``query``, ``variables``, ``operationName``
+or ``extensions`` of the wrong type, a batch, another method) is a coded 4xx, never a 500.
 """
 
 from __future__ import annotations
@@ -18,16 +25,26 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
+from execgate.api.media import (
+    APPLICATION_JSON,
+    GRAPHQL_RESPONSE_JSON,
+    negotiate,
+    request_error_status,
+)
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
 from execgate.config import CacheSettings, LimitSettings, ServerSettings, Settings
@@ -37,7 +54,12 @@ from execgate.domain.ports import AuditSink, Backend
 from execgate.registry import Registry
 from execgate.security.audit import AuditLog
 from execgate.security.clients import Client, ClientDirectory
-from execgate.security.middleware import CLIENT_SCOPE_KEY, SecurityMiddleware, loopback_request
+from execgate.security.middleware import (
+    CLIENT_SCOPE_KEY,
+    SecurityMiddleware,
+    error_response,
+    loopback_request,
+)
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.cache import CachedBackend, ExecutionCache
@@ -48,6 +70,18 @@ from execgate.service.health import Circuit, GuardedBackend
 log = logging.getLogger("execgate.app")
 
 _IDE_HEADERS_MARK = "const defaultHeaders = {};"
+
+_HTTP_CODES = {
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+}
+"""The code of each refusal the GraphQL view raises (any other is a 400, ``BAD_REQUEST``)."""
+
+NOT_ACCEPTABLE = (
+    "this endpoint answers with application/graphql-response+json or application/json, and "
+    "the Accept header allows neither"
+)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -97,6 +131,62 @@ class GraphQLApp(GraphQL[Context, None]):
         scope = client.scope if isinstance(client, Client) else Scope.nothing()
         return build_context(self.runtime.gateway.scoped(scope), request, node_runs=self.node_runs)
 
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """The view's answer, with its refusals (strawberry's ``HTTPException``: plain text
+        there) as coded GraphQL-shaped JSON in the negotiated media type."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            return self._refusal(request, exc)
+
+    def _refusal(self, request: Request, exc: HTTPException) -> Response:
+        status, reason, headers = exc.status_code, exc.reason, {}
+        if request.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
+            # The specification's answer to a mutation sent with GET.
+            status, headers["Allow"] = 405, "POST"
+            reason = "a mutation must be sent with POST: GET runs queries only"
+        elif status == 405:
+            headers["Allow"] = "GET, POST"
+        return error_response(
+            status,
+            reason,
+            _HTTP_CODES.get(status, "BAD_REQUEST"),
+            headers=headers,
+            media_type=negotiate(request.headers.get("accept")) or APPLICATION_JSON,
+        )
+
+    async def get_sub_response(self, request: Any) -> Response:
+        """The response being built carries the negotiated media type (the view reads it back
+        in ``create_response``; a request no type suits is refused while parsing)."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
+        return sub_response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's reading of the request, after the ``Accept`` header is found usable
+        and a JSON body is found to be an object (or an array: a batch, refused later), and
+        with ``operationName`` checked like the other parameters."""
+        if negotiate(request.headers.get("accept")) is None:
+            raise HTTPException(406, NOT_ACCEPTABLE)
+        if (
+            request.method == "POST"
+            and "application/json" in parse_content_type(request.content_type or "")[0]
+        ):
+            start = (await request.get_body()).lstrip(b" \t\r\n")[:1]
+            if start and start not in b"{[":
+                raise HTTPException(
+                    400, "the request body must be a JSON object holding one GraphQL request"
+                )
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(
+                400,
+                "The GraphQL operation's `operationName` must be a string or null, if provided.",
+            )
+        return data
+
     async def execute_operation(
         self,
         request: Any,
@@ -130,6 +220,24 @@ class GraphQLApp(GraphQL[Context, None]):
         if errors:
             processed["errors"] = self.redactor.clean_value(errors)
         return processed
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """The answer in the negotiated media type: as ``application/graphql-response+json``,
+        a request error (nothing executed) is a 4xx without ``data`` (``api/media.py``)."""
+        media_type = sub_response.media_type or APPLICATION_JSON
+        if media_type == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict):
+            status = request_error_status(response_data)
+            if status is not None:
+                response_data.pop("data", None)
+                sub_response.status_code = status
+        response = super().create_response(response_data, sub_response)
+        if media_type != APPLICATION_JSON:
+            response.headers["content-type"] = media_type
+        return response
 
 
 def build_clients(settings: Settings) -> list[Client]:
@@ -297,7 +405,8 @@ def _http_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", guarded, methods=["GET", "POST"]),
+            # Every method reaches the view, which answers the others with a coded 405.
+            Route("/graphql", guarded),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,19 +15,19 @@ from execgate.security.clients import new_key
 from execgate.service.gateway import Gateway
 from execgate.simulate.server import BackgroundServer
 from tests.fakes import FakeBackend, make_execution
-from tests.security.world import READ, Grant, demo_backends, world
+from tests.security.world import READ, Grant, World, demo_backends, world
 
 INSTANCES = "{ instances { name } }"
 
 
-def _unauthenticated(response: httpx.Response) -> dict[str, Any]:
+def _unauthenticated(response: httpx.Response, reason: str = "UNKNOWN_KEY") -> dict[str, Any]:
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Bearer realm="execgate"')
     assert response.headers["content-type"] == "application/json"
     body: dict[str, Any] = response.json()
     assert set(body) == {"errors"}, "no data in a refusal"
     [error] = body["errors"]
-    assert error["extensions"] == {"code": "UNAUTHENTICATED"}
+    assert error["extensions"] == {"code": "UNAUTHENTICATED", "reason": reason}
     return error
 
 
@@ -37,7 +38,6 @@ def _unauthenticated(response: httpx.Response) -> dict[str, Any]:
         {"Authorization": ""},
         {"Authorization": "Bearer"},
         {"Authorization": "Bearer    "},
-        {"Authorization": "Basic ZGFzaDpzZWNyZXQ="},
         {"X-Api-Key": "anything"},
     ],
 )
@@ -46,8 +46,38 @@ async def test_missing_key_is_401_with_a_coded_graphql_body(headers: dict[str, s
         # when
         response = await gw.client.post("/graphql", json={"query": INSTANCES}, headers=headers)
         # then
-        error = _unauthenticated(response)
+        error = _unauthenticated(response, "MISSING_KEY")
+        assert "a client key is required" in error["message"]
         assert "Authorization: Bearer" in error["message"]
+        assert "error=" not in response.headers["www-authenticate"]
+        assert sum(gw.calls().values()) == 0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        lambda key: key,  # the right key, without "Bearer "
+        lambda key: f"Token {key}",
+        lambda key: f"Bearer: {key}",
+        lambda key: f"Bearer {key[:10]} {key[10:]}",
+        lambda key: "Basic ZGFzaDpzZWNyZXQ=",
+    ],
+    ids=["bare-key", "other-scheme", "colon", "split-key", "basic"],
+)
+async def test_a_key_not_sent_as_bearer_is_a_malformed_key_not_a_missing_one(header: Any) -> None:
+    async with world([Grant("dash")]) as gw:
+        # when: the header is there, but not as 'Bearer <key>'
+        response = await gw.client.post(
+            "/graphql",
+            json={"query": INSTANCES},
+            headers={"Authorization": header(gw.keys["dash"])},
+        )
+        # then: 401 saying the header is malformed (not that the key is missing)
+        error = _unauthenticated(response, "MALFORMED_KEY")
+        assert "malformed" in error["message"]
+        assert "required" not in error["message"]
+        assert 'error="invalid_request"' in response.headers["www-authenticate"]
+        assert gw.keys["dash"] not in response.text
         assert sum(gw.calls().values()) == 0
 
 
@@ -95,7 +125,7 @@ async def test_get_queries_need_the_key_too() -> None:
     async with world([Grant("dash")]) as gw:
         params = {"query": INSTANCES}
         refused = await gw.client.get("/graphql", params=params)
-        _unauthenticated(refused)
+        _unauthenticated(refused, "MISSING_KEY")
         ok = await gw.client.get(
             "/graphql", params=params, headers={"Authorization": f"Bearer {gw.keys['dash']}"}
         )
@@ -149,7 +179,7 @@ async def test_without_clients_other_peers_are_refused(peer: str) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         response = await client.post("/graphql", json={"query": INSTANCES})
         health = await client.get("/healthz")
-    error = _unauthenticated(response)
+    error = _unauthenticated(response, "NOT_LOOPBACK")
     assert "no clients configured" in error["message"]
     assert health.status_code == 200
 
@@ -276,7 +306,7 @@ async def test_keys_over_a_real_socket() -> None:
                     json={"query": INSTANCES},
                     headers={"Authorization": f"Bearer {gw.keys['dash']}"},
                 )
-    _unauthenticated(refused)
+    _unauthenticated(refused, "MISSING_KEY")
     assert ok.json() == {"data": {"instances": [{"name": "acme"}]}}
 
 
@@ -322,3 +352,117 @@ async def test_without_clients_loopback_names_are_served(host: str, origin: str 
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.post("/graphql", json={"query": INSTANCES}, headers=headers)
     assert response.status_code == 200
+
+
+# -- one log line per refusal ------------------------------------------------------------------
+
+
+def _execgate_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("execgate")]
+
+
+async def _big_chunked(gw: World, headers: dict[str, str]) -> httpx.Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ instances { name } }", "variables": {"pad": "'
+        for _ in range(6):
+            yield b"y" * 1000
+        yield b'"}}'
+
+    return await gw.client.post(
+        "/graphql", content=chunks(), headers={**headers, "Content-Type": "application/json"}
+    )
+
+
+REFUSALS_WITH_CLIENTS: list[Any] = [
+    pytest.param(lambda key: {}, None, 401, "no client key", id="401-missing"),
+    pytest.param(lambda key: {"Authorization": key}, None, 401, "not 'Bearer", id="401-bare"),
+    pytest.param(
+        lambda key: {"Authorization": f"Basic {key}"}, None, 401, "not 'Bearer", id="401-basic"
+    ),
+    pytest.param(
+        lambda key: {"Authorization": f"Bearer {key}x"}, None, 401, "no client has", id="401-wrong"
+    ),
+    pytest.param(
+        lambda key: {"Authorization": f"Bearer {key}"},
+        {"query": INSTANCES, "variables": {"pad": "x" * 5000}},
+        413,
+        "a body over 4096 bytes",
+        id="413-declared",
+    ),
+    pytest.param(
+        lambda key: {"Authorization": f"Bearer {key}"}, _big_chunked, 413, "over", id="413-chunked"
+    ),
+]
+
+
+@pytest.mark.parametrize(("headers", "body", "status", "why"), REFUSALS_WITH_CLIENTS)
+async def test_every_refusal_leaves_one_log_line_without_the_key(
+    caplog: pytest.LogCaptureFixture, headers: Any, body: Any, status: int, why: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with world([Grant("dash")], max_body_bytes=4096) as gw:
+        key = gw.keys["dash"]
+        sent = headers(key)
+        # given: an accepted request leaves no line
+        caplog.clear()
+        assert (await gw.post(INSTANCES, as_client="dash")).status_code == 200
+        assert _execgate_records(caplog) == []
+        # when: the refused request
+        if callable(body):
+            response = await body(gw, sent)
+        else:
+            response = await gw.client.post(
+                "/graphql", json=body or {"query": INSTANCES}, headers=sent
+            )
+        # then: refused, with exactly one warning saying so, and no key anywhere
+        assert response.status_code == status
+        [record] = _execgate_records(caplog)
+        assert record.levelno == logging.WARNING
+        line = record.getMessage()
+        assert line.startswith("refused POST /graphql from 127.0.0.1 with HTTP ")
+        assert f"HTTP {status}" in line and why in line
+        assert key not in caplog.text and key not in response.text
+        assert key[4:20] not in caplog.text
+
+
+async def test_a_rate_limited_request_leaves_one_log_line_naming_the_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = Clock()
+    grants = [Grant("slow", None, READ, rate_per_second=1, burst=1)]
+    async with world(grants, rate_clock=clock) as gw:
+        assert (await gw.post(INSTANCES, as_client="slow")).status_code == 200
+        caplog.clear()
+        refused = await gw.post(INSTANCES, as_client="slow")
+    assert refused.status_code == 429
+    [record] = _execgate_records(caplog)
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "refused POST /graphql from 127.0.0.1 with HTTP 429: "
+        "client 'slow' is over its rate limit; retry in 1s"
+    )
+    assert gw.keys["slow"] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "status", "why"),
+    [
+        ("203.0.113.5", {}, 401, "the peer is not on loopback"),
+        ("127.0.0.1", {"Host": "evil.example"}, 403, "not loopback"),
+        ("127.0.0.1", {"Origin": "http://evil.example"}, 403, "not loopback"),
+    ],
+)
+async def test_anonymous_mode_refusals_leave_one_log_line(
+    caplog: pytest.LogCaptureFixture, peer: str, headers: dict[str, str], status: int, why: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    transport = httpx.ASGITransport(app=_anonymous_app(), client=(peer, 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        caplog.clear()
+        response = await client.post("/graphql", json={"query": INSTANCES}, headers=headers)
+    assert response.status_code == status
+    [record] = _execgate_records(caplog)
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith(f"refused POST /graphql from {peer} with HTTP {status}")
+    assert why in record.getMessage()

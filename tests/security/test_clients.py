@@ -13,9 +13,10 @@ from execgate.security.clients import (
     KEY_PREFIX,
     Client,
     ClientDirectory,
-    bearer_token,
+    KeyProblem,
     hash_key,
     new_key,
+    presented_key,
 )
 
 
@@ -81,18 +82,25 @@ def test_the_directory_keeps_no_key_and_shows_no_hash() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "token"),
+    ("header", "key"),
     [
         ("Bearer abc", "abc"),
         ("bearer   abc  ", "abc"),
         ("BEARER abc", "abc"),
-        ("Bearer", None),
-        ("Bearer ", None),
-        ("Basic abc", None),
-        ("abc", None),
-        ("", None),
-        (None, None),
+        ("Bearer egk_A-b_c.d~e+f/g==", "egk_A-b_c.d~e+f/g=="),
+        ("Bearer", KeyProblem.MISSING),
+        ("Bearer ", KeyProblem.MISSING),
+        ("", KeyProblem.MISSING),
+        ("   ", KeyProblem.MISSING),
+        (None, KeyProblem.MISSING),
+        ("Basic abc", KeyProblem.MALFORMED),
+        ("abc", KeyProblem.MALFORMED),
+        ("egk_abc", KeyProblem.MALFORMED),
+        ("Bearer: abc", KeyProblem.MALFORMED),
+        ("Bearer a b", KeyProblem.MALFORMED),
+        ("Bearer abc=x", KeyProblem.MALFORMED),
+        ("Bearer ab\u00e9", KeyProblem.MALFORMED),
     ],
 )
-def test_bearer_token(header: str | None, token: str | None) -> None:
-    assert bearer_token(header) == token
+def test_presented_key(header: str | None, key: str | KeyProblem) -> None:
+    assert presented_key(header) == key

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 
 from execgate.domain.access import Action, Scope
 
@@ -61,15 +63,34 @@ class ClientDirectory:
         return found
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, else ``None``."""
-    if authorization is None:
-        return None
+class KeyProblem(Enum):
+    """Why an ``Authorization`` header presents no key."""
+
+    MISSING = "MISSING_KEY"
+    """No header, a blank one, or ``Bearer`` alone."""
+    MALFORMED = "MALFORMED_KEY"
+    """Something other than ``Bearer <key>``: another scheme, a key without the ``Bearer ``
+    prefix, or a key with characters no bearer token holds."""
+
+
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750's ``b64token``: every execgate key is one."""
+
+
+def presented_key(authorization: str | None) -> str | KeyProblem:
+    """The key of an ``Authorization: Bearer <key>`` header (the scheme in any case, spaces
+    around the key ignored), or why there is none."""
+    if authorization is None or not authorization.strip():
+        return KeyProblem.MISSING
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
-        return None
+        return KeyProblem.MALFORMED
     token = token.strip()
-    return token or None
+    if not token:
+        return KeyProblem.MISSING
+    if _BEARER_TOKEN.fullmatch(token) is None:
+        return KeyProblem.MALFORMED
+    return token
 
 
 def client_block(

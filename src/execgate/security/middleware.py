@@ -3,9 +3,13 @@
 In order, before the GraphQL layer sees anything:
 
 1. Authentication. With clients configured, the request must carry
-   ``Authorization: Bearer <key>`` for one of them; otherwise 401 with ``WWW-Authenticate``.
-   With no clients, every request is the anonymous full-access client, answered only when it
-   comes from a loopback address (the CLI also refuses to bind elsewhere).
+   ``Authorization: Bearer <key>`` for one of them; otherwise 401 with ``WWW-Authenticate``
+   and ``extensions.reason`` saying which: no key (``MISSING_KEY``), a header that is not
+   ``Bearer <key>`` (``MALFORMED_KEY``: another scheme, a key without the prefix), or a key
+   no client has (``UNKNOWN_KEY``). With no clients, every request is the anonymous
+   full-access client, answered only when it comes from a loopback address
+   (``NOT_LOOPBACK`` otherwise; the CLI also refuses to bind elsewhere) and names a loopback
+   host (403 otherwise).
 2. The client's rate limit: 429 with ``Retry-After`` when its bucket is empty.
 3. The body size: 413 when it exceeds ``max_body_bytes`` (checked on ``Content-Length`` and
    again while reading, so a chunked body is cut off too).
@@ -13,8 +17,9 @@ In order, before the GraphQL layer sees anything:
 The authenticated ``Client`` travels to the GraphQL layer in the ASGI scope under
 ``CLIENT_SCOPE_KEY``. A GET without a ``query`` parameter (the GraphiQL page) passes without a
 client: it executes nothing, and the context it gets can read nothing. Refusals are
-GraphQL-shaped JSON (``errors`` with ``extensions.code``, no ``data``); no refusal and no log
-line carries a presented key.
+GraphQL-shaped JSON (``errors`` with ``extensions.code``, no ``data``), and each leaves exactly
+one warning in the ``execgate.security`` log (method, path, peer, status, why); no refusal and
+no log line carries a presented key or header.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from execgate.domain.access import Scope as ClientScope
-from execgate.security.clients import Client, ClientDirectory, bearer_token
+from execgate.security.clients import Client, ClientDirectory, KeyProblem, presented_key
 from execgate.security.ratelimit import RateLimiter, retry_after_seconds
 
 CLIENT_SCOPE_KEY = "execgate.client"
@@ -79,14 +84,42 @@ def error_response(
     *,
     headers: Mapping[str, str] | None = None,
     extensions: Mapping[str, Any] | None = None,
+    media_type: str = "application/json",
 ) -> Response:
     """A GraphQL-shaped refusal: one error with a code, and no ``data``."""
     body = {"errors": [{"message": message, "extensions": {"code": code, **(extensions or {})}}]}
     return Response(
         orjson.dumps(body),
         status_code=status,
-        media_type="application/json",
+        media_type=media_type,
         headers=dict(headers or {}),
+    )
+
+
+def log_refusal(scope: Scope, status: int, why: str) -> None:
+    """The one log line of a refused request: what was asked, by which peer, the status and
+    why (``why`` never holds a presented key or header)."""
+    peer = scope.get("client")
+    log.warning(
+        "refused %s %s from %s with HTTP %d: %s",
+        scope.get("method", "?"),
+        scope.get("path", "?"),
+        peer[0] if peer else "an unknown peer",
+        status,
+        why,
+    )
+
+
+def _unauthenticated(message: str, reason: str, *, error: str | None = None) -> Response:
+    """A 401 with its ``WWW-Authenticate`` challenge (RFC 6750's ``error`` when a key was
+    presented) and ``extensions.reason`` saying what was wrong."""
+    challenge = 'Bearer realm="execgate"' + (f', error="{error}"' if error else "")
+    return error_response(
+        401,
+        message,
+        "UNAUTHENTICATED",
+        headers={"WWW-Authenticate": challenge},
+        extensions={"reason": reason},
     )
 
 
@@ -134,7 +167,7 @@ class SecurityMiddleware:
             )
             return
         if _is_ide_page(scope):
-            await self.app(scope, receive, coded_http_errors(send))
+            await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         client, refusal = self._authenticate(scope, headers)
@@ -145,7 +178,9 @@ class SecurityMiddleware:
         wait = self.limiter.check(client.name)
         if wait > 0:
             seconds = retry_after_seconds(wait)
-            log.info("rate limited client %r for %ss", client.name, seconds)
+            log_refusal(
+                scope, 429, f"client {client.name!r} is over its rate limit; retry in {seconds}s"
+            )
             await error_response(
                 429,
                 f"too many requests from client {client.name!r}; retry in {seconds}s",
@@ -154,7 +189,7 @@ class SecurityMiddleware:
                 extensions={"retryAfter": seconds},
             )(scope, receive, send)
             return
-        body = await self._body(scope, headers, receive, send)
+        body = await self._body(scope, headers, receive, send, client)
         if body is None:
             return
         delivered = False
@@ -166,7 +201,7 @@ class SecurityMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app({**scope, CLIENT_SCOPE_KEY: client}, replay, coded_http_errors(send))
+        await self.app({**scope, CLIENT_SCOPE_KEY: client}, replay, send)
 
     def _authenticate(
         self, scope: Scope, headers: Headers
@@ -176,9 +211,11 @@ class SecurityMiddleware:
         if not self.directory:
             if is_loopback(peer_host):
                 if not loopback_request(headers):
-                    log.warning(
-                        "refused an anonymous request naming a host or origin that is not "
-                        "loopback (DNS rebinding or a cross-origin page)"
+                    log_refusal(
+                        scope,
+                        403,
+                        "an anonymous request naming a host or origin that is not loopback "
+                        "(DNS rebinding or a cross-origin page)",
                     )
                     return None, error_response(
                         403,
@@ -187,91 +224,54 @@ class SecurityMiddleware:
                         "FORBIDDEN",
                     )
                 return ANONYMOUS, None
-            log.warning("refused a request from a non-loopback peer: no clients are configured")
-            return None, error_response(
-                401,
+            log_refusal(scope, 401, "no clients are configured and the peer is not on loopback")
+            return None, _unauthenticated(
                 "this gateway has no clients configured and answers only on loopback",
-                "UNAUTHENTICATED",
-                headers={"WWW-Authenticate": 'Bearer realm="execgate"'},
+                "NOT_LOOPBACK",
             )
-        presented = bearer_token(headers.get("authorization"))
+        presented = presented_key(headers.get("authorization"))
+        if presented is KeyProblem.MISSING:
+            log_refusal(scope, 401, "no client key")
+            return None, _unauthenticated(
+                "a client key is required: send 'Authorization: Bearer <key>'", presented.value
+            )
+        if presented is KeyProblem.MALFORMED:
+            log_refusal(scope, 401, "an Authorization header that is not 'Bearer <key>'")
+            return None, _unauthenticated(
+                "the Authorization header is malformed: send the client key as "
+                "'Authorization: Bearer <key>'",
+                presented.value,
+                error="invalid_request",
+            )
         client = self.directory.authenticate(presented)
         if client is not None:
             return client, None
-        if presented is None:
-            log.info("refused a request without a client key")
-            return None, error_response(
-                401,
-                "a client key is required: send 'Authorization: Bearer <key>'",
-                "UNAUTHENTICATED",
-                headers={"WWW-Authenticate": 'Bearer realm="execgate"'},
-            )
-        log.warning("refused a request with an unknown client key")
-        return None, error_response(
-            401,
-            "the client key is not valid",
-            "UNAUTHENTICATED",
-            headers={"WWW-Authenticate": 'Bearer realm="execgate", error="invalid_token"'},
+        log_refusal(scope, 401, "a client key that no client has")
+        return None, _unauthenticated(
+            "the client key is not valid", "UNKNOWN_KEY", error="invalid_token"
         )
 
     async def _body(
-        self, scope: Scope, headers: Headers, receive: Receive, send: Send
+        self, scope: Scope, headers: Headers, receive: Receive, send: Send, client: Client
     ) -> bytes | None:
-        too_large = error_response(
-            413,
-            f"the request body is larger than {self.max_body_bytes} bytes",
-            "REQUEST_TOO_LARGE",
-            extensions={"limit": self.max_body_bytes},
-        )
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await too_large(scope, receive, send)
-            return None
         try:
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise BodyTooLarge
             return await _read_body(receive, self.max_body_bytes)
         except BodyTooLarge:
-            await too_large(scope, receive, send)
-            return None
-
-
-_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
-
-
-def coded_http_errors(send: Send) -> Send:
-    """Turns the GraphQL view's plain-text 4xx answers (bad JSON, batches, wrong content type)
-    into GraphQL-shaped JSON with a code, keeping the status and the (secret-free) reason."""
-    held: dict[str, Any] = {}
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
-            if message["status"] >= 400 and content_type.startswith("text/plain"):
-                held["start"] = message
-                held["body"] = b""
-                return
-        elif message["type"] == "http.response.body" and "start" in held:
-            held["body"] += message.get("body", b"")
-            if message.get("more_body", False):
-                return
-            status = held["start"]["status"]
-            reason = held["body"].decode("utf-8", errors="replace").strip() or "bad request"
-            code = _HTTP_CODES.get(status, "BAD_REQUEST")
-            body = orjson.dumps({"errors": [{"message": reason, "extensions": {"code": code}}]})
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
+            log_refusal(
+                scope,
+                413,
+                f"client {client.name!r} sent a body over {self.max_body_bytes} bytes",
             )
-            await send({"type": "http.response.body", "body": body})
-            return
-        await send(message)
-
-    return wrapped
+            await error_response(
+                413,
+                f"the request body is larger than {self.max_body_bytes} bytes",
+                "REQUEST_TOO_LARGE",
+                extensions={"limit": self.max_body_bytes},
+            )(scope, receive, send)
+            return None
 
 
 def _is_ide_page(scope: Scope) -> bool:
