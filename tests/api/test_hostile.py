@@ -138,3 +138,16 @@ async def test_a_time_with_its_offset_filters(probe: Probe, moment: str) -> None
     body = await probe.ask(FEED, before=moment)
     assert "errors" not in body
     assert len(body["data"]["executions"]["edges"]) == 3
+
+
+async def test_several_operations_without_a_name_are_a_400_in_the_graphql_response_type(
+    probe: Probe,
+) -> None:
+    response = await probe.client.post(
+        "/graphql",
+        json={"query": "query A { instances { name } } query B { instances { kind } }"},
+        headers={"accept": "application/graphql-response+json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
