@@ -15,6 +15,11 @@ The authenticated ``Client`` travels to the GraphQL layer in the ASGI scope unde
 client: it executes nothing, and the context it gets can read nothing. Refusals are
 GraphQL-shaped JSON (``errors`` with ``extensions.code``, no ``data``); no refusal and no log
 line carries a presented key.
+
+``MCPGuard`` is the same guard in front of ``/mcp`` (the MCP tools): the same keys, loopback
+rule and body limit, but every request needs a client (there is no page to open), refusals
+are JSON-RPC errors that MCP clients show (the code in ``error.data.code``), and the rate
+limit is taken by the tools, one token per tool call, from the same buckets.
 """
 
 from __future__ import annotations
@@ -90,6 +95,32 @@ def error_response(
     )
 
 
+JSONRPC_REFUSED = -32001
+"""The JSON-RPC error code of a request ``/mcp`` refuses (execgate's code is in ``data``)."""
+
+
+def jsonrpc_refusal(
+    status: int,
+    message: str,
+    code: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> Response:
+    """A refusal MCP clients read: a JSON-RPC error (no request id) naming execgate's code."""
+    error = {
+        "code": JSONRPC_REFUSED,
+        "message": f"{code}: {message}",
+        "data": {"code": code, **(extensions or {})},
+    }
+    return Response(
+        orjson.dumps({"jsonrpc": "2.0", "id": None, "error": error}),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -114,6 +145,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 class SecurityMiddleware:
     """Wraps the GraphQL endpoint (an ASGI app) with authentication, rate and size limits."""
 
+    refuse = staticmethod(error_response)
+    """How a refusal is written (GraphQL-shaped here)."""
+    rate_limited = True
+    """Whether each request takes a token from its client's bucket."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -136,17 +172,22 @@ class SecurityMiddleware:
         if _is_ide_page(scope):
             await self.app(scope, receive, coded_http_errors(send))
             return
+        await self._guarded(scope, receive, coded_http_errors(send))
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticate, rate limit (``rate_limited``) and read the body, then hand the request
+        on with its client in the scope; or answer the refusal."""
         headers = Headers(scope=scope)
         client, refusal = self._authenticate(scope, headers)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         assert client is not None
-        wait = self.limiter.check(client.name)
+        wait = self.limiter.check(client.name) if self.rate_limited else 0.0
         if wait > 0:
             seconds = retry_after_seconds(wait)
             log.info("rate limited client %r for %ss", client.name, seconds)
-            await error_response(
+            await self.refuse(
                 429,
                 f"too many requests from client {client.name!r}; retry in {seconds}s",
                 "RATE_LIMITED",
@@ -166,7 +207,7 @@ class SecurityMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app({**scope, CLIENT_SCOPE_KEY: client}, replay, coded_http_errors(send))
+        await self.app({**scope, CLIENT_SCOPE_KEY: client}, replay, send)
 
     def _authenticate(
         self, scope: Scope, headers: Headers
@@ -180,7 +221,7 @@ class SecurityMiddleware:
                         "refused an anonymous request naming a host or origin that is not "
                         "loopback (DNS rebinding or a cross-origin page)"
                     )
-                    return None, error_response(
+                    return None, self.refuse(
                         403,
                         "without clients this gateway answers only requests to a loopback "
                         "host name (localhost, 127.0.0.1, [::1]) from a loopback origin",
@@ -188,7 +229,7 @@ class SecurityMiddleware:
                     )
                 return ANONYMOUS, None
             log.warning("refused a request from a non-loopback peer: no clients are configured")
-            return None, error_response(
+            return None, self.refuse(
                 401,
                 "this gateway has no clients configured and answers only on loopback",
                 "UNAUTHENTICATED",
@@ -200,14 +241,14 @@ class SecurityMiddleware:
             return client, None
         if presented is None:
             log.info("refused a request without a client key")
-            return None, error_response(
+            return None, self.refuse(
                 401,
                 "a client key is required: send 'Authorization: Bearer <key>'",
                 "UNAUTHENTICATED",
                 headers={"WWW-Authenticate": 'Bearer realm="execgate"'},
             )
         log.warning("refused a request with an unknown client key")
-        return None, error_response(
+        return None, self.refuse(
             401,
             "the client key is not valid",
             "UNAUTHENTICATED",
@@ -217,7 +258,7 @@ class SecurityMiddleware:
     async def _body(
         self, scope: Scope, headers: Headers, receive: Receive, send: Send
     ) -> bytes | None:
-        too_large = error_response(
+        too_large = self.refuse(
             413,
             f"the request body is larger than {self.max_body_bytes} bytes",
             "REQUEST_TOO_LARGE",
@@ -272,6 +313,19 @@ def coded_http_errors(send: Send) -> Send:
         await send(message)
 
     return wrapped
+
+
+class MCPGuard(SecurityMiddleware):
+    """The guard in front of ``/mcp`` (see the module's docstring)."""
+
+    refuse = staticmethod(jsonrpc_refusal)
+    rate_limited = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.refuse(400, "only HTTP is served here", "BAD_REQUEST")(scope, receive, send)
+            return
+        await self._guarded(scope, receive, send)
 
 
 def _is_ide_page(scope: Scope) -> bool:
