@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 
 from execgate.domain import ids
 from tests.mcp.harness import McpGateway, by_key, error_text, structured, without_secrets
@@ -355,3 +355,12 @@ async def test_an_empty_status_selection_reads_nothing(shared: McpGateway) -> No
         )
     assert answer == {"data": [], "nextCursor": None, "skippedInstances": []}
     assert sum(b.proxy.count() for b in shared.backends.values()) == before
+
+
+async def test_an_unknown_tool_is_a_protocol_error(shared: McpGateway) -> None:
+    async with shared.session("reader") as client:
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("drop_everything", {})
+        still = await client.call_tool("list_instances", {})
+    assert "unknown tool 'drop_everything'" in caught.value.message
+    assert not still.is_error
