@@ -184,24 +184,30 @@ async def test_an_instance_outside_the_scope_is_not_found(tmp_path: Path) -> Non
 
 
 async def test_bad_arguments_of_an_action_are_refused_and_audited(tmp_path: Path) -> None:
+    tools = ("delete_execution", "retry_execution", "cancel_execution")
     with mcp_gateway(tmp_path) as gateway:
         async with gateway.session("operator") as client:
-            missing = await client.call_tool("delete_execution", {"instance": "n8n"})
+            missing = [await client.call_tool(tool, {"instance": "n8n"}) for tool in tools]
             extra = await client.call_tool(
                 "delete_execution", {"instance": "n8n", "id": "3", "cascade": True}
             )
+            wrong = await client.call_tool("retry_execution", {"id": 3.5, "instance": "n8n"})
 
-        assert error_text(missing).startswith("BAD_USER_INPUT: ")
-        assert "id" in error_text(missing)
-        assert error_text(extra).startswith("BAD_USER_INPUT: ")
+        for result in missing:
+            assert error_text(result).startswith("BAD_USER_INPUT: invalid arguments: id: ")
+        assert "cascade" in error_text(extra)
+        assert error_text(wrong).startswith("BAD_USER_INPUT: ")
         assert gateway.mutations_reached() == {"team": 0, "n8n": 0}
         lines = gateway.audit_lines()
         assert [(line["action"], line["outcome"]) for line in lines] == [
             ("delete", "BAD_USER_INPUT"),
+            ("retry", "BAD_USER_INPUT"),
+            ("cancel", "BAD_USER_INPUT"),
             ("delete", "BAD_USER_INPUT"),
+            ("retry", "BAD_USER_INPUT"),
         ]
         assert lines[0]["execution_id"] is None
-        assert lines[1]["instance"] == "n8n"
+        assert lines[3]["instance"] == "n8n"
 
 
 async def test_the_default_instance_is_used_when_none_is_named(tmp_path: Path) -> None:
@@ -288,3 +294,18 @@ def test_mcp_can_be_switched_off(tmp_path: Path) -> None:
 
     assert response.status_code == 404
     assert [i["name"] for i in graphql["data"]["instances"]] == ["n8n", "team"]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    with mcp_gateway(tmp_path) as gateway:
+        limit = gateway.settings.server.max_body_bytes
+        response = httpx.post(
+            gateway.url + "/mcp",
+            content=b"{" + b" " * limit + b"}",
+            headers={
+                "Authorization": f"Bearer {gateway.keys['reader']}",
+                "Content-Type": "application/json",
+            },
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["data"] == {"code": "REQUEST_TOO_LARGE", "limit": limit}

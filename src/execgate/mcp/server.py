@@ -31,6 +31,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
+from execgate.config.settings import LimitSettings, ServerSettings
 from execgate.domain.access import Scope
 from execgate.domain.deadline import within
 from execgate.domain.errors import ExecgateError
@@ -59,11 +60,13 @@ class Toolbox:
     gateway: Callable[[], Gateway]
     throttle: Callable[[str], float]
     default_instance: str | None = None
-    max_backend_calls: int = 250
-    request_timeout: float = 15.0
+    max_backend_calls: int = LimitSettings().max_backend_calls
+    request_timeout: float = ServerSettings().request_timeout_seconds
 
 
 class Refused(Exception):
+    """A call refused before its tool ran (rate, arguments, cost); audited for actions."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -74,11 +77,12 @@ def build_server(
     toolbox: Toolbox, identify: Callable[[Any], Scope | None], *, version: str = ""
 ) -> Server[Any]:
     """The server; ``identify`` names the caller of a request (see the module's steps)."""
+    definitions = [tool.definition() for tool in TOOLS]
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[tool.definition() for tool in TOOLS])
+        return types.ListToolsResult(tools=definitions)
 
     async def call_tool(
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
