@@ -288,3 +288,29 @@ def test_audit_tail_without_a_file(
     argv = [str(config) if a == "CONFIG" else a for a in argv]
     assert cli.main(argv) == 2
     assert complaint in capsys.readouterr().err
+
+
+# -- mcp (stdio; served end to end in tests/mcp/test_stdio.py) ---------------------------------
+
+
+def test_mcp_refuses_to_start_when_switched_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_SDK_TOKEN", "sdk_token-for-this-test")
+    config = tmp_path / "c.toml"
+    config.write_text(TEAM + "[mcp]\nenabled = false\n", encoding="utf-8")
+    assert cli.main(["mcp", "--config", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert "[mcp] enabled = false" in captured.err
+    assert captured.out == ""
+
+
+def test_mcp_with_a_broken_config_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(TEAM + '[mcp]\ndefault_instance = "elsewhere"\n', encoding="utf-8")
+    assert cli.main(["mcp", "--config", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert "[mcp]: key 'default_instance'" in captured.err
+    assert captured.out == ""

@@ -1,13 +1,16 @@
-"""The Starlette application: /graphql (GraphiQL in a browser) and /healthz.
+"""The Starlette application: /graphql (GraphiQL in a browser), /mcp and /healthz.
 
 ``create_app`` builds the HTTP surface from the settings; its lifespan opens each instance's
-client (the registry) and builds the gateway over them, and closes the clients and the audit
-file when the server stops.
+client (the registry) and builds the gateway over them (``runtime.open_gateway``), starts the
+MCP endpoint, and closes the clients and the audit file when the server stops.
 
 ``/graphql`` runs a schema built from the settings (``api/schema.py``: limits, executor,
 memory bounds) and sits behind ``SecurityMiddleware`` (client key, rate limit, body size); each
 request's context holds the gateway scoped to its client, which writes the audit trail; every
-error leaving it is stripped of backend credentials and addresses. ``/healthz`` stays open.
+error leaving it is stripped of backend credentials and addresses. ``/mcp`` (unless
+``[mcp] enabled = false``) serves the MCP tools over the same gateway, behind ``MCPGuard`` (the
+same client keys and body limit); each tool call runs under its client's scope and rate limit.
+``/healthz`` stays open.
 
 ``/graphql`` speaks GraphQL over HTTP as its specification defines it (``api/media.py``): the
 ``Accept`` header chooses ``application/graphql-response+json`` (a request error is then a 4xx
@@ -37,6 +40,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from execgate import __version__
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
 from execgate.api.media import (
@@ -47,25 +51,25 @@ from execgate.api.media import (
 )
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
-from execgate.config import CacheSettings, LimitSettings, ServerSettings, Settings
+from execgate.config import CacheSettings, LimitSettings, MCPSettings, ServerSettings, Settings
 from execgate.domain.access import Scope
 from execgate.domain.deadline import within
-from execgate.domain.ports import AuditSink, Backend
-from execgate.registry import Registry
+from execgate.domain.ports import AuditSink
+from execgate.mcp.endpoint import MCPEndpoint
+from execgate.mcp.server import Toolbox, build_server
+from execgate.runtime import open_gateway
 from execgate.security.audit import AuditLog
 from execgate.security.clients import Client, ClientDirectory
 from execgate.security.middleware import (
     CLIENT_SCOPE_KEY,
+    MCPGuard,
     SecurityMiddleware,
     error_response,
     loopback_request,
 )
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
-from execgate.service.cache import CachedBackend, ExecutionCache
-from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
-from execgate.service.health import Circuit, GuardedBackend
 
 log = logging.getLogger("execgate.app")
 
@@ -240,6 +244,14 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
 
+def settings_redactor(settings: Settings) -> Redactor:
+    """What no answer may carry: the instances' credentials and addresses, the cursor secret."""
+    secrets = [i.credential for i in settings.instances]
+    if settings.server.cursor_secret is not None:
+        secrets.append(settings.server.cursor_secret)
+    return Redactor.for_backends(secrets, [i.base_url for i in settings.instances])
+
+
 def build_clients(settings: Settings) -> list[Client]:
     """The API clients of ``settings``, each with its scope."""
     return [
@@ -273,49 +285,22 @@ def create_app(
     quiet_transport_logs()
     audit_log = AuditLog(settings.audit.path) if audit is None else None
     sink: AuditSink = audit_log if audit_log is not None else cast("AuditSink", audit)
-    secrets = [i.credential for i in settings.instances]
-    if settings.server.cursor_secret is not None:
-        secrets.append(settings.server.cursor_secret)
-    redactor = Redactor.for_backends(secrets, [i.base_url for i in settings.instances])
+    redactor = settings_redactor(settings)
     runtime = Runtime()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        registry = Registry.open(settings, transports)
-        backends: Mapping[str, Backend] = {
-            i.name: GuardedBackend(
-                registry.backends[i.name],
-                Circuit(
-                    i.name,
-                    failures=i.http.circuit_failures,
-                    cool_down=i.http.circuit_cooldown_seconds,
-                ),
-            )
-            for i in settings.instances
-        }
-        cache = settings.cache
-        if cache.enabled:
-            shared = ExecutionCache(
-                max_entries=cache.max_entries,
-                max_bytes=cache.max_bytes,
-                ttl_seconds=cache.ttl_seconds,
-            )
-            backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
-            app.state.cache = shared
-        secret = settings.server.cursor_secret
-        runtime.gateway = Gateway(
-            backends,
-            max_first=settings.limits.max_first,
-            redact=redactor.clean,
-            audit=sink,
-            cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
-        )
-        app.state.registry = registry
-        app.state.gateway = runtime.gateway
         try:
-            yield
+            async with open_gateway(
+                settings, transports, audit=sink, redact=redactor.clean
+            ) as opened:
+                runtime.gateway = opened.gateway
+                app.state.registry = opened.registry
+                app.state.gateway = opened.gateway
+                if opened.cache is not None:
+                    app.state.cache = opened.cache
+                yield
         finally:
-            await registry.aclose()
             if audit_log is not None:
                 audit_log.close()
 
@@ -330,6 +315,8 @@ def create_app(
         ide_headers=ide_headers,
         rate_clock=rate_clock,
         redactor=redactor,
+        mcp=settings.mcp if settings.mcp.enabled else None,
+        max_backend_calls=settings.limits.max_backend_calls,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -385,6 +372,8 @@ def _http_app(
     rate_clock: Callable[[], float] | None = None,
     redactor: Redactor | None = None,
     request_timeout: float = ServerSettings().request_timeout_seconds,
+    mcp: MCPSettings | None = None,
+    max_backend_calls: int = LimitSettings().max_backend_calls,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -403,15 +392,50 @@ def _http_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "instances": len(runtime.gateway.backends)})
 
-    app = Starlette(
-        routes=[
-            # Every method reaches the view, which answers the others with a coded 405.
-            Route("/graphql", guarded),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        # Every method reaches the view, which answers the others with a coded 405.
+        Route("/graphql", guarded),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if mcp is not None:
+        toolbox = Toolbox(
+            gateway=lambda: runtime.gateway,
+            throttle=limiter.check,
+            default_instance=mcp.default_instance,
+            max_backend_calls=max_backend_calls,
+            request_timeout=request_timeout,
+        )
+        endpoint = MCPEndpoint(build_server(toolbox, request_scope, version=__version__))
+        mcp_guard = MCPGuard(
+            endpoint, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
+        )
+        routes.append(Route("/mcp", mcp_guard, methods=["GET", "POST", "DELETE"]))
+        lifespan = _with_endpoint(lifespan, endpoint)
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.clients = directory
     app.state.limiter = limiter
     app.state.schema = schema
     return app
+
+
+def request_scope(request: Any) -> Scope | None:
+    """The scope of the client ``MCPGuard`` authenticated for an MCP request."""
+    client = getattr(request, "scope", {}).get(CLIENT_SCOPE_KEY)
+    return client.scope if isinstance(client, Client) else None
+
+
+def _with_endpoint(
+    lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]] | None,
+    endpoint: MCPEndpoint,
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """``lifespan``, then the MCP endpoint running inside it."""
+
+    @contextlib.asynccontextmanager
+    async def both(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if lifespan is not None:
+                await stack.enter_async_context(lifespan(app))
+            await stack.enter_async_context(endpoint.running())
+            yield
+
+    return both

@@ -1,17 +1,20 @@
-"""The ``execgate`` command: serve, demo, simulate, export-schema, keys, audit."""
+"""The ``execgate`` command: serve, demo, mcp, simulate, export-schema, keys, audit."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import secrets
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from execgate.backends.transport import Transport
     from execgate.config import Settings
+    from execgate.domain.access import Scope
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -33,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default=DEFAULT_HOST)
     demo.add_argument("--port", type=int, default=DEFAULT_PORT)
     demo.add_argument("--seed", type=int, default=7)
+
+    mcp = sub.add_parser(
+        "mcp",
+        help="serve the MCP tools over stdin/stdout (for a local assistant); the client key "
+        "comes from the environment variable [mcp] key_env names (EXECGATE_MCP_KEY)",
+    )
+    mcp.add_argument("--config", help="TOML file listing the instances (default: embedded demo)")
 
     simulate = sub.add_parser("simulate", help="run one simulated backend as an HTTP server")
     simulate.add_argument("kind", choices=["team", "n8n"])
@@ -190,6 +200,100 @@ def _run_serve(config: str, host: str, port: int) -> int:
     return 0
 
 
+def _mcp_scope(settings: Settings, environ: Mapping[str, str]) -> Scope | str:
+    """The scope of the stdio client, or why it has none (one line, never the key)."""
+    from execgate.app import build_clients
+    from execgate.domain.access import Scope
+    from execgate.security.clients import ClientDirectory
+
+    variable = settings.mcp.key_env
+    key = environ.get(variable, "").strip()
+    if not settings.clients:
+        return Scope.full("anonymous")
+    if not key:
+        return (
+            f"{settings.source} has API clients: put one's key in the environment variable "
+            f"{variable} (made by 'execgate keys new NAME')"
+        )
+    client = ClientDirectory(build_clients(settings)).authenticate(key)
+    if client is None:
+        return f"the key in {variable} is not the key of any client in {settings.source}"
+    return client.scope
+
+
+def _run_mcp(config: str | None) -> int:
+    import asyncio
+
+    from execgate.config import ConfigError, load_settings
+    from execgate.security.audit import AuditError
+
+    transports = None
+    if config is None:
+        from execgate.simulate.embedded import embedded
+
+        demo = embedded(7)
+        settings, transports = demo.settings, demo.transports
+    else:
+        try:
+            settings = load_settings(config)
+        except ConfigError as exc:
+            _say(str(exc))
+            return 2
+    if not settings.mcp.enabled:
+        _say(f"the MCP tools are switched off in {settings.source} ([mcp] enabled = false)")
+        return 2
+    scope = _mcp_scope(settings, os.environ)
+    if isinstance(scope, str):
+        _say(scope)
+        return 2
+    try:
+        asyncio.run(_serve_mcp(settings, scope, transports))
+    except AuditError as exc:
+        _say(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve_mcp(
+    settings: Settings, scope: Scope, transports: Mapping[str, Transport] | None
+) -> None:
+    """The MCP tools over stdio for the client of ``scope``, until stdin closes."""
+    from execgate import __version__
+    from execgate.app import build_clients, settings_redactor
+    from execgate.mcp.arguments import MAX_LIMIT
+    from execgate.mcp.server import Toolbox, build_server
+    from execgate.mcp.stdio import serve_stdio
+    from execgate.runtime import open_gateway
+    from execgate.security.audit import AuditLog
+    from execgate.security.ratelimit import RateLimiter
+    from execgate.security.redact import quiet_transport_logs
+
+    quiet_transport_logs()
+    audit = AuditLog(settings.audit.path)
+    redactor = settings_redactor(settings)
+    limiter = RateLimiter(build_clients(settings))
+    names = ", ".join(i.name for i in settings.instances)
+    _say(
+        f"MCP tools over stdio for client {scope.client!r}: {len(settings.instances)} "
+        f"instance(s) from {settings.source}: {names}; pages up to {MAX_LIMIT}"
+    )
+    _say(f"audit trail of mutations: {settings.audit.path or 'stderr'}")
+    try:
+        async with open_gateway(settings, transports, audit=audit, redact=redactor.clean) as opened:
+            toolbox = Toolbox(
+                gateway=lambda: opened.gateway,
+                throttle=limiter.check,
+                default_instance=settings.mcp.default_instance,
+                max_backend_calls=settings.limits.max_backend_calls,
+                request_timeout=settings.server.request_timeout_seconds,
+            )
+            await serve_stdio(build_server(toolbox, lambda _request: scope, version=__version__))
+    finally:
+        audit.close()
+
+
 def _run_keys_new(name: str, instances: str, actions: str) -> int:
     from execgate.config.reader import NAME
     from execgate.domain.access import Action
@@ -296,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.config is None:
             return _run_demo(args.host, args.port, 7)
         return _run_serve(args.config, args.host, args.port)
+    if args.command == "mcp":
+        return _run_mcp(args.config)
     if args.command == "simulate":
         return _run_simulate(args)
     if args.command == "keys":

@@ -15,6 +15,7 @@ from execgate.config import (
     HTTPSettings,
     InstanceSettings,
     LimitSettings,
+    MCPSettings,
     ServerSettings,
     Settings,
     load_settings,
@@ -924,6 +925,7 @@ def test_the_readme_configuration_block_loads(
         1024 * 1024,
     )
     assert settings.audit.path == "execgate-audit.jsonl"
+    assert settings.mcp == MCPSettings()
 
 
 def test_network_keys_of_an_instance(tmp_path: Path) -> None:
@@ -1037,3 +1039,44 @@ def test_bad_cursor_secrets(
     found = only(problems(tmp_path, TEAM + f"\n[server]\n{line}\n", {**ENV, **environ}))
     assert found.startswith("[server]: key 'cursor_secret_env': ")
     assert complaint in found and "sh0rt-s3cret" not in found
+
+
+# -- [mcp] -------------------------------------------------------------------------------------
+
+
+def test_the_mcp_table_defaults_and_values(tmp_path: Path) -> None:
+    # given: no [mcp], then one that sets every key
+    plain = load(tmp_path, DOCUMENTED)
+    text = (
+        DOCUMENTED + '\n[mcp]\nenabled = false\ndefault_instance = "n8n-prod"\nkey_env = "GW_KEY"\n'
+    )
+    # when
+    set_ = load(tmp_path, text)
+    # then
+    assert plain.mcp == MCPSettings(enabled=True, default_instance=None, key_env="EXECGATE_MCP_KEY")
+    assert set_.mcp == MCPSettings(enabled=False, default_instance="n8n-prod", key_env="GW_KEY")
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            'default_instance = "nowhere"',
+            "[mcp]: key 'default_instance': instance 'nowhere' is not configured; "
+            "configured: acme, n8n-prod",
+        ),
+        ("enabled = 1", "[mcp]: key 'enabled': must be true or false, not an integer"),
+        (
+            'key_env = "egk_pasted-the-key-itself"',
+            "[mcp]: key 'key_env': must be the NAME of an environment variable, not the key itself",
+        ),
+        (
+            'path = "/mcp"',
+            "[mcp]: unknown key 'path'; valid keys: enabled, default_instance, key_env",
+        ),
+    ],
+)
+def test_bad_mcp_tables(tmp_path: Path, table: str, problem: str) -> None:
+    found = only(problems(tmp_path, DOCUMENTED + f"\n[mcp]\n{table}\n"))
+    assert found == problem
+    assert "egk_pasted" not in found

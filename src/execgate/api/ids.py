@@ -1,67 +1,28 @@
-"""Global IDs: base64 of ``TypeName:key`` (Relay's convention), decoded with clear errors.
-
-An ID longer than ``MAX_ID_LENGTH`` is refused before it is decoded, so no hostile ID reaches
-a backend's URL; messages quote at most the start of the ID (``shown``).
-"""
+"""Global IDs for the GraphQL layer: the codec is the domain's (``domain/ids.py``), shared
+with the MCP tools; strawberry's ``relay.GlobalID`` writes the same strings for ``id`` fields."""
 
 from __future__ import annotations
 
-from strawberry import relay
+from execgate.domain.ids import (
+    MAX_ID_LENGTH,
+    NODE_TYPES,
+    InvalidID,
+    decode,
+    decode_as,
+    encode,
+    execution_key,
+    node_execution_key,
+    workflow_key,
+)
 
-from execgate.domain.errors import InvalidArgument, shown
-from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
-
-NODE_TYPES = ("Instance", "Workflow", "Execution", "NodeExecution")
-MAX_ID_LENGTH = 512
-"""The longest global ID read (base64 of the type name, an instance name and a native id)."""
-
-
-class InvalidID(InvalidArgument):
-    code = "INVALID_ID"
-
-
-def encode(type_name: str, key: str) -> str:
-    return str(relay.GlobalID(type_name, key))
-
-
-def decode(raw: str) -> tuple[str, str]:
-    """Split a global ID into its type name and key, or raise ``InvalidID``."""
-    if len(raw) > MAX_ID_LENGTH:
-        raise InvalidID(
-            f"an execgate ID has at most {MAX_ID_LENGTH} characters; this one has {len(raw)}"
-        )
-    try:
-        gid = relay.GlobalID.from_id(raw)
-    except Exception:
-        raise InvalidID(f"{shown(raw)} is not an execgate ID") from None
-    if gid.type_name not in NODE_TYPES or not gid.node_id:
-        raise InvalidID(f"{shown(raw)} is not an execgate ID")
-    return gid.type_name, gid.node_id
-
-
-def decode_as(raw: str, type_name: str) -> str:
-    kind, key = decode(raw)
-    if kind != type_name:
-        raise InvalidID(f"expected the ID of a {type_name}, got the ID of a {kind}")
-    return key
-
-
-def execution_key(raw: str) -> ExecutionKey:
-    try:
-        return ExecutionKey.decode(decode_as(raw, "Execution"))
-    except ValueError:
-        raise InvalidID(f"{shown(raw)} is not an execution ID") from None
-
-
-def workflow_key(raw: str) -> WorkflowKey:
-    try:
-        return WorkflowKey.decode(decode_as(raw, "Workflow"))
-    except ValueError:
-        raise InvalidID(f"{shown(raw)} is not a workflow ID") from None
-
-
-def node_execution_key(raw: str) -> NodeExecutionKey:
-    try:
-        return NodeExecutionKey.decode(decode_as(raw, "NodeExecution"))
-    except ValueError:
-        raise InvalidID(f"{shown(raw)} is not a node execution ID") from None
+__all__ = [
+    "MAX_ID_LENGTH",
+    "NODE_TYPES",
+    "InvalidID",
+    "decode",
+    "decode_as",
+    "encode",
+    "execution_key",
+    "node_execution_key",
+    "workflow_key",
+]

@@ -8,6 +8,7 @@ from execgate.config.settings import (
     HTTPSettings,
     InstanceSettings,
     LimitSettings,
+    MCPSettings,
     ServerSettings,
     Settings,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "HTTPSettings",
     "InstanceSettings",
     "LimitSettings",
+    "MCPSettings",
     "ServerSettings",
     "Settings",
     "load_settings",

@@ -6,9 +6,9 @@ once in a ``ConfigError``, one line each, naming the file, the instance or clien
 by position such as ``instances[2]`` when it has no usable name) and the key. No message ever
 carries a credential, a pasted client key or a URL's user and password.
 
-The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]`` and of each instance are
-checked against the fields of their settings dataclass (``config.settings``), which give their
-kind, range and default.
+The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]`` and of each
+instance are checked against the fields of their settings dataclass (``config.settings``), which
+give their kind, range and default.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from execgate.config.settings import (
     InstanceSettings,
     Kind,
     LimitSettings,
+    MCPSettings,
     ServerSettings,
     Settings,
 )
@@ -45,7 +46,7 @@ NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit")
+_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit", "mcp")
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),
     BackendKind.N8N: ("api_key_env",),
@@ -236,8 +237,31 @@ class _Reader:
             server=server,
             cache=cache,
             audit=self.audit(document.get("audit")),
+            mcp=self.mcp(document.get("mcp"), names),
             source=source,
         )
+
+    def mcp(self, value: object, instances: frozenset[str]) -> MCPSettings:
+        """``[mcp]``: its default instance must be configured, its key variable a name."""
+        mcp, _ = self.table("mcp", value, MCPSettings)
+        default = mcp.default_instance
+        if default is not None and default not in instances:
+            configured = ", ".join(sorted(instances)) or "none"
+            self.problem(
+                "[mcp]",
+                "default_instance",
+                f"instance {default!r} is not configured; configured: {configured}",
+            )
+            mcp = dataclasses.replace(mcp, default_instance=None)
+        if not _ENV_NAME.fullmatch(mcp.key_env):
+            # Never echo it: the key itself may have been pasted here.
+            self.problem(
+                "[mcp]",
+                "key_env",
+                "must be the NAME of an environment variable, not the key itself",
+            )
+            mcp = dataclasses.replace(mcp, key_env=MCPSettings().key_env)
+        return mcp
 
     def _cursor_secret(self, server: ServerSettings) -> ServerSettings:
         """``server`` with the cursor secret its ``cursor_secret_env`` names."""

@@ -176,6 +176,20 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MCPSettings:
+    """``[mcp]``: the MCP tools, at ``/mcp`` on the gateway's port and over stdio
+    (``execgate mcp``)."""
+
+    enabled: bool = option(True, Kind.BOOL)
+    """False: no ``/mcp`` route, and ``execgate mcp`` refuses to start."""
+    default_instance: str | None = option(None, Kind.STRING)
+    """The instance a tool other than ``list_executions`` means when its call names none and
+    its ``id`` is not a global ID (must be a configured instance)."""
+    key_env: str = option("EXECGATE_MCP_KEY", Kind.STRING)
+    """The environment variable that holds the client key of ``execgate mcp`` (stdio)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     instances: tuple[InstanceSettings, ...]
     clients: tuple[ClientSettings, ...] = ()
@@ -184,5 +198,6 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    mcp: MCPSettings = field(default_factory=MCPSettings)
     source: str = "embedded demo"
     """Where the settings came from, for the start-up banner."""

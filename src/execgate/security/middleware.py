@@ -20,6 +20,11 @@ client: it executes nothing, and the context it gets can read nothing. Refusals 
 GraphQL-shaped JSON (``errors`` with ``extensions.code``, no ``data``), and each leaves exactly
 one warning in the ``execgate.security`` log (method, path, peer, status, why); no refusal and
 no log line carries a presented key or header.
+
+``MCPGuard`` is the same guard in front of ``/mcp`` (the MCP tools): the same keys, loopback
+rule and body limit, but every request needs a client (there is no page to open), refusals
+are JSON-RPC errors that MCP clients show (the code in ``error.data.code``), and the rate
+limit is taken by the tools, one token per tool call, from the same buckets.
 """
 
 from __future__ import annotations
@@ -96,6 +101,33 @@ def error_response(
     )
 
 
+JSONRPC_REFUSED = -32001
+"""The JSON-RPC error code of a request ``/mcp`` refuses (execgate's code is in ``data``)."""
+
+
+def jsonrpc_refusal(
+    status: int,
+    message: str,
+    code: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+    media_type: str = "application/json",
+) -> Response:
+    """A refusal MCP clients read: a JSON-RPC error (no request id) naming execgate's code."""
+    error = {
+        "code": JSONRPC_REFUSED,
+        "message": f"{code}: {message}",
+        "data": {"code": code, **(extensions or {})},
+    }
+    return Response(
+        orjson.dumps({"jsonrpc": "2.0", "id": None, "error": error}),
+        status_code=status,
+        media_type=media_type,
+        headers=dict(headers or {}),
+    )
+
+
 def log_refusal(scope: Scope, status: int, why: str) -> None:
     """The one log line of a refused request: what was asked, by which peer, the status and
     why (``why`` never holds a presented key or header)."""
@@ -107,19 +139,6 @@ def log_refusal(scope: Scope, status: int, why: str) -> None:
         peer[0] if peer else "an unknown peer",
         status,
         why,
-    )
-
-
-def _unauthenticated(message: str, reason: str, *, error: str | None = None) -> Response:
-    """A 401 with its ``WWW-Authenticate`` challenge (RFC 6750's ``error`` when a key was
-    presented) and ``extensions.reason`` saying what was wrong."""
-    challenge = 'Bearer realm="execgate"' + (f', error="{error}"' if error else "")
-    return error_response(
-        401,
-        message,
-        "UNAUTHENTICATED",
-        headers={"WWW-Authenticate": challenge},
-        extensions={"reason": reason},
     )
 
 
@@ -147,6 +166,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 class SecurityMiddleware:
     """Wraps the GraphQL endpoint (an ASGI app) with authentication, rate and size limits."""
 
+    refuse = staticmethod(error_response)
+    """How a refusal is written (GraphQL-shaped here)."""
+    rate_limited = True
+    """Whether each request takes a token from its client's bucket."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -169,19 +193,24 @@ class SecurityMiddleware:
         if _is_ide_page(scope):
             await self.app(scope, receive, send)
             return
+        await self._guarded(scope, receive, send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticate, rate limit (``rate_limited``) and read the body, then hand the request
+        on with its client in the scope; or answer the refusal."""
         headers = Headers(scope=scope)
         client, refusal = self._authenticate(scope, headers)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         assert client is not None
-        wait = self.limiter.check(client.name)
+        wait = self.limiter.check(client.name) if self.rate_limited else 0.0
         if wait > 0:
             seconds = retry_after_seconds(wait)
             log_refusal(
                 scope, 429, f"client {client.name!r} is over its rate limit; retry in {seconds}s"
             )
-            await error_response(
+            await self.refuse(
                 429,
                 f"too many requests from client {client.name!r}; retry in {seconds}s",
                 "RATE_LIMITED",
@@ -217,7 +246,7 @@ class SecurityMiddleware:
                         "an anonymous request naming a host or origin that is not loopback "
                         "(DNS rebinding or a cross-origin page)",
                     )
-                    return None, error_response(
+                    return None, self.refuse(
                         403,
                         "without clients this gateway answers only requests to a loopback "
                         "host name (localhost, 127.0.0.1, [::1]) from a loopback origin",
@@ -225,19 +254,19 @@ class SecurityMiddleware:
                     )
                 return ANONYMOUS, None
             log_refusal(scope, 401, "no clients are configured and the peer is not on loopback")
-            return None, _unauthenticated(
+            return None, self._unauthenticated(
                 "this gateway has no clients configured and answers only on loopback",
                 "NOT_LOOPBACK",
             )
         presented = presented_key(headers.get("authorization"))
         if presented is KeyProblem.MISSING:
             log_refusal(scope, 401, "no client key")
-            return None, _unauthenticated(
+            return None, self._unauthenticated(
                 "a client key is required: send 'Authorization: Bearer <key>'", presented.value
             )
         if presented is KeyProblem.MALFORMED:
             log_refusal(scope, 401, "an Authorization header that is not 'Bearer <key>'")
-            return None, _unauthenticated(
+            return None, self._unauthenticated(
                 "the Authorization header is malformed: send the client key as "
                 "'Authorization: Bearer <key>'",
                 presented.value,
@@ -247,8 +276,20 @@ class SecurityMiddleware:
         if client is not None:
             return client, None
         log_refusal(scope, 401, "a client key that no client has")
-        return None, _unauthenticated(
+        return None, self._unauthenticated(
             "the client key is not valid", "UNKNOWN_KEY", error="invalid_token"
+        )
+
+    def _unauthenticated(self, message: str, reason: str, *, error: str | None = None) -> Response:
+        """A 401 with its ``WWW-Authenticate`` challenge (RFC 6750's ``error`` when a key was
+        presented) and ``extensions.reason`` saying what was wrong."""
+        challenge = 'Bearer realm="execgate"' + (f', error="{error}"' if error else "")
+        return self.refuse(
+            401,
+            message,
+            "UNAUTHENTICATED",
+            headers={"WWW-Authenticate": challenge},
+            extensions={"reason": reason},
         )
 
     async def _body(
@@ -265,7 +306,7 @@ class SecurityMiddleware:
                 413,
                 f"client {client.name!r} sent a body over {self.max_body_bytes} bytes",
             )
-            await error_response(
+            await self.refuse(
                 413,
                 f"the request body is larger than {self.max_body_bytes} bytes",
                 "REQUEST_TOO_LARGE",
@@ -280,3 +321,16 @@ def _is_ide_page(scope: Scope) -> bool:
         return False
     raw = scope.get("query_string", b"").decode("latin-1")
     return "query" not in parse_qs(raw, keep_blank_values=True)
+
+
+class MCPGuard(SecurityMiddleware):
+    """The guard in front of ``/mcp`` (see the module's docstring)."""
+
+    refuse = staticmethod(jsonrpc_refusal)
+    rate_limited = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.refuse(400, "only HTTP is served here", "BAD_REQUEST")(scope, receive, send)
+            return
+        await self._guarded(scope, receive, send)

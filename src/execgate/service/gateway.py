@@ -62,17 +62,22 @@ class FeedFilter:
     statuses: frozenset[ExecutionStatus] = field(default_factory=frozenset)
     started_after: datetime | None = None
     started_before: datetime | None = None
+    workflow_id: str | None = None
+    """A workflow's native id, matched on every selected instance (the MCP tools'
+    ``workflowId`` without an instance); ``workflow`` names one workflow of one instance."""
 
     def digest(self) -> str:
-        return filter_digest(
-            {
-                "i": sorted(self.instances) if self.instances is not None else None,
-                "w": list(self.workflow) if self.workflow else None,
-                "s": sorted(s.value for s in self.statuses),
-                "a": self.started_after.isoformat() if self.started_after else None,
-                "b": self.started_before.isoformat() if self.started_before else None,
-            }
-        )
+        fields = {
+            "i": sorted(self.instances) if self.instances is not None else None,
+            "w": list(self.workflow) if self.workflow else None,
+            "s": sorted(s.value for s in self.statuses),
+            "a": self.started_after.isoformat() if self.started_after else None,
+            "b": self.started_before.isoformat() if self.started_before else None,
+        }
+        if self.workflow_id is not None:
+            # Only when set, so the cursors of filters without it keep their digest.
+            fields["n"] = self.workflow_id
+        return filter_digest(fields)
 
 
 _VERBS = {Action.CANCEL: "cancel", Action.RETRY: "retry", Action.DELETE: "delete"}
@@ -104,11 +109,12 @@ class Gateway:
         self.clock = clock
         """Measures an attempt's latency for the audit trail (seconds)."""
 
-    def scoped(self, scope: Scope) -> Gateway:
-        """The view of this gateway that ``scope`` allows (never wider than this one)."""
+    def scoped(self, scope: Scope, *, max_first: int | None = None) -> Gateway:
+        """The view of this gateway that ``scope`` allows (never wider than this one), with
+        its own page bound when ``max_first`` is given (the MCP tools allow 250)."""
         return Gateway(
             self.backends,
-            max_first=self.max_first,
+            max_first=self.max_first if max_first is None else max_first,
             scope=self.scope.narrowed(scope),
             redact=self.redact,
             cursor_secret=self.cursor_secret,
@@ -183,11 +189,27 @@ class Gateway:
     def _query(self, feed_filter: FeedFilter, include_nodes: bool) -> ExecutionQuery:
         return ExecutionQuery(
             statuses=feed_filter.statuses,
-            workflow_id=feed_filter.workflow.native_id if feed_filter.workflow else None,
+            workflow_id=(
+                feed_filter.workflow.native_id if feed_filter.workflow else feed_filter.workflow_id
+            ),
             started_after=feed_filter.started_after,
             started_before=feed_filter.started_before,
             include_nodes=include_nodes,
         )
+
+    def estimate_feed(
+        self, feed_filter: FeedFilter, *, first: int, resuming: bool, include_nodes: bool
+    ) -> int:
+        """Backend requests one page of ``first`` would make at most, by what each selected
+        adapter states of its reads (``Backend.costs``): its list requests, and one detail
+        read per execution where node data needs one. ``UnknownInstance`` like ``feed``."""
+        models = [self.backends[name].costs() for name in self._selected(feed_filter)]
+        statuses = [s.value for s in feed_filter.statuses]
+        dated = feed_filter.started_after is not None or feed_filter.started_before is not None
+        cost = sum(m.list_reads(first, statuses, dated=dated, resuming=resuming) for m in models)
+        if include_nodes:
+            cost += first * max((m.detail_reads for m in models), default=0)
+        return cost
 
     def check_first(self, first: int | None) -> int:
         if first is None:
