@@ -41,16 +41,15 @@ async def open_gateway(
     some of them), writing its audit trail to ``audit``; the clients close on exit."""
     registry = Registry.open(settings, transports)
     try:
-        backends: Mapping[str, Backend] = {
-            i.name: GuardedBackend(
-                registry.backends[i.name],
-                Circuit(
-                    i.name,
-                    failures=i.http.circuit_failures,
-                    cool_down=i.http.circuit_cooldown_seconds,
-                ),
+        circuits = {
+            i.name: Circuit(
+                i.name, failures=i.http.circuit_failures, cool_down=i.http.circuit_cooldown_seconds
             )
             for i in settings.instances
+        }
+        backends: Mapping[str, Backend] = {
+            name: GuardedBackend(registry.backends[name], circuit)
+            for name, circuit in circuits.items()
         }
         shared: ExecutionCache | None = None
         cache = settings.cache
@@ -68,6 +67,7 @@ async def open_gateway(
             redact=redact,
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
+            circuits=circuits,
         )
         yield Opened(gateway, registry, shared)
     finally:

@@ -31,6 +31,7 @@ from execgate.api.plans import KNOWN_VALUE
 from execgate.domain import models
 from execgate.domain.errors import shown
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
+from execgate.service import health
 from execgate.service.feed import FeedEdge, FeedPage
 from execgate.service.gateway import FeedFilter
 
@@ -45,6 +46,23 @@ BackendKind = strawberry.enum(models.BackendKind, name="BackendKind")
 InstanceCapability = strawberry.enum(
     models.Capability, name="InstanceCapability", description="What an instance's API can do."
 )
+
+
+CircuitState = strawberry.enum(
+    health.CircuitState,
+    name="CircuitState",
+    description="An instance's circuit breaker: CLOSED (requests flow), OPEN (skipped at once "
+    "after failures in a row, until a cool-down ends), HALF_OPEN (one probe request decides).",
+)
+
+
+@strawberry.type(name="InstanceHealth", description="How the gateway sees an instance now.")
+class InstanceHealthNode:
+    state: CircuitState  # type: ignore[valid-type]
+    since: datetime = strawberry.field(description="When the circuit entered this state.")
+    last_error: str | None = strawberry.field(
+        description="The last failure the circuit counted (null before any)."
+    )
 
 
 @strawberry.input(description="Narrows the executions feed; every field is optional.")
@@ -65,6 +83,16 @@ class InstanceNode(relay.Node):
     @strawberry.field(description="What this instance's API supports.")
     def capabilities(self, info: Info) -> list[InstanceCapability]:  # type: ignore[valid-type]
         return sorted(info.context.gateway.capabilities(self.name), key=lambda c: c.value)
+
+    @strawberry.field(
+        description="Its circuit breaker's state: whether the gateway sends it requests now "
+        "(null when the gateway keeps no circuit for it)."
+    )
+    def health(self, info: Info) -> InstanceHealthNode | None:
+        found = info.context.gateway.health(self.name)
+        if found is None:
+            return None
+        return InstanceHealthNode(state=found.state, since=found.since, last_error=found.last_error)
 
     @strawberry.field(description="This instance's executions, newest first.")
     async def executions(

@@ -51,6 +51,7 @@ from execgate.service.actions import (
 )
 from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
+from execgate.service.health import Circuit, Health
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class Gateway:
         cursor_secret: bytes = PROCESS_SECRET,
         audit: AuditSink | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        circuits: Mapping[str, Circuit] | None = None,
     ) -> None:
         self.scope = scope or Scope.full()
         self.cursor_secret = cursor_secret
@@ -108,6 +110,8 @@ class Gateway:
         self.audit = audit
         self.clock = clock
         """Measures an attempt's latency for the audit trail (seconds)."""
+        self.circuits = {n: c for n, c in (circuits or {}).items() if n in self.backends}
+        """Each instance's circuit breaker, where it has one (``service.health``)."""
 
     def scoped(self, scope: Scope, *, max_first: int | None = None) -> Gateway:
         """The view of this gateway that ``scope`` allows (never wider than this one), with
@@ -120,7 +124,19 @@ class Gateway:
             cursor_secret=self.cursor_secret,
             audit=self.audit,
             clock=self.clock,
+            circuits=self.circuits,
         )
+
+    def health(self, name: str) -> Health | None:
+        """The instance's circuit: its state, since when, its last failure (cleaned like any
+        backend message); ``None`` when it has no circuit or this view lacks it."""
+        circuit = self.circuits.get(name)
+        if circuit is None:
+            return None
+        health = circuit.health()
+        if self.redact is not None and health.last_error is not None:
+            health = replace(health, last_error=self.redact(health.last_error))
+        return health
 
     def _clean_page(self, page: FeedPage) -> FeedPage:
         redact = self.redact
