@@ -1,6 +1,8 @@
 """Per-request DataLoaders: batch and dedupe reads by key, grouped by instance.
 
 Built fresh for every request in ``get_context``, so one request never sees another's cache.
+One batch reads each instance once, concurrently; an instance that fails fails only its own
+keys (a partial answer: the other instances' objects still resolve).
 Executions already read in full by a list (n8n lists with ``includeData``) are primed, so
 asking for their nodes costs no further call.
 """
@@ -31,11 +33,20 @@ async def _grouped(
         if key.native_id not in by_instance[key.instance]:
             by_instance[key.instance].append(key.native_id)
     names = list(by_instance)
-    results: list[Mapping[str, Any]] = await asyncio.gather(
-        *(fetch(name, by_instance[name]) for name in names)
+    results = await asyncio.gather(
+        *(fetch(name, by_instance[name]) for name in names), return_exceptions=True
     )
-    found = dict(zip(names, results, strict=True))
-    return [found[key.instance].get(key.native_id) for key in keys]
+    found: dict[str, Mapping[str, Any] | Exception] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancelled: not an answer
+        found[name] = result
+    return [_answer(found[key.instance], key.native_id) for key in keys]
+
+
+def _answer(result: Mapping[str, Any] | Exception, native_id: str) -> Any:
+    """One key's value: its instance's failure (the loader raises it for that key alone)."""
+    return result if isinstance(result, Exception) else result.get(native_id)
 
 
 def _execution_batch(gateway: Gateway) -> Callable[[list[ExecutionKey]], Any]:

@@ -41,6 +41,10 @@ from strawberry.schema.types import base_scalars
 KNOWN_VALUE = "execgate.known_value"
 """Field metadata key: the attribute whose non-``None`` value is what the resolver answers."""
 
+STANDS_FOR = "__execgate_stands_for__"
+"""Class attribute of a type declared again for another schema (``api/twins.py``): the class
+whose instances its objects are (the resolvers build the original)."""
+
 MOMENTS = 4096
 """``DateTime`` serialisations remembered per schema, unless ``field_plans`` is told otherwise."""
 
@@ -183,7 +187,8 @@ def _node_ids(schema: GraphQLSchema, moments: int) -> Iterator[tuple[str, LeafPl
         ):
             continue
         id_type = id_field.type.of_type
-        read = _global_id(origin, name, origin.resolve_id_attr())
+        objects = getattr(origin, STANDS_FOR, origin)
+        read = _global_id(objects, name, origin.resolve_id_attr())
         yield name, LeafPlan(read, _coercer(id_type, moments), True)
 
 
