@@ -925,10 +925,12 @@ def test_the_readme_configuration_block_loads(
         settings.server.introspection,
         settings.server.graphiql,
         settings.server.max_body_bytes,
+        settings.server.federation,
     ) == (
         True,
         True,
         1024 * 1024,
+        False,
     )
     assert settings.audit.path == "execgate-audit.jsonl"
 

@@ -166,7 +166,9 @@ def _is_type_of_needs_no_info(object_type: GraphQLObjectType) -> bool:
 def _node_ids(schema: GraphQLSchema, moments: int) -> Iterator[tuple[str, LeafPlan]]:
     """(type name, plan) of the ``id`` of every Relay node type that keeps strawberry's own way
     of making it (``resolve_id`` and ``resolve_typename`` not overridden): the global ID is the
-    base64 of ``TypeName:<NodeID attribute>``, so it can be built without a resolve info."""
+    base64 of ``TypeName:<NodeID attribute>``, so it can be built without a resolve info. The
+    plan reads objects of the type's class, or of the class a twin stands for (``STANDS_FOR``:
+    the resolvers build the original)."""
     for name, graphql_type in schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or "id" not in graphql_type.fields:
             continue
