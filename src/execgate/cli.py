@@ -58,7 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key", help="n8n-style: the X-N8N-API-KEY to expect (default: random)"
     )
 
-    sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument(
+        "--federation",
+        action="store_true",
+        help="print the Apollo Federation v2 subgraph schema ([server] federation = true)",
+    )
 
     keys = sub.add_parser("keys", help="API client keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -392,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-schema":
         from execgate.api.schema import export_schema
 
-        print(export_schema())
+        print(export_schema(federation=args.federation))
         return 0
     if args.command == "demo":
         return _run_demo(args.host, args.port, args.seed)

@@ -458,6 +458,7 @@ def test_wrong_types_and_ranges(tmp_path: Path, line: str, key: str, complaint: 
         ('max_first = "100"', "[server]: key 'max_first': must be an integer, not a string"),
         ("max_first = 0", "[server]: key 'max_first': must be at least 1"),
         ("max_frist = 10", "[server]: unknown key 'max_frist' (did you mean 'max_first'?)"),
+        ('federation = "yes"', "[server]: key 'federation': must be true or false, not a string"),
     ],
 )
 def test_bad_server_table(tmp_path: Path, server: str, problem: str) -> None:
@@ -683,17 +684,23 @@ def test_hash_is_stored_lowercase(tmp_path: Path) -> None:
 
 
 def test_server_switches(tmp_path: Path) -> None:
-    text = TEAM + "\n[server]\nintrospection = false\ngraphiql = false\nmax_body_bytes = 4096\n"
+    text = (
+        TEAM + "\n[server]\nintrospection = false\ngraphiql = false\nmax_body_bytes = 4096\n"
+        "federation = true\n"
+    )
     settings = load(tmp_path, text)
     assert (
         settings.server.introspection,
         settings.server.graphiql,
         settings.server.max_body_bytes,
+        settings.server.federation,
     ) == (
         False,
         False,
         4096,
+        True,
     )
+    assert load(tmp_path, TEAM).server.federation is False
 
 
 def test_max_first_in_either_table(tmp_path: Path) -> None:
@@ -919,10 +926,12 @@ def test_the_readme_configuration_block_loads(
         settings.server.introspection,
         settings.server.graphiql,
         settings.server.max_body_bytes,
+        settings.server.federation,
     ) == (
         True,
         True,
         1024 * 1024,
+        False,
     )
     assert settings.audit.path == "execgate-audit.jsonl"
     assert settings.mcp == MCPSettings()

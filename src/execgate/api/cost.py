@@ -16,6 +16,8 @@ many objects it returns. The same walk checks every ``first`` against ``max_firs
 - ``node``, ``execution``, ``workflow``, ``retryOf``, ``retrySuccess``: 1 each;
   ``nodes(ids:)``: one per id; ``retries``: ``RETRY_CHAIN_READS``; a workflow's ``name``: the
   costliest selected instance's ``workflow_name_reads``.
+- The federation subgraph's ``_entities(representations:)``: like ``nodes(ids:)``, one per
+  representation, each with what is selected on any of the entity types.
 - Mutations: 2 per execution (a read, then the write), plus 1 when the payload's
   ``execution`` is selected.
 - A node list (``nodeExecutions``) counts as ``NODES_PER_EXECUTION`` objects for what is
@@ -56,6 +58,10 @@ COSTED_FIELDS: dict[str, frozenset[str]] = {
 """Type → the fields this model prices by name (a test checks them against the schema, so a
 renamed field cannot silently cost nothing)."""
 
+ENTITIES = "_entities"
+SUBGRAPH_COSTED_FIELDS: dict[str, frozenset[str]] = {"Query": frozenset({ENTITIES})}
+"""The fields priced only in the federation subgraph's schema (``[server] federation``)."""
+
 VALUE = "value"
 NULLNESS = "nullness"
 LENGTH = "length"
@@ -64,6 +70,7 @@ VARIABLE_USES: dict[str, str | dict[str, str]] = {
     "name": VALUE,
     "after": NULLNESS,
     "ids": LENGTH,
+    "representations": LENGTH,
     "filter": {
         "instances": VALUE,
         "status": VALUE,
@@ -165,6 +172,9 @@ class CostEstimate:
             return 1 + self._children(field, where)
         if name == "nodes":
             count = _length(args.get("ids"))
+            return count * (1 + self._children(field, where))
+        if name == ENTITIES:
+            count = _length(args.get("representations"))
             return count * (1 + self._children(field, where))
         return self._children(field, where)
 

@@ -139,6 +139,9 @@ class ServerSettings:
     """The longest one request's backend work may take, all backend requests together."""
     fast_executor: bool = option(True, Kind.BOOL)
     """Complete plain fields inline (``api/execution.py``); false runs strawberry's executor."""
+    federation: bool = option(False, Kind.BOOL)
+    """Serve the API as an Apollo Federation v2 subgraph (``_service``, ``_entities``, the nodes
+    as entities) for a federated gateway; false serves the public schema alone."""
     cursor_secret_env: str | None = option(None, Kind.STRING)
     """The environment variable holding the secret that authenticates cursors (at least 32
     characters; replicas share it). Without it each process draws its own."""
