@@ -441,6 +441,18 @@ class SkippedInstance:
     message: str
 
 
+@strawberry.type(
+    description="An execution an instance listed that execgate could not read (a record that "
+    "breaks the backend's API): left out of the page, so it costs no other execution."
+)
+class SkippedExecution:
+    instance: str
+    native_id: str | None = strawberry.field(
+        description="Its id on the instance, when even that could be read."
+    )
+    reason: str
+
+
 @strawberry.type
 class ExecutionEdge:
     node: ExecutionNode
@@ -463,6 +475,10 @@ class ExecutionConnection:
     skipped_instances: list[SkippedInstance] = strawberry.field(
         description="Instances that failed and are missing from this page; the cursor resumes "
         "them on the next page."
+    )
+    skipped_executions: list[SkippedExecution] = strawberry.field(
+        description="Records the instances listed for this page that could not be read, left "
+        "out of it (the other executions are served)."
     )
     feed_filter: strawberry.Private[FeedFilter]
 
@@ -537,6 +553,17 @@ async def resolve_executions(
                 instance=skipped.instance,
             )
         )
+    for odd in page.unreadable:
+        named = "" if odd.native_id is None else f" ({shown(odd.native_id)})"
+        context.partial_errors.append(
+            PartialError(
+                path=tuple(info.path.as_list()),
+                message=f"instance {odd.instance!r} listed an execution{named} that cannot be "
+                f"read, left out of this page: {odd.reason}",
+                code="UPSTREAM_BAD_RESPONSE",
+                instance=odd.instance,
+            )
+        )
     for edge in page.edges:
         context.loaders.prime(edge.node)
     details = await read_details(info, page) if detail_wanted else {}
@@ -565,6 +592,10 @@ async def resolve_executions(
         skipped_instances=[
             SkippedInstance(instance=s.instance, code=s.error.code, message=s.error.message)
             for s in page.skipped
+        ],
+        skipped_executions=[
+            SkippedExecution(instance=u.instance, native_id=u.native_id, reason=u.reason)
+            for u in page.unreadable
         ],
         feed_filter=feed_filter,
     )

@@ -139,14 +139,18 @@ class Gateway:
         return health
 
     def _clean_page(self, page: FeedPage) -> FeedPage:
+        """The page with every backend's words cleaned: the skipped instances' errors (code
+        kept) and the reasons of records that could not be read."""
         redact = self.redact
-        if redact is None or not page.skipped:
+        if redact is None or not (page.skipped or page.unreadable):
             return page
-        skipped = tuple(
-            SkippedInstance(s.instance, type(s.error)(s.error.instance, redact(s.error.message)))
-            for s in page.skipped
-        )
-        return replace(page, skipped=skipped)
+        skipped = []
+        for s in page.skipped:
+            error = BackendError(s.instance, redact(s.error.message))
+            error.code = s.error.code
+            skipped.append(SkippedInstance(s.instance, error))
+        unreadable = tuple(replace(u, reason=redact(u.reason)) for u in page.unreadable)
+        return replace(page, skipped=tuple(skipped), unreadable=unreadable)
 
     def _clean_outcome(self, outcome: ActionOutcome) -> ActionOutcome:
         if self.redact is None or outcome.error is None:
