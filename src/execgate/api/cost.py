@@ -34,13 +34,12 @@ from typing import Any
 
 from graphql import GraphQLNamedType, OperationDefinitionNode, SelectionSetNode
 
-from execgate.api.walk import Selected, Walker
+from execgate.api.walk import DETAIL_FIELDS, Selected, Walker, wants_detail
 from execgate.domain.errors import InvalidArgument
 from execgate.domain.models import CostModel
 
 RETRY_CHAIN_READS = 3
 NODES_PER_EXECUTION = 10
-DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
 SINGLE_MUTATIONS = frozenset({"cancelExecution", "retryExecution", "deleteExecution"})
 BULK_MUTATIONS = frozenset({"cancelExecutions", "deleteExecutions"})
 LINKS = frozenset({"retryOf", "retrySuccess"})
@@ -210,12 +209,12 @@ class CostEstimate:
         connection = field.child_type
         if connection is None or field.node.selection_set is None:
             return cost
+        if wants_detail(self.walker, field.node.selection_set, connection):
+            cost += first * max((model.detail_reads for model in models), default=0)
         for part in self.walker.fields(field.node.selection_set, connection):
             if part.name == "totalCount":
                 cost += sum(model.count_reads for model in models)
             for node in self._nodes_of(part):
-                if any(f.name in DETAIL_FIELDS for f in self._fields_of(node)):
-                    cost += first * max((model.detail_reads for model in models), default=0)
                 cost += first * self._children(node, selected)
         return cost
 
