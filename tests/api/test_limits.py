@@ -290,7 +290,7 @@ async def test_token_limit(teams: World) -> None:
             "b: executions(first: 101) { edges { node { id } } } }",
             {},
         ),
-        ("query($n: Int) { executions(first: $n) { edges { node { id } } } }", {"n": 0}),
+        ("query($n: Int!) { executions(first: $n) { edges { node { id } } } }", {"n": 0}),
         ("{ instances { executions(first: 500) { edges { node { id } } } } }", {}),
     ],
 )

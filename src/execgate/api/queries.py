@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -11,9 +12,11 @@ from execgate.api import ids
 from execgate.api.context import Info
 from execgate.api.types import (
     NODE_CLASSES,
+    After,
     ExecutionConnection,
     ExecutionFilter,
     ExecutionNode,
+    First,
     InstanceNode,
     WorkflowNode,
     resolve_executions,
@@ -84,10 +87,22 @@ class Query:
     async def executions(
         self,
         info: Info,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        first: First,
+        after: After = strawberry.UNSET,
         filter: ExecutionFilter | None = strawberry.UNSET,
-        last: int | None = strawberry.UNSET,
-        before: str | None = strawberry.UNSET,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Not supported: execgate pages forward only; any value answers "
+                "BACKWARD_PAGINATION_UNSUPPORTED."
+            ),
+        ] = strawberry.UNSET,
+        before: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Not supported: execgate pages forward only; any value answers "
+                "BACKWARD_PAGINATION_UNSUPPORTED."
+            ),
+        ] = strawberry.UNSET,
     ) -> ExecutionConnection:
         return await resolve_executions(info, first, after, filter, last=last, before=before)

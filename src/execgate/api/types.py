@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry import relay
@@ -46,6 +46,19 @@ BackendKind = strawberry.enum(models.BackendKind, name="BackendKind")
 InstanceCapability = strawberry.enum(
     models.Capability, name="InstanceCapability", description="What an instance's API can do."
 )
+
+
+First = Annotated[
+    int,
+    strawberry.argument(
+        description="How many executions to return: 1 to the gateway's [limits] max_first "
+        "(100 unless configured). Required: execgate pages forward only."
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="A page's endCursor: the page after it (null: the first)."),
+]
 
 
 CircuitState = strawberry.enum(
@@ -98,8 +111,8 @@ class InstanceNode(relay.Node):
     async def executions(
         self,
         info: Info,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        first: First,
+        after: After = strawberry.UNSET,
         filter: ExecutionFilter | None = strawberry.UNSET,
     ) -> ExecutionConnection:
         return await resolve_executions(info, first, after, filter, instance=self.name)
@@ -152,8 +165,8 @@ class WorkflowNode(relay.Node):
     async def executions(
         self,
         info: Info,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        first: First,
+        after: After = strawberry.UNSET,
         filter: ExecutionFilter | None = strawberry.UNSET,
     ) -> ExecutionConnection:
         workflow = WorkflowKey(self.instance_name, self.native_id)

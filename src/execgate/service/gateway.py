@@ -144,11 +144,10 @@ class Gateway:
         redact = self.redact
         if redact is None or not (page.skipped or page.unreadable):
             return page
-        skipped = []
-        for s in page.skipped:
-            error = BackendError(s.instance, redact(s.error.message))
-            error.code = s.error.code
-            skipped.append(SkippedInstance(s.instance, error))
+        skipped = [
+            SkippedInstance(s.instance, _reworded(s.error, redact(s.error.message)))
+            for s in page.skipped
+        ]
         unreadable = tuple(replace(u, reason=redact(u.reason)) for u in page.unreadable)
         return replace(page, skipped=tuple(skipped), unreadable=unreadable)
 
@@ -376,3 +375,11 @@ class Gateway:
         else:
             outcome = await actions.delete(backend, key, read)
         return self._clean_outcome(outcome)
+
+
+def _reworded(error: BackendError, message: str) -> BackendError:
+    """A copy of ``error`` (same type, code and attributes) that says ``message``."""
+    copy = BackendError.__new__(type(error))
+    BackendError.__init__(copy, error.instance, message)
+    copy.__dict__.update({k: v for k, v in vars(error).items() if k != "message"})
+    return copy
