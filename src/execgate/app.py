@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
@@ -49,6 +50,7 @@ from execgate.api.media import (
     negotiate,
     request_error_status,
 )
+from execgate.api.observe import operation_metrics, record_unmeasured
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
 from execgate.config import CacheSettings, LimitSettings, MCPSettings, ServerSettings, Settings
@@ -70,6 +72,8 @@ from execgate.security.middleware import (
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.gateway import Gateway
+from execgate.telemetry.metrics import CONTENT_TYPE, Metrics
+from execgate.telemetry.seam import BackendObserver
 
 log = logging.getLogger("execgate.app")
 
@@ -97,9 +101,11 @@ class GraphQLApp(GraphQL[Context, None]):
         ide_headers: Mapping[str, str] | None = None,
         redactor: Redactor | None = None,
         request_timeout: float = ServerSettings().request_timeout_seconds,
+        metrics: Metrics | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
+        self.metrics = metrics
         self.runtime = runtime
         self.request_timeout = request_timeout
         self.node_runs = schema.node_runs
@@ -208,13 +214,19 @@ class GraphQLApp(GraphQL[Context, None]):
         """
         if isinstance(request_data, GraphQLRequestData):
             context.operation_named = request_data.operation_name is not None
+        started = time.perf_counter()
+        result = None
         try:
             with within(self.request_timeout):
-                return await super().execute_operation(
+                result = await super().execute_operation(
                     request, request_adapter, request_data, context, root_value, sub_response
                 )
+                return result
         finally:
             context.loaders.release()
+            if self.metrics is not None:
+                name = getattr(request_data, "operation_name", None)
+                record_unmeasured(self.metrics, context, name, result, started)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
@@ -287,13 +299,22 @@ def create_app(
     sink: AuditSink = audit_log if audit_log is not None else cast("AuditSink", audit)
     redactor = settings_redactor(settings)
     runtime = Runtime()
+    server = settings.server
+    metrics = (
+        Metrics([i.name for i in settings.instances], [c.name for c in settings.clients])
+        if server.metrics
+        else None
+    )
+    observer = BackendObserver(metrics) if metrics is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             async with open_gateway(
-                settings, transports, audit=sink, redact=redactor.clean
+                settings, transports, audit=sink, redact=redactor.clean, observer=observer
             ) as opened:
+                if metrics is not None:
+                    metrics.watch_cache(opened.cache)
                 runtime.gateway = opened.gateway
                 app.state.registry = opened.registry
                 app.state.gateway = opened.gateway
@@ -306,7 +327,12 @@ def create_app(
 
     app = _http_app(
         runtime,
-        build_schema(settings.limits, settings.server, settings.cache),
+        build_schema(
+            settings.limits,
+            server,
+            settings.cache,
+            extensions=[operation_metrics(metrics)] if metrics is not None else (),
+        ),
         lifespan=lifespan,
         graphiql=settings.server.graphiql,
         clients=build_clients(settings),
@@ -317,6 +343,8 @@ def create_app(
         redactor=redactor,
         mcp=settings.mcp if settings.mcp.enabled else None,
         max_backend_calls=settings.limits.max_backend_calls,
+        metrics=metrics,
+        metrics_route=metrics is not None and server.metrics_listen is None,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -374,6 +402,8 @@ def _http_app(
     request_timeout: float = ServerSettings().request_timeout_seconds,
     mcp: MCPSettings | None = None,
     max_backend_calls: int = LimitSettings().max_backend_calls,
+    metrics: Metrics | None = None,
+    metrics_route: bool = False,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -382,9 +412,12 @@ def _http_app(
         ide_headers=ide_headers,
         redactor=redactor,
         graphql_ide="graphiql" if graphiql else None,
+        metrics=metrics,
     )
     directory = ClientDirectory(clients)
     limiter = RateLimiter(clients) if rate_clock is None else RateLimiter(clients, rate_clock)
+    if metrics is not None:
+        limiter.refused = metrics.refused
     guarded = SecurityMiddleware(
         graphql, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
     )
@@ -397,6 +430,8 @@ def _http_app(
         Route("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    if metrics is not None and metrics_route:
+        routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     if mcp is not None:
         toolbox = Toolbox(
             gateway=lambda: runtime.gateway,
@@ -414,8 +449,18 @@ def _http_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.clients = directory
     app.state.limiter = limiter
+    app.state.metrics = metrics
     app.state.schema = schema
     return app
+
+
+def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    """``/metrics``: the registry in Prometheus's text format."""
+
+    async def scrape(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    return scrape
 
 
 def request_scope(request: Any) -> Scope | None:

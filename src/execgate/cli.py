@@ -192,12 +192,36 @@ def _run_serve(config: str, host: str, port: int) -> int:
     listener = _listen(host, port)
     if listener is None:
         return 2
+    if not _serve_metrics(app, settings):
+        listener.close()
+        return 2
     _banner(settings.source, [i.name for i in settings.instances], host, port)
     _say(clients)
     audit = settings.audit.path or "stderr"
     _say(f"audit trail of mutations: {audit}")
     _serve_app(app, listener, settings.server.header_timeout_seconds)
     return 0
+
+
+def _serve_metrics(app: object, settings: Settings) -> bool:
+    """``/metrics`` on its own address (``[server] metrics_listen``), served by
+    prometheus-client's HTTP server in a thread; false after one line when it cannot listen."""
+    address = settings.server.metrics_listen
+    if not settings.server.metrics:
+        return True
+    if address is None:
+        _say("Prometheus metrics at /metrics")
+        return True
+    from prometheus_client import start_http_server
+
+    host, _, port = address.rpartition(":")
+    try:
+        start_http_server(int(port), addr=host.strip("[]"), registry=app.state.metrics.registry)  # type: ignore[attr-defined]
+    except OSError as exc:
+        _say(f"cannot listen on {address} for metrics: {exc.strerror or type(exc).__name__}")
+        return False
+    _say(f"Prometheus metrics at http://{address}/metrics")
+    return True
 
 
 def _mcp_scope(settings: Settings, environ: Mapping[str, str]) -> Scope | str:

@@ -20,6 +20,7 @@ from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend
+from execgate.telemetry.seam import BackendObserver
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,12 @@ async def open_gateway(
     *,
     audit: AuditSink,
     redact: Callable[[str], str],
+    observer: BackendObserver | None = None,
 ) -> AsyncIterator[Opened]:
     """The gateway over the instances of ``settings`` (``transports`` replace the network for
-    some of them), writing its audit trail to ``audit``; the clients close on exit."""
-    registry = Registry.open(settings, transports)
+    some of them), writing its audit trail to ``audit``, each backend request reporting to
+    ``observer`` (metrics, spans); the clients close on exit."""
+    registry = Registry.open(settings, transports, observer)
     try:
         backends: Mapping[str, Backend] = {
             i.name: GuardedBackend(

@@ -49,6 +49,8 @@ class RateLimiter:
     def __init__(
         self, clients: Iterable[Client], clock: Callable[[], float] = time.monotonic
     ) -> None:
+        self.refused: Callable[[str], None] | None = None
+        """Told the client's name at each refusal (the metrics count them)."""
         self.buckets: dict[str, TokenBucket] = {}
         for client in clients:
             if client.rate_per_second is None:
@@ -59,4 +61,7 @@ class RateLimiter:
     def check(self, client: str) -> float:
         """0.0 when ``client`` may go ahead, else the seconds to wait."""
         bucket = self.buckets.get(client)
-        return 0.0 if bucket is None else bucket.take()
+        wait = 0.0 if bucket is None else bucket.take()
+        if wait > 0 and self.refused is not None:
+            self.refused(client)
+        return wait
