@@ -31,6 +31,8 @@ from typing import Any, cast
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -50,7 +52,13 @@ from execgate.api.media import (
     negotiate,
     request_error_status,
 )
-from execgate.api.observe import operation_metrics, record_unmeasured
+from execgate.api.observe import operation_metrics, outcome, record_unmeasured
+from execgate.api.persisted import (
+    MemoryStore,
+    PersistedQueries,
+    PersistedQueryRefused,
+    read_manifest,
+)
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
 from execgate.config import CacheSettings, LimitSettings, MCPSettings, ServerSettings, Settings
@@ -72,6 +80,7 @@ from execgate.security.middleware import (
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.gateway import Gateway
+from execgate.telemetry.context import REQUEST_ID_HEADER
 from execgate.telemetry.metrics import CONTENT_TYPE, Metrics
 from execgate.telemetry.seam import BackendObserver
 
@@ -102,10 +111,12 @@ class GraphQLApp(GraphQL[Context, None]):
         redactor: Redactor | None = None,
         request_timeout: float = ServerSettings().request_timeout_seconds,
         metrics: Metrics | None = None,
+        persisted: PersistedQueries | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self.metrics = metrics
+        self.persisted = persisted
         self.runtime = runtime
         self.request_timeout = request_timeout
         self.node_runs = schema.node_runs
@@ -149,7 +160,17 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as exc:
             return self._refusal(request, exc)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """The page, for a GET without ``query`` — and without ``extensions``: a GET of a
+        persisted query by its hash alone is an operation."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
     def _refusal(self, request: Request, exc: HTTPException) -> Response:
+        media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
+        if isinstance(exc, PersistedQueryRefused):
+            return persisted_refusal(exc, media_type)
         status, reason, headers = exc.status_code, exc.reason, {}
         if request.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
             # The specification's answer to a mutation sent with GET.
@@ -162,7 +183,7 @@ class GraphQLApp(GraphQL[Context, None]):
             reason,
             _HTTP_CODES.get(status, "BAD_REQUEST"),
             headers=headers,
-            media_type=negotiate(request.headers.get("accept")) or APPLICATION_JSON,
+            media_type=media_type,
         )
 
     async def get_sub_response(self, request: Any) -> Response:
@@ -195,6 +216,10 @@ class GraphQLApp(GraphQL[Context, None]):
                 400,
                 "The GraphQL operation's `operationName` must be a string or null, if provided.",
             )
+        if self.persisted is not None and isinstance(data, GraphQLRequestData):
+            if data.extensions is not None and not isinstance(data.extensions, dict):
+                raise HTTPException(400, "`extensions` must be an object, if provided")
+            data = await self.persisted.resolve(data)
         return data
 
     async def execute_operation(
@@ -221,7 +246,10 @@ class GraphQLApp(GraphQL[Context, None]):
                 result = await super().execute_operation(
                     request, request_adapter, request_data, context, root_value, sub_response
                 )
-                return result
+            if self.persisted is not None:
+                rejected = outcome(getattr(result, "data", None), getattr(result, "errors", None))
+                await self.persisted.registered(request_data, rejected == "rejected")
+            return result
         finally:
             context.loaders.release()
             if self.metrics is not None:
@@ -254,6 +282,15 @@ class GraphQLApp(GraphQL[Context, None]):
         if media_type != APPLICATION_JSON:
             response.headers["content-type"] = media_type
         return response
+
+
+def persisted_refusal(exc: PersistedQueryRefused, media_type: str) -> Response:
+    """A persisted query that cannot run, as a request error in ``media_type``: 400 without
+    ``data`` as ``application/graphql-response+json``, 200 with ``data: null`` otherwise."""
+    error = {"message": exc.reason, "extensions": {"code": exc.code}}
+    if media_type == GRAPHQL_RESPONSE_JSON:
+        return Response(orjson.dumps({"errors": [error]}), 400, media_type=media_type)
+    return Response(orjson.dumps({"data": None, "errors": [error]}), 200, media_type=media_type)
 
 
 def settings_redactor(settings: Settings) -> Redactor:
@@ -306,6 +343,14 @@ def create_app(
         else None
     )
     observer = BackendObserver(metrics) if metrics is not None else None
+    persisted = PersistedQueries(
+        MemoryStore(settings.cache.persisted_queries),
+        only=(
+            read_manifest(server.persisted_queries_file)
+            if server.persisted_only and server.persisted_queries_file is not None
+            else None
+        ),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -345,6 +390,8 @@ def create_app(
         max_backend_calls=settings.limits.max_backend_calls,
         metrics=metrics,
         metrics_route=metrics is not None and server.metrics_listen is None,
+        persisted=persisted,
+        cors_origins=server.cors_origins,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -404,6 +451,8 @@ def _http_app(
     max_backend_calls: int = LimitSettings().max_backend_calls,
     metrics: Metrics | None = None,
     metrics_route: bool = False,
+    persisted: PersistedQueries | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -413,6 +462,7 @@ def _http_app(
         redactor=redactor,
         graphql_ide="graphiql" if graphiql else None,
         metrics=metrics,
+        persisted=persisted,
     )
     directory = ClientDirectory(clients)
     limiter = RateLimiter(clients) if rate_clock is None else RateLimiter(clients, rate_clock)
@@ -446,12 +496,46 @@ def _http_app(
         )
         routes.append(Route("/mcp", mcp_guard, methods=["GET", "POST", "DELETE"]))
         lifespan = _with_endpoint(lifespan, endpoint)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=cors(cors_origins))
     app.state.clients = directory
     app.state.limiter = limiter
     app.state.metrics = metrics
     app.state.schema = schema
     return app
+
+
+CORS_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    REQUEST_ID_HEADER,
+    "traceparent",
+    "tracestate",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "last-event-id",
+)
+"""What a browser page on an allowed origin may send: the client key, the request's media
+types, a request ID, the trace context and the MCP transport's headers."""
+
+
+def cors(origins: Sequence[str]) -> list[Middleware]:
+    """Starlette's ``CORSMiddleware`` for ``origins`` (none: no CORS headers at all). Never
+    with credentials: a browser sends no cookie, and the client key travels in the
+    ``Authorization`` header, which the page sets itself."""
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=list(CORS_HEADERS),
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate", "mcp-session-id"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    ]
 
 
 def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:

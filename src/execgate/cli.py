@@ -167,6 +167,7 @@ def _clients_banner(settings: Settings, host: str) -> str | None:
 
 
 def _run_serve(config: str, host: str, port: int) -> int:
+    from execgate.api.persisted import ManifestError
     from execgate.app import create_app
     from execgate.config import ConfigError, load_settings
     from execgate.security.audit import AuditError
@@ -186,7 +187,7 @@ def _run_serve(config: str, host: str, port: int) -> int:
         return 2
     try:
         app = create_app(settings)
-    except AuditError as exc:
+    except (AuditError, ManifestError) as exc:
         _say(str(exc))
         return 2
     listener = _listen(host, port)

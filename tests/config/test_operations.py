@@ -22,15 +22,18 @@ def test_defaults_change_nothing(tmp_path: Path) -> None:
 
 
 def test_every_operations_key_reads(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
     settings = load(
         tmp_path,
         N8N
-        + """
+        + f"""
 [server]
 metrics = true
 metrics_listen = "127.0.0.1:9464"
 cors_origins = ["https://ops.example.com", "http://localhost:3000"]
 persisted_only = true
+persisted_queries_file = "{manifest}"
 log_format = "json"
 
 [shared]
@@ -45,6 +48,7 @@ key_prefix = "gw1:"
         metrics_listen="127.0.0.1:9464",
         cors_origins=("https://ops.example.com", "http://localhost:3000"),
         persisted_only=True,
+        persisted_queries_file=str(manifest),
         log_format="json",
     )
     assert settings.shared.redis_url == "redis://redis.internal:6379/2"
@@ -69,6 +73,7 @@ key_prefix = "gw1:"
         ('[shared]\nredis_password_env = "REDIS_PASSWORD"', "REDIS_PASSWORD is not set"),
         ('[shared]\nredis_password_env = "hunter2 with spaces"', "NAME of an environment"),
         ("[shared]\nredis = 1", "unknown key 'redis'"),
+        ("[server]\npersisted_only = true", "needs persisted_queries_file"),
     ],
 )
 def test_wrong_values_are_named(tmp_path: Path, table: str, expected: str) -> None:

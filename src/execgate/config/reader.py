@@ -294,6 +294,12 @@ class _Reader:
             "server", document.get("server"), ServerSettings, ("max_first",)
         )
         server = self._cursor_secret(server)
+        if server.persisted_only and server.persisted_queries_file is None:
+            self.problem(
+                "[server]",
+                "persisted_only",
+                "needs persisted_queries_file: the manifest of the documents it allows",
+            )
         limits, _ = self.table("limits", document.get("limits"), LimitSettings)
         limits = self._legacy_max_first(limits, legacy.get("max_first"), document.get("limits"))
         cache, _ = self.table("cache", document.get("cache"), CacheSettings)

@@ -156,7 +156,9 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = option((), Kind.ORIGINS)
     """Browser origins allowed to call ``/graphql`` and ``/mcp`` (CORS); none by default."""
     persisted_only: bool = option(False, Kind.BOOL)
-    """Run only documents registered as persisted queries (an allow-list)."""
+    """Run only the documents of ``persisted_queries_file`` (an allow-list)."""
+    persisted_queries_file: str | None = option(None, Kind.FILE)
+    """An Apollo persisted query manifest: the documents ``persisted_only`` allows."""
     log_format: str = option("text", Kind.LOG_FORMAT)
     """``json``: one JSON object per log line, for a log platform."""
 
@@ -173,6 +175,8 @@ class CacheSettings:
     """Finished executions, by count."""
     ttl_seconds: float = option(300.0, Kind.SECONDS)
     """How long a finished execution is trusted (deletions made elsewhere show after this)."""
+    persisted_queries: int = option(10_000, Kind.COUNT)
+    """Documents registered by clients as automatic persisted queries (in process)."""
     operations: int = option(256, Kind.COUNT)
     """Parsed and validated documents, and the executor's plans, each kept for this many
     operations."""

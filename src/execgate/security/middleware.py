@@ -316,11 +316,13 @@ class SecurityMiddleware:
 
 
 def _is_ide_page(scope: Scope) -> bool:
-    """A GET without ``query``: GraphiQL's page (or a 4xx), never an operation."""
+    """A GET without ``query`` or ``extensions``: GraphiQL's page (or a 4xx), never an
+    operation (a persisted query sent by its hash alone has ``extensions``)."""
     if scope.get("method") != "GET":
         return False
     raw = scope.get("query_string", b"").decode("latin-1")
-    return "query" not in parse_qs(raw, keep_blank_values=True)
+    params = parse_qs(raw, keep_blank_values=True)
+    return "query" not in params and "extensions" not in params
 
 
 class MCPGuard(SecurityMiddleware):
