@@ -35,7 +35,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
@@ -46,6 +47,7 @@ from strawberry.types.unset import UNSET
 from execgate import __version__
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
+from execgate.api.ide import ASSET_ROUTE, OfflineAssetsMissing, asset_root, offline_page
 from execgate.api.media import (
     APPLICATION_JSON,
     GRAPHQL_RESPONSE_JSON,
@@ -117,11 +119,23 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self.metrics = metrics
         self.persisted = persisted
+        self._offline_page: str | None = None
+        if self.graphql_ide:
+            try:
+                self._offline_page = offline_page(super().graphql_ide_html)
+            except OfflineAssetsMissing as exc:
+                log.error("GraphiQL is not served: %s", exc)
+
         self.runtime = runtime
         self.request_timeout = request_timeout
         self.node_runs = schema.node_runs
         self.ide_headers = dict(ide_headers or {})
         self.redactor = redactor or Redactor(())
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Strawberry's GraphiQL page, loading its assets from execgate (``api/ide.py``)."""
+        return self._offline_page or ""
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
@@ -134,6 +148,12 @@ class GraphQLApp(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Any) -> Response:
         """GraphiQL's page; with ``ide_headers`` (the loopback demo) it sends them itself, but
         only to a browser that asked for a loopback host from a loopback origin."""
+        if self._offline_page is None:
+            return error_response(
+                503,
+                "GraphiQL's assets are not installed with this gateway; see the server log",
+                "GRAPHIQL_UNAVAILABLE",
+            )
         if self.ide_headers and loopback_request(request.headers):
             return HTMLResponse(self._preset_page())
         return HTMLResponse(self.graphql_ide_html)
@@ -475,11 +495,13 @@ def _http_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "instances": len(runtime.gateway.backends)})
 
-    routes = [
+    routes: list[BaseRoute] = [
         # Every method reaches the view, which answers the others with a coded 405.
         Route("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    if graphiql:
+        routes.append(Mount(ASSET_ROUTE, StaticFiles(directory=asset_root(), check_dir=False)))
     if metrics is not None and metrics_route:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     if mcp is not None:
