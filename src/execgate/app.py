@@ -81,7 +81,9 @@ from execgate.security.middleware import (
 )
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
+from execgate.security.request_id import RequestIDMiddleware
 from execgate.service.gateway import Gateway
+from execgate.service.health import Readiness
 from execgate.telemetry.context import REQUEST_ID_HEADER
 from execgate.telemetry.metrics import CONTENT_TYPE, Metrics
 from execgate.telemetry.seam import BackendObserver
@@ -381,6 +383,7 @@ def create_app(
                 if metrics is not None:
                     metrics.watch_cache(opened.cache)
                 runtime.gateway = opened.gateway
+                runtime.readiness = opened.readiness
                 app.state.registry = opened.registry
                 app.state.gateway = opened.gateway
                 if opened.cache is not None:
@@ -412,6 +415,7 @@ def create_app(
         metrics_route=metrics is not None and server.metrics_listen is None,
         persisted=persisted,
         cors_origins=server.cors_origins,
+        access_log=server.log_format == "json",
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -443,6 +447,8 @@ class Runtime:
 
     def __init__(self, gateway: Gateway | None = None) -> None:
         self._gateway = gateway
+        self.readiness: Readiness | None = None
+        """Each instance's reachability (``/readyz``), once the lifespan has opened them."""
 
     @property
     def gateway(self) -> Gateway:
@@ -473,6 +479,7 @@ def _http_app(
     metrics_route: bool = False,
     persisted: PersistedQueries | None = None,
     cors_origins: Sequence[str] = (),
+    access_log: bool = False,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -495,10 +502,25 @@ def _http_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "instances": len(runtime.gateway.backends)})
 
+    async def readyz(request: Request) -> Response:
+        """Ready while at least one instance is not known to be unreachable; each instance's
+        reachability from its circuit (``service/health.py``: no backend call per probe)."""
+        readiness = runtime.readiness
+        if readiness is None:
+            return JSONResponse({"status": "starting", "instances": {}}, status_code=503)
+        instances = readiness.report()
+        ready = any(i["reachable"] != "no" for i in instances.values()) or not instances
+        return JSONResponse(
+            {"status": "ready" if ready else "unready", "instances": instances},
+            status_code=200 if ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
     routes: list[BaseRoute] = [
         # Every method reaches the view, which answers the others with a coded 405.
         Route("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
     ]
     if graphiql:
         routes.append(Mount(ASSET_ROUTE, StaticFiles(directory=asset_root(), check_dir=False)))
@@ -518,7 +540,8 @@ def _http_app(
         )
         routes.append(Route("/mcp", mcp_guard, methods=["GET", "POST", "DELETE"]))
         lifespan = _with_endpoint(lifespan, endpoint)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=cors(cors_origins))
+    middleware = [Middleware(RequestIDMiddleware, access_log=access_log), *cors(cors_origins)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.clients = directory
     app.state.limiter = limiter
     app.state.metrics = metrics

@@ -84,10 +84,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve_app(app: object, listener: socket.socket, header_timeout: float) -> None:
+def _serve_app(
+    app: object, listener: socket.socket, header_timeout: float, log_format: str = "text"
+) -> None:
     from execgate.server import serve
 
-    serve(app, listener, header_timeout=header_timeout)
+    serve(app, listener, header_timeout=header_timeout, log_format=log_format)
+
+
+_json_logs = False
+"""Whether the start-up lines go out as JSON log lines (``[server] log_format = "json"``)."""
+
+
+def _json_logging() -> None:
+    import logging.config
+
+    from execgate.telemetry.logs import logging_config
+
+    global _json_logs
+    logging.config.dictConfig(logging_config("json"))
+    _json_logs = True
 
 
 def _listen(host: str, port: int) -> socket.socket | None:
@@ -105,15 +121,16 @@ def _listen(host: str, port: int) -> socket.socket | None:
 
 def _banner(source: str, names: Sequence[str], host: str, port: int) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    print(
-        f"execgate: serving {len(names)} instance(s) from {source}: {', '.join(names)}\n"
-        f"execgate: GraphQL (GraphiQL in a browser) at http://{shown}:{port}/graphql",
-        file=sys.stderr,
-        flush=True,
-    )
+    _say(f"serving {len(names)} instance(s) from {source}: {', '.join(names)}")
+    _say(f"GraphQL (GraphiQL in a browser) at http://{shown}:{port}/graphql")
 
 
 def _say(message: str) -> None:
+    if _json_logs:
+        import logging
+
+        logging.getLogger("execgate.cli").info(message)
+        return
     print(f"execgate: {message}", file=sys.stderr, flush=True)
 
 
@@ -177,6 +194,8 @@ def _run_serve(config: str, host: str, port: int) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
+    if settings.server.log_format == "json":
+        _json_logging()
     clients = _clients_banner(settings, host)
     if clients is None:
         _say(
@@ -200,7 +219,7 @@ def _run_serve(config: str, host: str, port: int) -> int:
     _say(clients)
     audit = settings.audit.path or "stderr"
     _say(f"audit trail of mutations: {audit}")
-    _serve_app(app, listener, settings.server.header_timeout_seconds)
+    _serve_app(app, listener, settings.server.header_timeout_seconds, settings.server.log_format)
     return 0
 
 

@@ -19,7 +19,7 @@ from execgate.registry import Registry
 from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
-from execgate.service.health import Circuit, GuardedBackend
+from execgate.service.health import Circuit, GuardedBackend, Readiness
 from execgate.telemetry.seam import BackendObserver
 
 
@@ -28,6 +28,7 @@ class Opened:
     gateway: Gateway
     registry: Registry
     cache: ExecutionCache | None
+    readiness: Readiness
 
 
 @contextlib.asynccontextmanager
@@ -43,8 +44,9 @@ async def open_gateway(
     some of them), writing its audit trail to ``audit``, each backend request reporting to
     ``observer`` (metrics, spans); the clients close on exit."""
     registry = Registry.open(settings, transports, observer)
+    readiness: Readiness | None = None
     try:
-        backends: Mapping[str, Backend] = {
+        guarded = {
             i.name: GuardedBackend(
                 registry.backends[i.name],
                 Circuit(
@@ -55,6 +57,8 @@ async def open_gateway(
             )
             for i in settings.instances
         }
+        readiness = Readiness(guarded)
+        backends: Mapping[str, Backend] = guarded
         shared: ExecutionCache | None = None
         cache = settings.cache
         if cache.enabled:
@@ -72,6 +76,8 @@ async def open_gateway(
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
         )
-        yield Opened(gateway, registry, shared)
+        yield Opened(gateway, registry, shared, readiness)
     finally:
+        if readiness is not None:
+            await readiness.aclose()
         await registry.aclose()

@@ -37,13 +37,17 @@ def outcome(data: object, errors: Sequence[object] | None) -> str:
     return "error"
 
 
-class OperationMetrics(SchemaExtension):
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
+class OperationName(SchemaExtension):
+    """Names the operation in ``telemetry.context`` once its document is known."""
 
     def on_execute(self) -> Iterator[None]:
         context.operation_name.set(self.execution_context.operation_name)
         yield
+
+
+class OperationMetrics(SchemaExtension):
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()

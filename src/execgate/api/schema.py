@@ -1,6 +1,7 @@
 """Assembles one schema from the settings (``create_app`` builds one per app).
 
 Extensions, in order: ``ErrorCodes`` (first, so it codes the errors of everything after it),
+``OperationName`` (the operation's name for the log lines, ``api/observe.py``),
 ``OperationChoice`` (a document of several operations needs ``operationName``), strawberry's
 parser and validation caches, then the limits (``api/limits.py``: strawberry's stock limiters
 and the cost estimate). With ``[server] fast_executor`` on, the schema runs ``InlineExecutor``
@@ -30,6 +31,7 @@ from execgate.api.errors import ErrorCodes
 from execgate.api.execution import executor_for
 from execgate.api.limits import TokenLimit, limit_extensions
 from execgate.api.mutations import Mutation
+from execgate.api.observe import OperationName
 from execgate.api.operation import OperationChoice
 from execgate.api.queries import Query
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
@@ -80,6 +82,7 @@ def build_schema(
         types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
         extensions=[
             ErrorCodes,
+            OperationName,
             OperationChoice,
             lambda: ParserCache(maxsize=operations),
             lambda: ValidationCache(maxsize=operations),

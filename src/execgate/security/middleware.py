@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from execgate.domain.access import Scope as ClientScope
 from execgate.security.clients import Client, ClientDirectory, KeyProblem, presented_key
 from execgate.security.ratelimit import RateLimiter, retry_after_seconds
+from execgate.telemetry import context as request_context
 
 CLIENT_SCOPE_KEY = "execgate.client"
 ANONYMOUS = Client("anonymous", "", ClientScope.full("anonymous"))
@@ -204,6 +205,7 @@ class SecurityMiddleware:
             await refusal(scope, receive, send)
             return
         assert client is not None
+        request_context.client_name.set(client.name)
         wait = self.limiter.check(client.name) if self.rate_limited else 0.0
         if wait > 0:
             seconds = retry_after_seconds(wait)
