@@ -63,7 +63,14 @@ from execgate.api.persisted import (
 )
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
-from execgate.config import CacheSettings, LimitSettings, MCPSettings, ServerSettings, Settings
+from execgate.config import (
+    CacheSettings,
+    LimitSettings,
+    MCPSettings,
+    ServerSettings,
+    Settings,
+    SharedSettings,
+)
 from execgate.domain.access import Scope
 from execgate.domain.deadline import within
 from execgate.domain.ports import AuditSink
@@ -84,6 +91,10 @@ from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.security.request_id import RequestIDMiddleware
 from execgate.service.gateway import Gateway
 from execgate.service.health import Readiness
+from execgate.shared.executions import RedisExecutions
+from execgate.shared.persisted import SharedQueryStore
+from execgate.shared.ratelimit import SharedBuckets
+from execgate.shared.redis import SharedRedis
 from execgate.telemetry.context import REQUEST_ID_HEADER
 from execgate.telemetry.metrics import CONTENT_TYPE, Metrics
 from execgate.telemetry.seam import BackendObserver
@@ -315,6 +326,21 @@ def persisted_refusal(exc: PersistedQueryRefused, media_type: str) -> Response:
     return Response(orjson.dumps({"data": None, "errors": [error]}), 200, media_type=media_type)
 
 
+def shared_redis(shared: SharedSettings, metrics: Metrics | None) -> SharedRedis | None:
+    """The Redis the replicas share (``[shared]``), or ``None`` without ``redis_url``."""
+    if shared.redis_url is None:
+        return None
+    log.info("replicas share rate limits, cached executions and persisted queries in Redis")
+    return SharedRedis(
+        shared.redis_url,
+        password=shared.redis_password,
+        prefix=shared.key_prefix,
+        timeout=shared.timeout_seconds,
+        retry_after=shared.retry_seconds,
+        metrics=metrics,
+    )
+
+
 def settings_redactor(settings: Settings) -> Redactor:
     """What no answer may carry: the instances' credentials and addresses, the cursor secret."""
     secrets = [i.credential for i in settings.instances]
@@ -365,8 +391,10 @@ def create_app(
         else None
     )
     observer = BackendObserver(metrics) if metrics is not None else None
+    redis = shared_redis(settings.shared, metrics)
+    local_queries = MemoryStore(settings.cache.persisted_queries)
     persisted = PersistedQueries(
-        MemoryStore(settings.cache.persisted_queries),
+        SharedQueryStore(redis, local_queries) if redis is not None else local_queries,
         only=(
             read_manifest(server.persisted_queries_file)
             if server.persisted_only and server.persisted_queries_file is not None
@@ -374,14 +402,28 @@ def create_app(
         ),
     )
 
+    executions = (
+        RedisExecutions(redis, ttl_seconds=settings.cache.ttl_seconds)
+        if redis is not None
+        else None
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             async with open_gateway(
-                settings, transports, audit=sink, redact=redactor.clean, observer=observer
+                settings,
+                transports,
+                audit=sink,
+                redact=redactor.clean,
+                observer=observer,
+                shared=executions,
             ) as opened:
                 if metrics is not None:
-                    metrics.watch_cache(opened.cache)
+                    metrics.watch_cache(
+                        opened.cache, executions if opened.cache is not None else None
+                    )
+                    metrics.watch_redis(None if redis is None else lambda: redis.up)
                 runtime.gateway = opened.gateway
                 runtime.readiness = opened.readiness
                 app.state.registry = opened.registry
@@ -392,6 +434,8 @@ def create_app(
         finally:
             if audit_log is not None:
                 audit_log.close()
+            if redis is not None:
+                await redis.aclose()
 
     app = _http_app(
         runtime,
@@ -416,6 +460,7 @@ def create_app(
         persisted=persisted,
         cors_origins=server.cors_origins,
         access_log=server.log_format == "json",
+        shared_buckets=SharedBuckets(redis) if redis is not None else None,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -480,6 +525,7 @@ def _http_app(
     persisted: PersistedQueries | None = None,
     cors_origins: Sequence[str] = (),
     access_log: bool = False,
+    shared_buckets: SharedBuckets | None = None,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -492,7 +538,7 @@ def _http_app(
         persisted=persisted,
     )
     directory = ClientDirectory(clients)
-    limiter = RateLimiter(clients) if rate_clock is None else RateLimiter(clients, rate_clock)
+    limiter = RateLimiter(clients, rate_clock or time.monotonic, shared_buckets)
     if metrics is not None:
         limiter.refused = metrics.refused
     guarded = SecurityMiddleware(
@@ -529,7 +575,7 @@ def _http_app(
     if mcp is not None:
         toolbox = Toolbox(
             gateway=lambda: runtime.gateway,
-            throttle=limiter.check,
+            throttle=limiter.admit,
             default_instance=mcp.default_instance,
             max_backend_calls=max_backend_calls,
             request_timeout=request_timeout,

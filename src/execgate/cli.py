@@ -328,7 +328,7 @@ async def _serve_mcp(
         async with open_gateway(settings, transports, audit=audit, redact=redactor.clean) as opened:
             toolbox = Toolbox(
                 gateway=lambda: opened.gateway,
-                throttle=limiter.check,
+                throttle=limiter.admit,
                 default_instance=settings.mcp.default_instance,
                 max_backend_calls=settings.limits.max_backend_calls,
                 request_timeout=settings.server.request_timeout_seconds,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from execgate.backends.transport import Transport
 from execgate.config import Settings
-from execgate.domain.ports import AuditSink, Backend
+from execgate.domain.ports import AuditSink, Backend, SharedExecutions
 from execgate.registry import Registry
 from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
@@ -39,10 +39,12 @@ async def open_gateway(
     audit: AuditSink,
     redact: Callable[[str], str],
     observer: BackendObserver | None = None,
+    shared: SharedExecutions | None = None,
 ) -> AsyncIterator[Opened]:
     """The gateway over the instances of ``settings`` (``transports`` replace the network for
     some of them), writing its audit trail to ``audit``, each backend request reporting to
-    ``observer`` (metrics, spans); the clients close on exit."""
+    ``observer`` (metrics, spans), sharing finished executions with the other replicas
+    through ``shared`` when there is one; the clients close on exit."""
     registry = Registry.open(settings, transports, observer)
     readiness: Readiness | None = None
     try:
@@ -59,15 +61,15 @@ async def open_gateway(
         }
         readiness = Readiness(guarded)
         backends: Mapping[str, Backend] = guarded
-        shared: ExecutionCache | None = None
+        kept: ExecutionCache | None = None
         cache = settings.cache
         if cache.enabled:
-            shared = ExecutionCache(
+            kept = ExecutionCache(
                 max_entries=cache.max_entries,
                 max_bytes=cache.max_bytes,
                 ttl_seconds=cache.ttl_seconds,
             )
-            backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
+            backends = {name: CachedBackend(b, kept, shared) for name, b in backends.items()}
         secret = settings.server.cursor_secret
         gateway = Gateway(
             backends,
@@ -76,7 +78,7 @@ async def open_gateway(
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
         )
-        yield Opened(gateway, registry, shared, readiness)
+        yield Opened(gateway, registry, kept, readiness)
     finally:
         if readiness is not None:
             await readiness.aclose()

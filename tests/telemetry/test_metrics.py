@@ -55,14 +55,14 @@ def test_cache_and_redis_are_read_when_scraped() -> None:
     up = [True]
     metrics.watch_redis(lambda: up[0])
     found = samples(metrics)
-    assert found[("execgate_cache_hits_total", ())] == 7
-    assert found[("execgate_cache_misses_total", ())] == 3
+    assert found[("execgate_cache_hits_total", (("layer", "local"),))] == 7
+    assert found[("execgate_cache_misses_total", (("layer", "local"),))] == 3
     assert found[("execgate_cache_entries", ())] == 2
     assert found[("execgate_redis_up", ())] == 1
     cache.hits = 9
     up[0] = False
     found = samples(metrics)
-    assert found[("execgate_cache_hits_total", ())] == 9
+    assert found[("execgate_cache_hits_total", (("layer", "local"),))] == 9
     assert found[("execgate_redis_up", ())] == 0
 
 

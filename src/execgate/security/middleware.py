@@ -206,7 +206,7 @@ class SecurityMiddleware:
             return
         assert client is not None
         request_context.client_name.set(client.name)
-        wait = self.limiter.check(client.name) if self.rate_limited else 0.0
+        wait = await self.limiter.admit(client.name) if self.rate_limited else 0.0
         if wait > 0:
             seconds = retry_after_seconds(wait)
             log_refusal(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from prometheus_client import (
@@ -53,6 +53,13 @@ class CacheCounts(Protocol):
     def __len__(self) -> int: ...
 
 
+class SharedCounts(Protocol):
+    """What the shared cache tells a scrape (``shared.executions.RedisExecutions``)."""
+
+    hits: int
+    misses: int
+
+
 class OperationNames:
     """GraphQL operation names as label values: at most ``limit`` distinct ones."""
 
@@ -80,19 +87,30 @@ class _Readings(Collector):
 
     def __init__(self) -> None:
         self.cache: CacheCounts | None = None
+        self.shared: SharedCounts | None = None
         self.redis: Callable[[], bool] | None = None
 
     def collect(self) -> Iterable[Metric]:
         cache = self.cache
         if cache is not None:
-            yield CounterMetricFamily(
-                "execgate_cache_hits", "Finished executions answered from the cache", cache.hits
+            hits = CounterMetricFamily(
+                "execgate_cache_hits",
+                "Finished executions answered from the cache (layer: this replica's own, or "
+                "the replicas' shared one)",
+                labels=["layer"],
             )
-            yield CounterMetricFamily(
+            misses = CounterMetricFamily(
                 "execgate_cache_misses",
                 "Finished executions looked up in the cache and not found there",
-                cache.misses,
+                labels=["layer"],
             )
+            hits.add_metric(["local"], cache.hits)
+            misses.add_metric(["local"], cache.misses)
+            if self.shared is not None:
+                hits.add_metric(["shared"], self.shared.hits)
+                misses.add_metric(["shared"], self.shared.misses)
+            yield hits
+            yield misses
             yield GaugeMetricFamily(
                 "execgate_cache_entries", "Executions the cache holds", len(cache)
             )
@@ -157,9 +175,11 @@ class Metrics:
         for client in clients:
             self.rate_limited.labels(client)
 
-    def watch_cache(self, cache: CacheCounts | None) -> None:
-        """Report ``cache``'s counts at each scrape (``None``: no cache)."""
+    def watch_cache(self, cache: CacheCounts | None, shared: SharedCounts | None = None) -> None:
+        """Report ``cache``'s counts at each scrape (``None``: no cache), and the shared
+        cache's beside them."""
         self._readings.cache = cache
+        self._readings.shared = shared
 
     def watch_redis(self, up: Callable[[], bool] | None) -> None:
         """Report whether the shared Redis answers (``None``: no Redis configured)."""
@@ -174,9 +194,3 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus's text format."""
         return generate_latest(self.registry)
-
-
-def family_names(metrics: Metrics) -> Iterator[str]:
-    """The names of every family the registry holds (for documentation and tests)."""
-    for collector_metric in metrics.registry.collect():
-        yield collector_metric.name
