@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -98,6 +99,9 @@ from execgate.shared.redis import SharedRedis
 from execgate.telemetry.context import REQUEST_ID_HEADER
 from execgate.telemetry.metrics import CONTENT_TYPE, Metrics
 from execgate.telemetry.seam import BackendObserver
+
+if TYPE_CHECKING:
+    from execgate.telemetry.tracing import Tracing
 
 log = logging.getLogger("execgate.app")
 
@@ -326,6 +330,17 @@ def persisted_refusal(exc: PersistedQueryRefused, media_type: str) -> Response:
     return Response(orjson.dumps({"data": None, "errors": [error]}), 200, media_type=media_type)
 
 
+def tracing_from_environment() -> Tracing | None:
+    """Tracing as the ``OTEL_*`` variables ask, when the ``otel`` extra is installed."""
+    try:
+        from execgate.telemetry.tracing import from_environment
+    except ImportError:
+        if any(name.startswith("OTEL_") for name in os.environ):
+            log.warning("OTEL_* is set but OpenTelemetry is not: pip install 'execgate[otel]'")
+        return None
+    return from_environment()
+
+
 def shared_redis(shared: SharedSettings, metrics: Metrics | None) -> SharedRedis | None:
     """The Redis the replicas share (``[shared]``), or ``None`` without ``redis_url``."""
     if shared.redis_url is None:
@@ -370,6 +385,7 @@ def create_app(
     ide_headers: Mapping[str, str] | None = None,
     audit: AuditSink | None = None,
     rate_clock: Callable[[], float] | None = None,
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """The gateway over the instances of ``settings``.
 
@@ -377,7 +393,8 @@ def create_app(
     instances: the embedded demo, tests) and the audit file, and closes them when the server
     stops; until then ``app.state.gateway`` is not set. ``audit`` replaces the audit log the
     settings name (the gateway writes to it); ``ide_headers`` are preset in GraphiQL (the
-    loopback demo's key). Raises ``AuditError`` when the audit file cannot be opened.
+    loopback demo's key); ``tracing`` replaces what the ``OTEL_*`` variables configure
+    (``telemetry/tracing.py``). Raises ``AuditError`` when the audit file cannot be opened.
     """
     quiet_transport_logs()
     audit_log = AuditLog(settings.audit.path) if audit is None else None
@@ -390,7 +407,10 @@ def create_app(
         if server.metrics
         else None
     )
-    observer = BackendObserver(metrics) if metrics is not None else None
+    traces = tracing if tracing is not None else tracing_from_environment()
+    observer = (
+        BackendObserver(metrics, traces) if metrics is not None or traces is not None else None
+    )
     redis = shared_redis(settings.shared, metrics)
     local_queries = MemoryStore(settings.cache.persisted_queries)
     persisted = PersistedQueries(
@@ -436,6 +456,8 @@ def create_app(
                 audit_log.close()
             if redis is not None:
                 await redis.aclose()
+            if traces is not None:
+                traces.shutdown()
 
     app = _http_app(
         runtime,
@@ -443,7 +465,11 @@ def create_app(
             settings.limits,
             server,
             settings.cache,
-            extensions=[operation_metrics(metrics)] if metrics is not None else (),
+            extensions=(
+                [operation_metrics(metrics, traces)]
+                if metrics is not None or traces is not None
+                else ()
+            ),
         ),
         lifespan=lifespan,
         graphiql=settings.server.graphiql,
@@ -461,6 +487,7 @@ def create_app(
         cors_origins=server.cors_origins,
         access_log=server.log_format == "json",
         shared_buckets=SharedBuckets(redis) if redis is not None else None,
+        tracing=traces,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -526,6 +553,7 @@ def _http_app(
     cors_origins: Sequence[str] = (),
     access_log: bool = False,
     shared_buckets: SharedBuckets | None = None,
+    tracing: Tracing | None = None,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -586,7 +614,12 @@ def _http_app(
         )
         routes.append(Route("/mcp", mcp_guard, methods=["GET", "POST", "DELETE"]))
         lifespan = _with_endpoint(lifespan, endpoint)
-    middleware = [Middleware(RequestIDMiddleware, access_log=access_log), *cors(cors_origins)]
+    middleware = [Middleware(RequestIDMiddleware, access_log=access_log)]
+    if tracing is not None:
+        from execgate.telemetry.tracing import TracingMiddleware
+
+        middleware.append(Middleware(TracingMiddleware, tracing=tracing))
+    middleware += cors(cors_origins)
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.clients = directory
     app.state.limiter = limiter

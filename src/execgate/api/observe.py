@@ -1,4 +1,4 @@
-"""What each GraphQL operation reports: its metrics, and its name for the log lines.
+"""What each GraphQL operation reports: its metrics, its span, and its name for the log lines.
 
 ``OperationMetrics`` is a schema extension (one per operation, like strawberry's own): it times
 the whole operation — parsing, validation, the limits and execution — and records it by name,
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 from strawberry.extensions import SchemaExtension
 
@@ -45,11 +47,31 @@ class OperationName(SchemaExtension):
         yield
 
 
+class NamedSpan(Protocol):
+    def named(self, name: str | None, kind: str, outcome: str) -> None: ...
+
+
+class OperationTracer(Protocol):
+    """Spans of operations (``telemetry.tracing.Tracing``)."""
+
+    def operation(self) -> AbstractContextManager[NamedSpan]: ...
+
+
 class OperationMetrics(SchemaExtension):
-    def __init__(self, metrics: Metrics) -> None:
+    """Records each operation in the metrics and, when tracing, as a span."""
+
+    def __init__(self, metrics: Metrics | None, tracing: OperationTracer | None = None) -> None:
         self.metrics = metrics
+        self.tracing = tracing
 
     def on_operation(self) -> Iterator[None]:
+        if self.tracing is None:
+            yield from self._measured(None)
+            return
+        with self.tracing.operation() as span:
+            yield from self._measured(span)
+
+    def _measured(self, span: NamedSpan | None) -> Iterator[None]:
         started = time.perf_counter()
         yield
         execution = self.execution_context
@@ -65,7 +87,11 @@ class OperationMetrics(SchemaExtension):
             name = execution.operation_name
         except Exception:
             name = None
-        self.metrics.operation(name, kind, outcome(data, errors), time.perf_counter() - started)
+        state = outcome(data, errors)
+        if self.metrics is not None:
+            self.metrics.operation(name, kind, state, time.perf_counter() - started)
+        if span is not None:
+            span.named(name, kind, state)
         if isinstance(execution.context, Context):
             execution.context.measured = True
 
@@ -83,6 +109,8 @@ def record_unmeasured(
     metrics.operation(label, UNKNOWN, state, time.perf_counter() - started)
 
 
-def operation_metrics(metrics: Metrics) -> Callable[[], SchemaExtension]:
+def operation_metrics(
+    metrics: Metrics | None, tracing: OperationTracer | None = None
+) -> Callable[[], SchemaExtension]:
     """The extension factory ``build_schema`` takes."""
-    return lambda: OperationMetrics(metrics)
+    return lambda: OperationMetrics(metrics, tracing)
