@@ -18,6 +18,7 @@ from execgate.config import (
     MCPSettings,
     ServerSettings,
     Settings,
+    SharedSettings,
     load_settings,
     read_audit_path,
 )
@@ -938,6 +939,10 @@ def test_the_readme_configuration_block_loads(
     )
     assert settings.audit.path == "execgate-audit.jsonl"
     assert settings.mcp == MCPSettings()
+    # and the operations keys it shows are the defaults
+    assert settings.server == ServerSettings()
+    assert settings.cache == CacheSettings()
+    assert settings.shared == SharedSettings()
 
 
 def test_network_keys_of_an_instance(tmp_path: Path) -> None:

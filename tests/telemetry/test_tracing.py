@@ -93,6 +93,8 @@ async def test_a_request_is_one_trace_of_server_operation_and_backend_spans(
     values = " ".join(str(v) for s in spans for v in (s.attributes or {}).values())
     assert not any(secret in values for secret in traced.secrets)
     assert "http://" not in values and "inprocess" not in values
+    # and the fast executor still ran it
+    assert traced.app.state.schema.fast is True
 
 
 async def test_without_a_traceparent_each_request_starts_its_own_trace(traced: Traced) -> None:
