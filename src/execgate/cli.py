@@ -89,10 +89,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve_app(app: object, listener: socket.socket, header_timeout: float) -> None:
+def _serve_app(
+    app: object, listener: socket.socket, header_timeout: float, log_format: str = "text"
+) -> None:
     from execgate.server import serve
 
-    serve(app, listener, header_timeout=header_timeout)
+    serve(app, listener, header_timeout=header_timeout, log_format=log_format)
+
+
+_json_logs = False
+"""Whether the start-up lines go out as JSON log lines (``[server] log_format = "json"``)."""
+
+
+def _json_logging() -> None:
+    import logging.config
+
+    from execgate.telemetry.logs import logging_config
+
+    global _json_logs
+    logging.config.dictConfig(logging_config("json"))
+    _json_logs = True
 
 
 def _listen(host: str, port: int) -> socket.socket | None:
@@ -110,15 +126,16 @@ def _listen(host: str, port: int) -> socket.socket | None:
 
 def _banner(source: str, names: Sequence[str], host: str, port: int) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    print(
-        f"execgate: serving {len(names)} instance(s) from {source}: {', '.join(names)}\n"
-        f"execgate: GraphQL (GraphiQL in a browser) at http://{shown}:{port}/graphql",
-        file=sys.stderr,
-        flush=True,
-    )
+    _say(f"serving {len(names)} instance(s) from {source}: {', '.join(names)}")
+    _say(f"GraphQL (GraphiQL in a browser) at http://{shown}:{port}/graphql")
 
 
 def _say(message: str) -> None:
+    if _json_logs:
+        import logging
+
+        logging.getLogger("execgate.cli").info(message)
+        return
     print(f"execgate: {message}", file=sys.stderr, flush=True)
 
 
@@ -172,6 +189,7 @@ def _clients_banner(settings: Settings, host: str) -> str | None:
 
 
 def _run_serve(config: str, host: str, port: int) -> int:
+    from execgate.api.persisted import ManifestError
     from execgate.app import create_app
     from execgate.config import ConfigError, load_settings
     from execgate.security.audit import AuditError
@@ -181,6 +199,8 @@ def _run_serve(config: str, host: str, port: int) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
+    if settings.server.log_format == "json":
+        _json_logging()
     clients = _clients_banner(settings, host)
     if clients is None:
         _say(
@@ -191,18 +211,42 @@ def _run_serve(config: str, host: str, port: int) -> int:
         return 2
     try:
         app = create_app(settings)
-    except AuditError as exc:
+    except (AuditError, ManifestError) as exc:
         _say(str(exc))
         return 2
     listener = _listen(host, port)
     if listener is None:
         return 2
+    if not _serve_metrics(app, settings):
+        listener.close()
+        return 2
     _banner(settings.source, [i.name for i in settings.instances], host, port)
     _say(clients)
     audit = settings.audit.path or "stderr"
     _say(f"audit trail of mutations: {audit}")
-    _serve_app(app, listener, settings.server.header_timeout_seconds)
+    _serve_app(app, listener, settings.server.header_timeout_seconds, settings.server.log_format)
     return 0
+
+
+def _serve_metrics(app: object, settings: Settings) -> bool:
+    """``/metrics`` on its own address (``[server] metrics_listen``), served by
+    prometheus-client's HTTP server in a thread; false after one line when it cannot listen."""
+    address = settings.server.metrics_listen
+    if not settings.server.metrics:
+        return True
+    if address is None:
+        _say("Prometheus metrics at /metrics")
+        return True
+    from prometheus_client import start_http_server
+
+    host, _, port = address.rpartition(":")
+    try:
+        start_http_server(int(port), addr=host.strip("[]"), registry=app.state.metrics.registry)  # type: ignore[attr-defined]
+    except OSError as exc:
+        _say(f"cannot listen on {address} for metrics: {exc.strerror or type(exc).__name__}")
+        return False
+    _say(f"Prometheus metrics at http://{address}/metrics")
+    return True
 
 
 def _mcp_scope(settings: Settings, environ: Mapping[str, str]) -> Scope | str:
@@ -289,7 +333,7 @@ async def _serve_mcp(
         async with open_gateway(settings, transports, audit=audit, redact=redactor.clean) as opened:
             toolbox = Toolbox(
                 gateway=lambda: opened.gateway,
-                throttle=limiter.check,
+                throttle=limiter.admit,
                 default_instance=settings.mcp.default_instance,
                 max_backend_calls=settings.limits.max_backend_calls,
                 request_timeout=settings.server.request_timeout_seconds,

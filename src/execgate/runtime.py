@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from execgate.backends.transport import Transport
 from execgate.config import Settings
-from execgate.domain.ports import AuditSink, Backend
+from execgate.domain.ports import AuditSink, Backend, SharedExecutions
 from execgate.registry import Registry
 from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
-from execgate.service.health import Circuit, GuardedBackend
+from execgate.service.health import Circuit, GuardedBackend, Readiness
+from execgate.telemetry.seam import BackendObserver
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Opened:
     gateway: Gateway
     registry: Registry
     cache: ExecutionCache | None
+    readiness: Readiness
 
 
 @contextlib.asynccontextmanager
@@ -36,10 +38,15 @@ async def open_gateway(
     *,
     audit: AuditSink,
     redact: Callable[[str], str],
+    observer: BackendObserver | None = None,
+    shared: SharedExecutions | None = None,
 ) -> AsyncIterator[Opened]:
     """The gateway over the instances of ``settings`` (``transports`` replace the network for
-    some of them), writing its audit trail to ``audit``; the clients close on exit."""
-    registry = Registry.open(settings, transports)
+    some of them), writing its audit trail to ``audit``, each backend request reporting to
+    ``observer`` (metrics, spans), sharing finished executions with the other replicas
+    through ``shared`` when there is one; the clients close on exit."""
+    registry = Registry.open(settings, transports, observer)
+    readiness: Readiness | None = None
     try:
         circuits = {
             i.name: Circuit(
@@ -47,19 +54,21 @@ async def open_gateway(
             )
             for i in settings.instances
         }
-        backends: Mapping[str, Backend] = {
+        guarded = {
             name: GuardedBackend(registry.backends[name], circuit)
             for name, circuit in circuits.items()
         }
-        shared: ExecutionCache | None = None
+        readiness = Readiness(guarded)
+        backends: Mapping[str, Backend] = guarded
+        kept: ExecutionCache | None = None
         cache = settings.cache
         if cache.enabled:
-            shared = ExecutionCache(
+            kept = ExecutionCache(
                 max_entries=cache.max_entries,
                 max_bytes=cache.max_bytes,
                 ttl_seconds=cache.ttl_seconds,
             )
-            backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
+            backends = {name: CachedBackend(b, kept, shared) for name, b in backends.items()}
         secret = settings.server.cursor_secret
         gateway = Gateway(
             backends,
@@ -69,6 +78,8 @@ async def open_gateway(
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
             circuits=circuits,
         )
-        yield Opened(gateway, registry, shared)
+        yield Opened(gateway, registry, kept, readiness)
     finally:
+        if readiness is not None:
+            await readiness.aclose()
         await registry.aclose()

@@ -24,6 +24,8 @@ from typing import Any
 
 import uvicorn
 
+from execgate.telemetry.logs import logging_config
+
 log = logging.getLogger("execgate.server")
 
 TESTED_UVICORN = ("0.55",)
@@ -107,7 +109,9 @@ def header_deadline(seconds: float) -> type[asyncio.Protocol] | None:
     return HeaderDeadline
 
 
-def serve(app: Any, listener: socket.socket, *, header_timeout: float) -> None:
+def serve(
+    app: Any, listener: socket.socket, *, header_timeout: float, log_format: str = "text"
+) -> None:
     """Serve ``app`` on ``listener`` until interrupted.
 
     Everything built so far (modules, the schema, the app) lives as long as the process: it is
@@ -118,10 +122,14 @@ def serve(app: Any, listener: socket.socket, *, header_timeout: float) -> None:
     gc.freeze()
     gc.set_threshold(*SERVE_GC_THRESHOLDS)
     protocol = header_deadline(header_timeout) if header_timeout > 0 else None
+    logs: dict[str, Any] = (
+        {} if log_format == "text" else {"log_config": logging_config(log_format)}
+    )
     config = uvicorn.Config(
         app,
         log_level="info",
         access_log=False,
         http=protocol if protocol is not None else "auto",
+        **logs,
     )
     uvicorn.Server(config).run(sockets=[listener])

@@ -18,6 +18,7 @@ from execgate.config import (
     MCPSettings,
     ServerSettings,
     Settings,
+    SharedSettings,
     load_settings,
     read_audit_path,
 )
@@ -546,7 +547,7 @@ def test_docker_example_config_loads(tmp_path: Path) -> None:
     # given: the file compose.yaml mounts, and the variables compose.yaml sets
     example = REPO / "docker" / "instances.example.toml"
     # when
-    settings = load_settings(example, ENV)
+    settings = load_settings(example, {**ENV, "EXECGATE_CURSOR_SECRET": "s" * 40})
     # then
     assert [(i.name, i.kind, i.base_url) for i in settings.instances] == [
         ("acme", BackendKind.TEAM, "http://team-sim:9101"),
@@ -559,6 +560,10 @@ def test_docker_example_config_loads(tmp_path: Path) -> None:
 
     documented = hashlib.sha256(b"egk_docker-demo-key-change-me").hexdigest()
     assert [c.key_sha256 for c in settings.clients] == [documented]
+    # and the replicas share Redis and one cursor secret, and are scraped on their own port
+    assert settings.shared.redis_url == "redis://redis:6379/0"
+    assert settings.server.cursor_secret == "s" * 40
+    assert (settings.server.metrics, settings.server.metrics_listen) == (True, "0.0.0.0:9464")
 
 
 def test_compose_sets_the_variables_and_path_the_example_and_image_use() -> None:
@@ -569,9 +574,17 @@ def test_compose_sets_the_variables_and_path_the_example_and_image_use() -> None
     # then: every credential variable the example names is set on the gateway service
     variables = re.findall(r'^(?:token_env|api_key_env) = "([A-Z0-9_]+)"', example, re.M)
     assert variables == ["ACME_SDK_TOKEN", "N8N_PROD_API_KEY"]
-    gateway = compose.split("\n  gateway:\n", 1)[1]
-    for variable in variables:
-        assert re.search(rf"^      {variable}: \$\{{", gateway, re.M), variable
+    gateway = compose.split("\nx-gateway: &gateway\n", 1)[1].split("\nservices:\n", 1)[0]
+    for variable in [*variables, "EXECGATE_CURSOR_SECRET"]:
+        assert re.search(rf"^    {variable}: \$\{{", gateway, re.M), variable
+    # two replicas of it, Redis, and a balancer in front
+    services = compose.split("\nservices:\n", 1)[1]
+    for name in ("gateway-1", "gateway-2"):
+        assert f"\n  {name}:\n    <<: *gateway\n" in services
+    assert "\n  redis:\n    image: redis:" in services
+    assert "\n  balancer:\n    image: nginx:" in services
+    nginx = (REPO / "docker" / "nginx.conf").read_text(encoding="utf-8")
+    assert "server gateway-1:8000" in nginx and "server gateway-2:8000" in nginx
     # and the example is mounted where the image's default command reads its config
     assert '"--config", "/etc/execgate/instances.toml"' in dockerfile
     assert "./instances.example.toml:/etc/execgate/instances.toml:ro" in gateway
@@ -935,6 +948,10 @@ def test_the_readme_configuration_block_loads(
     )
     assert settings.audit.path == "execgate-audit.jsonl"
     assert settings.mcp == MCPSettings()
+    # and the operations keys it shows are the defaults
+    assert settings.server == ServerSettings()
+    assert settings.cache == CacheSettings()
+    assert settings.shared == SharedSettings()
 
 
 def test_network_keys_of_an_instance(tmp_path: Path) -> None:

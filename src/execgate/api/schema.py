@@ -5,6 +5,7 @@ an Apollo Federation v2 subgraph (``api/federation.py``): strawberry's federatio
 ``_service`` and ``_entities``, the nodes as entities. ``export_schema`` prints either.
 
 Extensions, in order: ``ErrorCodes`` (first, so it codes the errors of everything after it),
+``OperationName`` (the operation's name for the log lines, ``api/observe.py``),
 ``OperationChoice`` (a document of several operations needs ``operationName``), strawberry's
 parser and validation caches, then the limits (``api/limits.py``: strawberry's stock limiters
 and the cost estimate). With ``[server] fast_executor`` on, the schema runs ``InlineExecutor``
@@ -42,6 +43,7 @@ from execgate.api.federation import (
 )
 from execgate.api.limits import TokenLimit, limit_extensions
 from execgate.api.mutations import Mutation
+from execgate.api.observe import OperationName
 from execgate.api.operation import OperationChoice
 from execgate.api.queries import Query
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
@@ -101,6 +103,7 @@ def build_schema(
     operations = cache.operations
     stock: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ErrorCodes,
+        OperationName,
         OperationChoice,
         lambda: ParserCache(maxsize=operations),
         lambda: ValidationCache(maxsize=operations),

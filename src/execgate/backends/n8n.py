@@ -236,7 +236,9 @@ class N8nBackend:
             params["startedBefore"] = _iso(query.started_before)
         if query.include_nodes:
             params["includeData"] = "true"
-        response = await self.http.request("GET", f"{API}/executions", params=params)
+        response = await self.http.request(
+            "GET", f"{API}/executions", params=params, operation="list_executions"
+        )
         if response.status_code != 200:
             raise self._unexpected(response)
         body = await self.http.json(response)
@@ -363,7 +365,9 @@ class N8nBackend:
         if not _is_native_id(native_id):
             return None
         params = {"includeData": "true"} if include_nodes else None
-        response = await self.http.request("GET", f"{API}/executions/{native_id}", params=params)
+        response = await self.http.request(
+            "GET", f"{API}/executions/{native_id}", params=params, operation="get_execution"
+        )
         if response.status_code in (400, 404):
             return None
         if response.status_code != 200:
@@ -380,7 +384,9 @@ class N8nBackend:
     async def _get_workflow(self, native_id: str) -> Workflow | None:
         if not native_id:
             return None
-        response = await self.http.request("GET", f"{API}/workflows/{quote(native_id, safe='')}")
+        response = await self.http.request(
+            "GET", f"{API}/workflows/{quote(native_id, safe='')}", operation="get_workflow"
+        )
         if response.status_code in (400, 404):
             return None
         if response.status_code != 200:
@@ -410,6 +416,7 @@ class N8nBackend:
             "POST",
             f"{API}/executions/{native_id}/stop",
             mutation=True,
+            operation="cancel",
             timeout=self.http.policy.mutation_timeout,
         )
         if response.status_code == 200:
@@ -429,6 +436,7 @@ class N8nBackend:
             "POST",
             f"{API}/executions/{native_id}/retry",
             mutation=True,
+            operation="retry",
             timeout=self.http.policy.retry_timeout,
         )
         if response.status_code == 200:
@@ -448,6 +456,7 @@ class N8nBackend:
             "DELETE",
             f"{API}/executions/{native_id}",
             mutation=True,
+            operation="delete",
             timeout=self.http.policy.mutation_timeout,
         )
         if response.status_code == 200:

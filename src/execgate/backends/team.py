@@ -172,7 +172,10 @@ class TeamBackend:
 
     async def _list_page(self, params: Mapping[str, str], page: int, size: int) -> ListPage:
         response = await self.http.request(
-            "GET", self._team_path, params={**params, "page": str(page), "size": str(size)}
+            "GET",
+            self._team_path,
+            params={**params, "page": str(page), "size": str(size)},
+            operation="list_executions",
         )
         body = await self._ok(response, "a list request")
         try:
@@ -308,7 +311,9 @@ class TeamBackend:
         segment = _segment(native_id)
         if segment is None:
             return None
-        response = await self.http.request("GET", f"/api/executions/{segment}")
+        response = await self.http.request(
+            "GET", f"/api/executions/{segment}", operation="get_execution"
+        )
         if response.status_code in (400, 404):
             return None
         execution = self._parse(await self._ok(response, "an execution read"), detail=True)
@@ -325,7 +330,10 @@ class TeamBackend:
 
     async def _workflow(self, workflow_id: str) -> Workflow | None:
         response = await self.http.request(
-            "GET", "/api/executions", params={"workflowId": workflow_id, "page": "0", "size": "1"}
+            "GET",
+            "/api/executions",
+            params={"workflowId": workflow_id, "page": "0", "size": "1"},
+            operation="get_workflow",
         )
         if response.status_code in (400, 404):
             return None
@@ -356,6 +364,7 @@ class TeamBackend:
             "POST",
             f"/api/executions/{segment}/cancel",
             mutation=True,
+            operation="cancel",
             timeout=self.http.policy.mutation_timeout,
             ok=frozenset({200, 202, 204}),
         )

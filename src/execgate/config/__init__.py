@@ -11,6 +11,7 @@ from execgate.config.settings import (
     MCPSettings,
     ServerSettings,
     Settings,
+    SharedSettings,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "MCPSettings",
     "ServerSettings",
     "Settings",
+    "SharedSettings",
     "load_settings",
     "read_audit_path",
 ]

@@ -36,6 +36,7 @@ from execgate.config.settings import (
     MCPSettings,
     ServerSettings,
     Settings,
+    SharedSettings,
 )
 from execgate.domain.access import Action
 from execgate.domain.models import BackendKind
@@ -46,7 +47,7 @@ NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit", "mcp")
+_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit", "mcp", "shared")
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),
     BackendKind.N8N: ("api_key_env",),
@@ -159,8 +160,16 @@ def _check(kind: Kind, minimum: int | None, value: object) -> tuple[object, str 
             off = " (or 0 for off)" if kind is Kind.SECONDS_OR_OFF else ""
             return _INVALID, f"must be a positive, finite number of {unit}{off}"
         return float(value), None
+    if kind is Kind.ORIGINS:
+        return _origins(value)
     if not isinstance(value, str):
         return _INVALID, f"must be a string, not {type_name(value)}"
+    if kind is Kind.LISTEN:
+        return _listen(value)
+    if kind is Kind.LOG_FORMAT and value not in ("text", "json"):
+        return _INVALID, f'must be "text" or "json", not {value!r}'
+    if kind is Kind.REDIS_URL:
+        return _redis_url(value)
     if kind is Kind.FILE and not Path(value).is_file():
         return _INVALID, f"{value} is not a file that can be read"
     if kind is Kind.PROXY_URL:
@@ -172,6 +181,66 @@ def _check(kind: Kind, minimum: int | None, value: object) -> tuple[object, str 
             # Never echo it: a proxy URL may carry a password.
             return _INVALID, f"must be {kind.value} such as http://proxy.internal:3128"
     return value, None
+
+
+def _origins(value: object) -> tuple[object, str | None]:
+    """``cors_origins``: ``scheme://host[:port]`` each (no path), or ``["*"]`` alone."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return _INVALID, f"must be {Kind.ORIGINS.value}, not {type_name(value)}"
+    if value == ["*"]:
+        return ("*",), None
+    for origin in value:
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+            or origin.endswith("/")
+        ):
+            return _INVALID, (
+                f"{shown_value(origin)} is not an origin: write scheme://host[:port], such as "
+                'https://ops.example.com, with no path (or ["*"] alone for any origin)'
+            )
+    return tuple(dict.fromkeys(value)), None
+
+
+def _listen(value: str) -> tuple[object, str | None]:
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return _INVALID, f"must be {Kind.LISTEN.value}, not {shown_value(value)}"
+    return value, None
+
+
+def _redis_url(value: str) -> tuple[object, str | None]:
+    """A Redis URL without a password (that comes from ``redis_password_env``); never echoed."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return _INVALID, f"must be {Kind.REDIS_URL.value} (check the host and port)"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return _INVALID, f"must be {Kind.REDIS_URL.value}"
+    if parts.password is not None:
+        return _INVALID, (
+            "must not hold a password: name the environment variable that holds it in "
+            "redis_password_env"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        return _INVALID, "has no host"
+    return value, None
+
+
+def shown_value(value: str) -> str:
+    return repr(value) if len(value) <= 64 else f"{value[:64]!r}…"
 
 
 class _Reader:
@@ -225,6 +294,12 @@ class _Reader:
             "server", document.get("server"), ServerSettings, ("max_first",)
         )
         server = self._cursor_secret(server)
+        if server.persisted_only and server.persisted_queries_file is None:
+            self.problem(
+                "[server]",
+                "persisted_only",
+                "needs persisted_queries_file: the manifest of the documents it allows",
+            )
         limits, _ = self.table("limits", document.get("limits"), LimitSettings)
         limits = self._legacy_max_first(limits, legacy.get("max_first"), document.get("limits"))
         cache, _ = self.table("cache", document.get("cache"), CacheSettings)
@@ -238,6 +313,7 @@ class _Reader:
             cache=cache,
             audit=self.audit(document.get("audit")),
             mcp=self.mcp(document.get("mcp"), names),
+            shared=self.shared(document.get("shared")),
             source=source,
         )
 
@@ -262,6 +338,28 @@ class _Reader:
             )
             mcp = dataclasses.replace(mcp, key_env=MCPSettings().key_env)
         return mcp
+
+    def shared(self, value: object) -> SharedSettings:
+        """``[shared]``, with Redis's password from the variable ``redis_password_env`` names."""
+        shared, _ = self.table("shared", value, SharedSettings)
+        variable = shared.redis_password_env
+        if variable is None:
+            return shared
+        if not _ENV_NAME.fullmatch(variable):
+            self.problem(
+                "[shared]",
+                "redis_password_env",
+                "must be the NAME of an environment variable, not the password itself",
+            )
+            return shared
+        password = self.environ.get(variable)
+        if not password:
+            state = "is not set" if password is None else "is empty"
+            self.problem(
+                "[shared]", "redis_password_env", f"environment variable {variable} {state}"
+            )
+            return shared
+        return dataclasses.replace(shared, redis_password=password)
 
     def _cursor_secret(self, server: ServerSettings) -> ServerSettings:
         """``server`` with the cursor secret its ``cursor_secret_env`` names."""

@@ -33,11 +33,15 @@ class Kind(enum.Enum):
     FILE = "the path of a readable file"
     PROXY_URL = "an http:// or https:// proxy URL"
     STRING = "a string"
+    LISTEN = "a host:port address such as 127.0.0.1:9464"
+    ORIGINS = 'an array of origins such as ["https://ops.example.com"]'
+    LOG_FORMAT = '"text" or "json"'
+    REDIS_URL = "a redis://, rediss:// or unix:// URL"
 
 
-def option(default: Any, kind: Kind, *, minimum: int | None = None) -> Any:
-    """A settings field the config file may set."""
-    return field(default=default, metadata={OPTION: (kind, minimum)})
+def option(default: Any, kind: Kind, *, minimum: int | None = None, repr: bool = True) -> Any:
+    """A settings field the config file may set (``repr=False``: a value never shown)."""
+    return field(default=default, metadata={OPTION: (kind, minimum)}, repr=repr)
 
 
 MIB = 1024 * 1024
@@ -147,6 +151,19 @@ class ServerSettings:
     characters; replicas share it). Without it each process draws its own."""
     cursor_secret: str | None = field(default=None, repr=False)
     """The secret itself, read from ``cursor_secret_env``; never shown."""
+    metrics: bool = option(False, Kind.BOOL)
+    """Serve Prometheus metrics at ``/metrics`` (on ``metrics_listen`` when it is set)."""
+    metrics_listen: str | None = option(None, Kind.LISTEN)
+    """A separate ``host:port`` for ``/metrics`` (with ``metrics = true``), so the scrape
+    port need not be the public one."""
+    cors_origins: tuple[str, ...] = option((), Kind.ORIGINS)
+    """Browser origins allowed to call ``/graphql`` and ``/mcp`` (CORS); none by default."""
+    persisted_only: bool = option(False, Kind.BOOL)
+    """Run only the documents of ``persisted_queries_file`` (an allow-list)."""
+    persisted_queries_file: str | None = option(None, Kind.FILE)
+    """An Apollo persisted query manifest: the documents ``persisted_only`` allows."""
+    log_format: str = option("text", Kind.LOG_FORMAT)
+    """``json``: one JSON object per log line, for a log platform."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +178,8 @@ class CacheSettings:
     """Finished executions, by count."""
     ttl_seconds: float = option(300.0, Kind.SECONDS)
     """How long a finished execution is trusted (deletions made elsewhere show after this)."""
+    persisted_queries: int = option(10_000, Kind.COUNT)
+    """Documents registered by clients as automatic persisted queries (in process)."""
     operations: int = option(256, Kind.COUNT)
     """Parsed and validated documents, and the executor's plans, each kept for this many
     operations."""
@@ -193,6 +212,24 @@ class MCPSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedSettings:
+    """``[shared]``: what replicas share through Redis (nothing without ``redis_url``)."""
+
+    redis_url: str | None = option(None, Kind.REDIS_URL, repr=False)
+    """Where the shared Redis is; never shown (a URL may name a host that is private)."""
+    redis_password_env: str | None = option(None, Kind.STRING)
+    """The environment variable holding Redis's password (never in the URL)."""
+    redis_password: str | None = field(default=None, repr=False)
+    """The password itself, read from ``redis_password_env``; never shown."""
+    key_prefix: str = option("execgate:", Kind.STRING)
+    """Every key execgate writes starts with this (replicas of one gateway share it)."""
+    timeout_seconds: float = option(0.25, Kind.SECONDS)
+    """The longest one Redis command may take before the replica goes on alone."""
+    retry_seconds: float = option(5.0, Kind.SECONDS)
+    """After a failure, how long a replica works alone before it tries Redis again."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     instances: tuple[InstanceSettings, ...]
     clients: tuple[ClientSettings, ...] = ()
@@ -202,5 +239,6 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     mcp: MCPSettings = field(default_factory=MCPSettings)
+    shared: SharedSettings = field(default_factory=SharedSettings)
     source: str = "embedded demo"
     """Where the settings came from, for the start-up banner."""

@@ -1,7 +1,10 @@
-"""The ports the service depends on (ports and adapters): backends and the audit trail.
+"""The ports the service depends on (ports and adapters): backends, the audit trail, and
+what replicas share.
 
 ``Backend`` is what every backend adapter implements; ``AuditSink`` is where the service writes
-one ``AuditEntry`` per mutation attempt (``security/audit.py`` writes them to a file or stderr).
+one ``AuditEntry`` per mutation attempt (``security/audit.py`` writes them to a file or stderr);
+``SharedExecutions`` is the finished executions the replicas of one gateway share
+(``shared/executions.py`` keeps them in Redis).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from execgate.domain.keys import ExecutionKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
@@ -98,3 +102,17 @@ class AuditSink(Protocol):
     """Where audit entries go (the writer adds the time)."""
 
     def record(self, entry: AuditEntry) -> None: ...
+
+
+class SharedExecutions(Protocol):
+    """Finished executions with their nodes, shared by the replicas of one gateway.
+
+    Never fails: a store that cannot be reached answers nothing found and keeps nothing, and
+    each replica goes on with its own cache.
+    """
+
+    async def get_many(self, keys: Sequence[ExecutionKey]) -> Mapping[ExecutionKey, Execution]: ...
+
+    async def put_many(self, executions: Sequence[Execution]) -> None: ...
+
+    async def drop(self, key: ExecutionKey) -> None: ...

@@ -3,9 +3,10 @@
 ``AuditLog`` implements the domain's ``AuditSink`` port; the service writes one ``AuditEntry``
 per attempt (``Gateway.perform``, ``Gateway.refused``) and the app wires this log to it. A line
 holds when (ISO 8601, UTC), who (the client's name, or ``anonymous``), what (the action,
-the execution's global ID and its instance), how it ended (``OK`` or the error code) and how
-long it took. It never holds a key, a credential or execution data. The file is opened for
-appending, line-buffered, and created with mode 0600.
+the execution's global ID and its instance), how it ended (``OK`` or the error code), how
+long it took, and the ``X-Request-ID`` of the request that asked (``null`` outside one). It
+never holds a key, a credential or execution data. The file is opened for appending,
+line-buffered, and created with mode 0600.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from execgate.domain.ports import AuditEntry, AuditSink
+from execgate.telemetry import context
 
 __all__ = ["MAX_ID_LENGTH", "AuditEntry", "AuditError", "AuditLog", "AuditSink", "audit_line"]
 
@@ -41,6 +43,7 @@ def audit_line(entry: AuditEntry, moment: datetime) -> dict[str, Any]:
         "instance": entry.instance,
         "outcome": entry.outcome,
         "latency_ms": round(entry.latency_ms, 1),
+        "request_id": context.request_id.get(),
     }
 
 

@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from execgate.domain.access import Scope as ClientScope
 from execgate.security.clients import Client, ClientDirectory, KeyProblem, presented_key
 from execgate.security.ratelimit import RateLimiter, retry_after_seconds
+from execgate.telemetry import context as request_context
 
 CLIENT_SCOPE_KEY = "execgate.client"
 ANONYMOUS = Client("anonymous", "", ClientScope.full("anonymous"))
@@ -204,7 +205,8 @@ class SecurityMiddleware:
             await refusal(scope, receive, send)
             return
         assert client is not None
-        wait = self.limiter.check(client.name) if self.rate_limited else 0.0
+        request_context.client_name.set(client.name)
+        wait = await self.limiter.admit(client.name) if self.rate_limited else 0.0
         if wait > 0:
             seconds = retry_after_seconds(wait)
             log_refusal(
@@ -316,11 +318,13 @@ class SecurityMiddleware:
 
 
 def _is_ide_page(scope: Scope) -> bool:
-    """A GET without ``query``: GraphiQL's page (or a 4xx), never an operation."""
+    """A GET without ``query`` or ``extensions``: GraphiQL's page (or a 4xx), never an
+    operation (a persisted query sent by its hash alone has ``extensions``)."""
     if scope.get("method") != "GET":
         return False
     raw = scope.get("query_string", b"").decode("latin-1")
-    return "query" not in parse_qs(raw, keep_blank_values=True)
+    params = parse_qs(raw, keep_blank_values=True)
+    return "query" not in params and "extensions" not in params
 
 
 class MCPGuard(SecurityMiddleware):
