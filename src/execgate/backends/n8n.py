@@ -351,7 +351,10 @@ class N8nBackend:
         return dated, len(undated)
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
         state = _Position.load(previous)
         return _Position(int(consumed[-1].native_id), state.done).dump()

@@ -48,12 +48,17 @@ class Backend(Protocol):
     ) -> Page: ...
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
         """The resume position right after the last of ``consumed``.
 
         ``consumed`` is a non-empty prefix of a page read from ``previous``, in stream order;
-        the service consumes only part of a page when it merges instances.
+        the service consumes only part of a page when it merges instances. ``page`` is that
+        page, when the caller has it: what it learned beyond ``consumed`` (``Page.carry``)
+        is kept in the position.
         """
         ...
 

@@ -208,9 +208,12 @@ class CachedBackend:
         return self.inner.costs()
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
-        return self.inner.position_after(previous, consumed)
+        return self.inner.position_after(previous, consumed, page)
 
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
