@@ -2,8 +2,9 @@
 (stdio) both open.
 
 ``open_gateway`` opens each instance's client (the registry), puts each adapter behind its
-circuit breaker and, when ``[cache]`` is on, the shared execution cache, and builds the
-``Gateway`` over them; on exit it closes the clients.
+circuit breaker and, when ``[cache]`` is on, the shared execution cache (reads of many
+executions, statistics and exports, go around it) and the statistics' segments, and builds the
+``Gateway`` over them, with the masking rules of ``[export]``; on exit it closes the clients.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend
+from execgate.service.masking import Masker
+from execgate.service.stats import StatsCache
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Opened:
     gateway: Gateway
     registry: Registry
     cache: ExecutionCache | None
+    stats: StatsCache | None
 
 
 @contextlib.asynccontextmanager
@@ -52,7 +56,9 @@ async def open_gateway(
             )
             for i in settings.instances
         }
+        bulk = dict(backends)
         shared: ExecutionCache | None = None
+        stats: StatsCache | None = None
         cache = settings.cache
         if cache.enabled:
             shared = ExecutionCache(
@@ -61,6 +67,10 @@ async def open_gateway(
                 ttl_seconds=cache.ttl_seconds,
             )
             backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
+            stats = StatsCache(
+                ttl_seconds=cache.ttl_seconds,
+                max_executions=2 * settings.limits.max_stats_executions,
+            )
         secret = settings.server.cursor_secret
         gateway = Gateway(
             backends,
@@ -68,7 +78,11 @@ async def open_gateway(
             redact=redact,
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
+            bulk=bulk,
+            stats_cache=stats,
+            masker=Masker(settings.export.mask_keys, settings.export.mask_patterns),
+            max_stats_executions=settings.limits.max_stats_executions,
         )
-        yield Opened(gateway, registry, shared)
+        yield Opened(gateway, registry, shared, stats)
     finally:
         await registry.aclose()
