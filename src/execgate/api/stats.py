@@ -8,12 +8,15 @@ are null.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
 from execgate.api.connections import to_filter
 from execgate.api.context import Info, PartialError
+from execgate.api.cost import StatsPricer
 from execgate.api.types import (
     ExecutionFilter,
     ExecutionMode,
@@ -23,7 +26,9 @@ from execgate.api.types import (
     WorkflowNode,
 )
 from execgate.domain import stats as domain
+from execgate.domain.errors import ExecgateError
 from execgate.domain.models import ExecutionStatus as Status
+from execgate.service.gateway import Gateway
 
 StatsDimension = strawberry.enum(
     domain.StatsDimension,
@@ -201,3 +206,34 @@ async def resolve_stats(
             SkippedInstance(instance=i, code=c, message=m) for i, c, m in answer.skipped
         ],
     )
+
+
+def _member(value: object, kind: type[Any]) -> Any:
+    """An enum argument as the walk coerced it (a member, or its name)."""
+    return value if isinstance(value, kind) else kind[str(getattr(value, "name", value))]
+
+
+def stats_pricer(gateway: Gateway) -> StatsPricer:
+    """Prices ``executionStats`` from its coerced arguments (``api/cost.py``); 0 for arguments
+    the resolver refuses anyway."""
+
+    def price(args: Mapping[str, Any], where: frozenset[str]) -> int:
+        raw = args.get("filter")
+        try:
+            if not isinstance(raw, Mapping):
+                return 0
+            named = raw.get("instances")
+            statuses = raw.get("status") or []
+            feed_filter = to_filter(
+                instances=sorted(where & frozenset(named)) if named else sorted(where),
+                workflow_id=str(raw["workflowId"]) if raw.get("workflowId") else None,
+                statuses=[_member(s, Status) for s in statuses],
+                started_after=raw.get("startedAfter"),
+                started_before=raw.get("startedBefore"),
+            )
+            group_by = [_member(d, domain.StatsDimension) for d in args.get("groupBy") or []]
+            return gateway.estimate_stats(feed_filter, group_by)
+        except (ExecgateError, KeyError, TypeError, ValueError):
+            return 0
+
+    return price

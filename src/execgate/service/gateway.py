@@ -380,10 +380,12 @@ class Gateway:
                 cost += len(error_statuses) * per_status
         return cost
 
-    def stats_budget(self) -> int:
-        """The backend requests one operation's statistics may make: those of one cold answer
-        over every instance this view sees, grouped by ``ERROR``."""
-        return self.estimate_stats(FeedFilter(), [StatsDimension.ERROR], cold=True)
+    def stats_budget(self, *, errors: bool, slack: int) -> int:
+        """The backend requests one operation's statistics may make: those of one answer read
+        afresh over every instance this view sees (grouped by ``ERROR`` when ``errors``), and
+        ``slack`` more (the operation limit): one cold window, and kept ones beside it."""
+        dimensions = [StatsDimension.ERROR] if errors else []
+        return self.estimate_stats(FeedFilter(), dimensions, cold=True) + slack
 
     async def get_executions(
         self, instance: str, native_ids: Sequence[str], *, include_nodes: bool
