@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (GraphiQL in a browser), /mcp and /healthz.
+"""The Starlette application: /graphql (GraphiQL in a browser), /mcp, /export and /healthz.
 
 ``create_app`` builds the HTTP surface from the settings; its lifespan opens each instance's
 client (the registry) and builds the gateway over them (``runtime.open_gateway``), starts the
@@ -51,10 +51,18 @@ from execgate.api.media import (
 )
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
-from execgate.config import CacheSettings, LimitSettings, MCPSettings, ServerSettings, Settings
+from execgate.config import (
+    CacheSettings,
+    ExportSettings,
+    LimitSettings,
+    MCPSettings,
+    ServerSettings,
+    Settings,
+)
 from execgate.domain.access import Scope
 from execgate.domain.deadline import within
 from execgate.domain.ports import AuditSink
+from execgate.export.endpoint import ExportEndpoint
 from execgate.mcp.endpoint import MCPEndpoint
 from execgate.mcp.server import Toolbox, build_server
 from execgate.runtime import open_gateway
@@ -62,6 +70,7 @@ from execgate.security.audit import AuditLog
 from execgate.security.clients import Client, ClientDirectory
 from execgate.security.middleware import (
     CLIENT_SCOPE_KEY,
+    ExportGuard,
     MCPGuard,
     SecurityMiddleware,
     error_response,
@@ -317,6 +326,7 @@ def create_app(
         redactor=redactor,
         mcp=settings.mcp if settings.mcp.enabled else None,
         max_backend_calls=settings.limits.max_backend_calls,
+        export_days=settings.export.default_days,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -374,6 +384,7 @@ def _http_app(
     request_timeout: float = ServerSettings().request_timeout_seconds,
     mcp: MCPSettings | None = None,
     max_backend_calls: int = LimitSettings().max_backend_calls,
+    export_days: int = ExportSettings().default_days,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -392,10 +403,17 @@ def _http_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "instances": len(runtime.gateway.backends)})
 
+    exports = ExportEndpoint(lambda: runtime.gateway, export_scope, default_days=export_days)
     routes = [
         # Every method reaches the view, which answers the others with a coded 405.
         Route("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
+        Route(
+            "/export",
+            ExportGuard(
+                exports, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
+            ),
+        ),
     ]
     if mcp is not None:
         toolbox = Toolbox(
@@ -416,6 +434,12 @@ def _http_app(
     app.state.limiter = limiter
     app.state.schema = schema
     return app
+
+
+def export_scope(scope: Mapping[str, Any]) -> Scope | None:
+    """The scope of the client ``ExportGuard`` authenticated for an export."""
+    client = scope.get(CLIENT_SCOPE_KEY)
+    return client.scope if isinstance(client, Client) else None
 
 
 def request_scope(request: Any) -> Scope | None:

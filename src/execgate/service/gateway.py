@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -52,6 +52,7 @@ from execgate.service.actions import (
     Reader,
 )
 from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
+from execgate.service.export import merged
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
 from execgate.service.masking import Masker
 from execgate.service.normalise import normalise_error
@@ -386,6 +387,48 @@ class Gateway:
         ``slack`` more (the operation limit): one cold window, and kept ones beside it."""
         dimensions = [StatsDimension.ERROR] if errors else []
         return self.estimate_stats(FeedFilter(), dimensions, cold=True) + slack
+
+    # --- exports ------------------------------------------------------------------------------
+
+    def export(self, feed_filter: FeedFilter) -> AsyncIterator[Execution]:
+        """Every execution ``feed_filter`` selects, with its node runs, in the feed's order
+        (``service/export.py``); ``Forbidden`` without ``Action.EXPORT``, ``UnknownInstance``
+        and ``InvalidArgument`` at once, before anything is read."""
+        if not (self.scope.allows(Action.EXPORT) and self.scope.allows(Action.READ)):
+            raise Forbidden(f"client {self.scope.client!r} may not export executions")
+        if (
+            feed_filter.started_after
+            and feed_filter.started_before
+            and feed_filter.started_after > feed_filter.started_before
+        ):
+            raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
+        names = self._selected(feed_filter)
+        return merged(self.bulk, names, self._query(feed_filter, include_nodes=True))
+
+    def record_export(
+        self,
+        described: Mapping[str, object],
+        *,
+        rows: int,
+        size: int,
+        outcome: str,
+        latency_ms: float,
+    ) -> None:
+        """The audit line of one export (refused ones too): its filter, rows, bytes, outcome."""
+        if self.audit is not None:
+            self.audit.record(
+                AuditEntry(
+                    client=self.scope.client,
+                    action=Action.EXPORT.value,
+                    execution_id=None,
+                    instance=None,
+                    outcome=outcome,
+                    latency_ms=latency_ms,
+                    filter=described,
+                    rows=rows,
+                    bytes=size,
+                )
+            )
 
     async def get_executions(
         self, instance: str, native_ids: Sequence[str], *, include_nodes: bool
