@@ -290,6 +290,10 @@ def run(args: argparse.Namespace) -> list[str]:
         cold = _post(client, STATS, after=after)["executionStats"]
         cold_ms = (time.perf_counter() - t) * 1000
         cold_calls = _calls(urls) - before
+        print(
+            f"cold: {cold_ms:.0f} ms, {cold_calls} requests, {cold['scanned']} read",
+            file=sys.stderr,
+        )
         repeats = []
         for _ in range(args.repeats):
             time.sleep(args.pause)
@@ -299,12 +303,17 @@ def run(args: argparse.Namespace) -> list[str]:
             repeats.append(
                 ((time.perf_counter() - t) * 1000, _calls(urls) - before, again["scanned"])
             )
+            print(f"repeat: {repeats[-1]}", file=sys.stderr)
         before = _calls(urls)
         t = time.perf_counter()
         listed, health = recipe(client, after)
         recipe_ms = (time.perf_counter() - t) * 1000
         recipe_calls = _calls(urls) - before
+        print(
+            f"recipe: {recipe_ms:.0f} ms, {recipe_calls} requests, {listed} listed", file=sys.stderr
+        )
         with_numpy, with_loops = aggregation(args.executions)
+        print(f"aggregation: numpy {with_numpy:.1f} ms, loops {with_loops:.1f} ms", file=sys.stderr)
 
         t = time.perf_counter()
         rows = size = 0
