@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (GraphiQL in a browser), /mcp and /healthz.
+"""The Starlette application: /graphql (GraphiQL in a browser), /mcp, /export and /healthz.
 
 ``create_app`` builds the HTTP surface from the settings; its lifespan opens each instance's
 client (the registry) and builds the gateway over them (``runtime.open_gateway``), starts the
@@ -66,6 +66,7 @@ from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
 from execgate.config import (
     CacheSettings,
+    ExportSettings,
     LimitSettings,
     MCPSettings,
     ServerSettings,
@@ -75,6 +76,7 @@ from execgate.config import (
 from execgate.domain.access import Scope
 from execgate.domain.deadline import within
 from execgate.domain.ports import AuditSink
+from execgate.export.endpoint import ExportEndpoint
 from execgate.mcp.endpoint import MCPEndpoint
 from execgate.mcp.server import Toolbox, build_server
 from execgate.runtime import open_gateway
@@ -82,6 +84,7 @@ from execgate.security.audit import AuditLog
 from execgate.security.clients import Client, ClientDirectory
 from execgate.security.middleware import (
     CLIENT_SCOPE_KEY,
+    ExportGuard,
     MCPGuard,
     SecurityMiddleware,
     error_response,
@@ -488,6 +491,7 @@ def create_app(
         access_log=server.log_format == "json",
         shared_buckets=SharedBuckets(redis) if redis is not None else None,
         tracing=traces,
+        export_days=settings.export.default_days,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -554,6 +558,7 @@ def _http_app(
     access_log: bool = False,
     shared_buckets: SharedBuckets | None = None,
     tracing: Tracing | None = None,
+    export_days: int = ExportSettings().default_days,
 ) -> Starlette:
     graphql = GraphQLApp(
         runtime,
@@ -590,11 +595,18 @@ def _http_app(
             headers={"Cache-Control": "no-store"},
         )
 
+    exports = ExportEndpoint(lambda: runtime.gateway, export_scope, default_days=export_days)
     routes: list[BaseRoute] = [
         # Every method reaches the view, which answers the others with a coded 405.
         Route("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route(
+            "/export",
+            ExportGuard(
+                exports, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
+            ),
+        ),
     ]
     if graphiql:
         routes.append(Mount(ASSET_ROUTE, StaticFiles(directory=asset_root(), check_dir=False)))
@@ -669,6 +681,12 @@ def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return scrape
+
+
+def export_scope(scope: Mapping[str, Any]) -> Scope | None:
+    """The scope of the client ``ExportGuard`` authenticated for an export."""
+    client = scope.get(CLIENT_SCOPE_KEY)
+    return client.scope if isinstance(client, Client) else None
 
 
 def request_scope(request: Any) -> Scope | None:

@@ -1,4 +1,5 @@
-"""The ``execgate`` command: serve, demo, mcp, simulate, export-schema, keys, audit."""
+"""The ``execgate`` command: serve, demo, mcp, simulate, export-schema, keys, audit, export,
+stats."""
 
 from __future__ import annotations
 
@@ -75,8 +76,34 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument(
         "--actions",
         default="read",
-        help="comma-separated: read, cancel, retry, delete (default: read)",
+        help="comma-separated: read, cancel, retry, delete, export (default: read)",
     )
+
+    export = sub.add_parser(
+        "export", help="export executions with their node runs to a file (CSV, JSON, JSON lines)"
+    )
+    export.add_argument("--config", help="TOML file listing the instances (default: embedded demo)")
+    export.add_argument("--format", choices=["csv", "json", "jsonl"], default="csv")
+    window = export.add_mutually_exclusive_group()
+    window.add_argument("--days", help="the days before now (default: [export] default_days)")
+    window.add_argument("--started-after", help="ISO 8601 time with its offset")
+    export.add_argument("--started-before", help="ISO 8601 time with its offset")
+    export.add_argument("--instances", help="comma-separated instance names (default: all)")
+    export.add_argument("--status", help="comma-separated statuses (default: all)")
+    export.add_argument("--workflow-id", help="a workflow's global ID")
+    export.add_argument("--include-data", action="store_true", help="node input and output too")
+    export.add_argument("-o", "--output", required=True, help="the file to write ('-': stdout)")
+    export.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    stats = sub.add_parser("stats", help="print health statistics as a table")
+    stats.add_argument("--config", help="TOML file listing the instances (default: embedded demo)")
+    stats.add_argument(
+        "--group-by",
+        default="",
+        help="comma-separated: instance, workflow, status, mode, day, hour, error",
+    )
+    stats.add_argument("--days", type=float, default=1.0, help="the days before now (default: 1)")
+    stats.add_argument("--instances", help="comma-separated instance names (default: all)")
 
     audit = sub.add_parser("audit", help="the audit trail of mutations")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -436,6 +463,98 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(config: str | None) -> tuple[Settings, dict[str, Transport] | None] | None:
+    from execgate.config import ConfigError, load_settings
+
+    if config is None:
+        from execgate.simulate.embedded import embedded
+
+        demo = embedded(7)
+        return demo.settings, demo.transports
+    try:
+        return load_settings(config), None
+    except ConfigError as exc:
+        _say(str(exc))
+        return None
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from execgate.insights_cli import run_export
+    from execgate.security.audit import AuditError
+
+    loaded = _settings(args.config)
+    if loaded is None:
+        return 2
+    query: dict[str, list[str]] = {"format": [args.format]}
+    for name, value in (
+        ("days", args.days),
+        ("startedAfter", args.started_after),
+        ("startedBefore", args.started_before),
+        ("instances", args.instances),
+        ("status", args.status),
+        ("workflowId", args.workflow_id),
+    ):
+        if value is not None:
+            query[name] = [value]
+    if args.include_data:
+        query["include_data"] = ["true"]
+    try:
+        return asyncio.run(
+            run_export(
+                loaded[0],
+                loaded[1],
+                query=query,
+                output=args.output,
+                progress=not args.no_progress,
+            )
+        )
+    except AuditError as exc:
+        _say(str(exc))
+        return 2
+    except OSError as exc:
+        _say(f"cannot write {args.output}: {exc.strerror or type(exc).__name__}")
+        return 2
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from execgate.domain.stats import StatsDimension
+    from execgate.insights_cli import run_stats
+    from execgate.security.audit import AuditError
+    from execgate.service.gateway import FeedFilter
+
+    dimensions = []
+    for raw in (part.strip() for part in args.group_by.split(",") if part.strip()):
+        try:
+            dimensions.append(StatsDimension[raw.upper()])
+        except KeyError:
+            valid = ", ".join(d.value.lower() for d in StatsDimension)
+            _say(f"unknown dimension {raw!r}; valid: {valid}")
+            return 2
+    if not 0 < args.days <= 3650:
+        _say("--days must be more than 0 and at most 3650")
+        return 2
+    loaded = _settings(args.config)
+    if loaded is None:
+        return 2
+    instances = [i.strip() for i in (args.instances or "").split(",") if i.strip()]
+    feed_filter = FeedFilter(
+        instances=tuple(instances) or None,
+        started_after=datetime.now(UTC) - timedelta(days=args.days),
+    )
+    try:
+        return asyncio.run(
+            run_stats(loaded[0], loaded[1], feed_filter=feed_filter, group_by=dimensions)
+        )
+    except AuditError as exc:
+        _say(str(exc))
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export-schema":
@@ -457,4 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_keys_new(args.name, args.instances, args.actions)
     if args.command == "audit":
         return _run_audit_tail(args)
+    if args.command == "export":
+        return _run_export(args)
+    if args.command == "stats":
+        return _run_stats(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

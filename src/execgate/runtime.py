@@ -2,8 +2,9 @@
 (stdio) both open.
 
 ``open_gateway`` opens each instance's client (the registry), puts each adapter behind its
-circuit breaker and, when ``[cache]`` is on, the shared execution cache, and builds the
-``Gateway`` over them; on exit it closes the clients.
+circuit breaker and, when ``[cache]`` is on, the shared execution cache (reads of many
+executions, statistics and exports, go around it) and the statistics' segments, and builds the
+``Gateway`` over them, with the masking rules of ``[export]``; on exit it closes the clients.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend, Readiness
+from execgate.service.masking import Masker
+from execgate.service.stats import StatsCache
 from execgate.telemetry.seam import BackendObserver
 
 
@@ -29,6 +32,7 @@ class Opened:
     registry: Registry
     cache: ExecutionCache | None
     readiness: Readiness
+    stats: StatsCache | None
 
 
 @contextlib.asynccontextmanager
@@ -61,6 +65,8 @@ async def open_gateway(
         readiness = Readiness(guarded)
         backends: Mapping[str, Backend] = guarded
         kept: ExecutionCache | None = None
+        bulk = dict(backends)
+        stats: StatsCache | None = None
         cache = settings.cache
         if cache.enabled:
             kept = ExecutionCache(
@@ -69,6 +75,10 @@ async def open_gateway(
                 ttl_seconds=cache.ttl_seconds,
             )
             backends = {name: CachedBackend(b, kept, shared) for name, b in backends.items()}
+            stats = StatsCache(
+                ttl_seconds=cache.ttl_seconds,
+                max_executions=2 * settings.limits.max_stats_executions,
+            )
         secret = settings.server.cursor_secret
         gateway = Gateway(
             backends,
@@ -77,8 +87,12 @@ async def open_gateway(
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
             circuits=circuits,
+            bulk=bulk,
+            stats_cache=stats,
+            masker=Masker(settings.export.mask_keys, settings.export.mask_patterns),
+            max_stats_executions=settings.limits.max_stats_executions,
         )
-        yield Opened(gateway, registry, kept, readiness)
+        yield Opened(gateway, registry, kept, readiness, stats)
     finally:
         if readiness is not None:
             await readiness.aclose()

@@ -684,7 +684,9 @@ def test_security_defaults(tmp_path: Path) -> None:
 
 
 def test_every_instance_and_every_action(tmp_path: Path) -> None:
-    text = TEAM + client_table(instances=["*"], actions=["read", "cancel", "retry", "delete"])
+    text = TEAM + client_table(
+        instances=["*"], actions=["read", "cancel", "retry", "delete", "export"]
+    )
     [client] = load(tmp_path, text).clients
     assert client.instances is None
     assert client.actions == frozenset(Action)
@@ -768,12 +770,12 @@ def test_max_first_in_either_table(tmp_path: Path) -> None:
         (
             {"actions": []},
             "client 'dash': key 'actions': must name at least one action: "
-            "read, cancel, retry, delete",
+            "read, cancel, retry, delete, export",
         ),
         (
             {"actions": ["read", "write"]},
             "client 'dash': key 'actions': unknown action 'write'; "
-            "valid actions: read, cancel, retry, delete",
+            "valid actions: read, cancel, retry, delete, export",
         ),
         ({"actions": ["cancel"]}, "client 'dash': key 'actions': must include 'read'"),
         (

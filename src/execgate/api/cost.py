@@ -20,6 +20,12 @@ many objects it returns. The same walk checks every ``first`` against ``max_firs
   representation, each with what is selected on any of the entity types.
 - Mutations: 2 per execution (a read, then the write), plus 1 when the payload's
   ``execution`` is selected.
+- ``executionStats``: the list reads its answer will make (``Gateway.estimate_stats``: for an
+  instance whose statistics are kept, its head, active executions and count; otherwise the lean
+  list reads of ``max_stats_executions``), counted apart in ``stats_reads``: they are bounded
+  by ``max_stats_executions`` rather than by ``max_backend_calls``. What they depend on (kept
+  statistics) changes between requests, so an operation that asks for statistics is walked
+  every time (``volatile``).
 - A node list (``nodeExecutions``) counts as ``NODES_PER_EXECUTION`` objects for what is
   selected below it.
 
@@ -29,7 +35,7 @@ still checked), as do the children of fields that read nothing (an unknown insta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLNamedType, OperationDefinitionNode, SelectionSetNode
@@ -46,7 +52,7 @@ LINKS = frozenset({"retryOf", "retrySuccess"})
 BY_ID = frozenset({"node", "execution", "workflow"})
 
 COSTED_FIELDS: dict[str, frozenset[str]] = {
-    "Query": frozenset({"instances", "instance", "executions", "nodes"} | BY_ID),
+    "Query": frozenset({"instances", "instance", "executions", "nodes", "executionStats"} | BY_ID),
     "Mutation": SINGLE_MUTATIONS | BULK_MUTATIONS,
     "Instance": frozenset({"executions"}),
     "Workflow": frozenset({"executions", "name"}),
@@ -83,6 +89,8 @@ estimate (directive conditions aside); ``api/passes.py`` remembers passes by the
 this table must follow every ``args.get`` below."""
 
 Instances = frozenset[str]
+StatsPricer = Callable[[Mapping[str, Any], Instances], int]
+"""Prices one ``executionStats`` (its coerced arguments, the instances in view)."""
 
 
 class FirstOutOfRange(InvalidArgument):
@@ -92,10 +100,24 @@ class FirstOutOfRange(InvalidArgument):
 class CostEstimate:
     """Prices one operation for a client who sees ``costs`` (instance name → its costs)."""
 
-    def __init__(self, walker: Walker, costs: Mapping[str, CostModel], *, max_first: int) -> None:
+    def __init__(
+        self,
+        walker: Walker,
+        costs: Mapping[str, CostModel],
+        *,
+        max_first: int,
+        stats: StatsPricer | None = None,
+    ) -> None:
         self.walker = walker
         self.costs = dict(costs)
         self.max_first = max_first
+        self.stats = stats
+        self.stats_reads = 0
+        """Backend requests of the operation's ``executionStats`` (not in the estimate)."""
+        self.stats_errors = False
+        """Whether any ``executionStats`` groups by ``ERROR``."""
+        self.volatile = False
+        """Whether the estimate depends on more than the operation (kept statistics)."""
 
     def operation(self, operation: OperationDefinitionNode) -> int:
         """The estimate; raises ``FirstOutOfRange`` for a ``first`` out of range anywhere."""
@@ -167,6 +189,12 @@ class CostEstimate:
             return self._checked(self._children(field, frozenset()), 0)
         if name == "executions":
             return self._feed(field, args, where)
+        if name == "executionStats":
+            self.volatile = True
+            if self.stats is not None:
+                self.stats_reads += self.stats(args, where)
+            self.stats_errors |= any(_name(d) == "ERROR" for d in args.get("groupBy") or [])
+            return self._children(field, where)
         if name in BY_ID:
             return 1 + self._children(field, where)
         if name == "nodes":

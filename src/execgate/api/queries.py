@@ -1,4 +1,4 @@
-"""The Query root: node refetch, instances, one execution, the merged feed."""
+"""The Query root: node refetch, instances, one execution, the merged feed, statistics."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from strawberry import relay
 
 from execgate.api import ids
 from execgate.api.context import Info
+from execgate.api.stats import ExecutionStats, StatsDimension, resolve_stats
 from execgate.api.types import (
     NODE_CLASSES,
     After,
@@ -21,6 +22,7 @@ from execgate.api.types import (
     WorkflowNode,
     resolve_executions,
 )
+from execgate.domain import stats
 from execgate.domain.errors import InvalidArgument
 
 MAX_NODES = 100
@@ -106,3 +108,20 @@ class Query:
         ] = strawberry.UNSET,
     ) -> ExecutionConnection:
         return await resolve_executions(info, first, after, filter, last=last, before=before)
+
+    @strawberry.field(
+        description="Health statistics over every execution the filter selects, exact (no "
+        "sampling): overall and one bucket per group of groupBy. The window is the filter's "
+        "startedAfter..startedBefore; without startedAfter, the 24 hours before startedBefore "
+        "(or now). Finished executions are remembered, so asking again reads only what is new "
+        "or still active."
+    )
+    async def execution_stats(
+        self,
+        info: Info,
+        filter: ExecutionFilter,
+        group_by: list[StatsDimension] | None = None,  # type: ignore[valid-type]
+        max_buckets: int = 1000,
+    ) -> ExecutionStats:
+        dimensions: list[stats.StatsDimension] = list(group_by or [])
+        return await resolve_stats(info, filter, dimensions, max_buckets)

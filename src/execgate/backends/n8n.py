@@ -72,9 +72,11 @@ COSTS = CostModel(
     stream_per_status=True,
     undated_reads=UNDATED_READS,
     workflow_name_reads=1,
+    list_errors=False,
 )
 """Lists carry node data but no workflow names (one read per workflow) and no creation time
-(queued executions are read one by one, at most ``UNDATED_READS`` per page); no totals."""
+(queued executions are read one by one, at most ``UNDATED_READS`` per page); no totals; an
+execution's error message only with its data (``includeData``)."""
 
 
 def _page_size(limit: int) -> int:

@@ -6,9 +6,9 @@ once in a ``ConfigError``, one line each, naming the file, the instance or clien
 by position such as ``instances[2]`` when it has no usable name) and the key. No message ever
 carries a credential, a pasted client key or a URL's user and password.
 
-The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]`` and of each
-instance are checked against the fields of their settings dataclass (``config.settings``), which
-give their kind, range and default.
+The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]``, ``[export]``
+and of each instance are checked against the fields of their settings dataclass
+(``config.settings``), which give their kind, range and default.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from execgate.config.settings import (
     AuditSettings,
     CacheSettings,
     ClientSettings,
+    ExportSettings,
     HTTPSettings,
     InstanceSettings,
     Kind,
@@ -47,7 +48,17 @@ NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit", "mcp", "shared")
+_TOP_KEYS = (
+    "instances",
+    "server",
+    "clients",
+    "limits",
+    "cache",
+    "audit",
+    "mcp",
+    "shared",
+    "export",
+)
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),
     BackendKind.N8N: ("api_key_env",),
@@ -162,6 +173,8 @@ def _check(kind: Kind, minimum: int | None, value: object) -> tuple[object, str 
         return float(value), None
     if kind is Kind.ORIGINS:
         return _origins(value)
+    if kind in (Kind.STRINGS, Kind.PATTERNS):
+        return _strings(kind, value)
     if not isinstance(value, str):
         return _INVALID, f"must be a string, not {type_name(value)}"
     if kind is Kind.LISTEN:
@@ -243,6 +256,20 @@ def shown_value(value: str) -> str:
     return repr(value) if len(value) <= 64 else f"{value[:64]!r}…"
 
 
+def _strings(kind: Kind, value: object) -> tuple[object, str | None]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return _INVALID, f"must be {kind.value}, not {type_name(value)}"
+    if kind is Kind.PATTERNS:
+        for position, pattern in enumerate(value):
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                return _INVALID, f"item {position} is not a regular expression: {exc}"
+            if compiled.match(""):
+                return _INVALID, f"item {position} matches the empty string"
+    return tuple(value), None
+
+
 class _Reader:
     """Walks the parsed document, building settings and collecting problems."""
 
@@ -314,6 +341,7 @@ class _Reader:
             audit=self.audit(document.get("audit")),
             mcp=self.mcp(document.get("mcp"), names),
             shared=self.shared(document.get("shared")),
+            export=self.table("export", document.get("export"), ExportSettings)[0],
             source=source,
         )
 

@@ -31,6 +31,8 @@ class Kind(enum.Enum):
     SECONDS_OR_OFF = "a finite number of seconds, 0 for off"
     MEGABYTES = "a positive, finite number of megabytes"
     FILE = "the path of a readable file"
+    STRINGS = "an array of strings"
+    PATTERNS = "an array of regular expressions"
     PROXY_URL = "an http:// or https:// proxy URL"
     STRING = "a string"
     LISTEN = "a host:port address such as 127.0.0.1:9464"
@@ -126,6 +128,9 @@ class LimitSettings:
     max_tokens: int = option(2000, Kind.COUNT)
     max_first: int = option(100, Kind.COUNT)
     """The largest page a client may ask for."""
+    max_stats_executions: int = option(200_000, Kind.COUNT)
+    """The most executions one statistics window may hold (``executionStats`` reads them all,
+    from its ``startedAfter`` to now; a larger window is refused)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +202,39 @@ class AuditSettings:
     """Appended to, created with mode 0600; ``None`` for stderr."""
 
 
+DEFAULT_MASK_KEYS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "apiKey",
+    "cookie",
+    "credential",
+    "credentials",
+    "privateKey",
+)
+DEFAULT_MASK_PATTERNS = (
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{6,}",
+    r"\b(?:\d[ -]?){12,18}\d\b",
+)
+"""E-mail addresses, bearer tokens, card numbers (13 to 19 digits, spaces or dashes between)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSettings:
+    """``[export]``: what ``/export`` and ``execgate export`` mask in every exported string."""
+
+    mask_keys: tuple[str, ...] = option(DEFAULT_MASK_KEYS, Kind.STRINGS)
+    """Object keys whose values are always masked (letters and digits compared, case-folded,
+    by suffix: ``apiKey`` also masks ``X-Api-Key``); inside text, ``key=value`` too."""
+    mask_patterns: tuple[str, ...] = option(DEFAULT_MASK_PATTERNS, Kind.PATTERNS)
+    """Regular expressions; every match in every exported string is masked."""
+    default_days: int = option(30, Kind.COUNT)
+    """The days an export covers when it names no ``startedAfter`` nor ``days``."""
+
+
 @dataclass(frozen=True, slots=True)
 class MCPSettings:
     """``[mcp]``: the MCP tools, at ``/mcp`` on the gateway's port and over stdio
@@ -240,5 +278,6 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     mcp: MCPSettings = field(default_factory=MCPSettings)
     shared: SharedSettings = field(default_factory=SharedSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
     source: str = "embedded demo"
     """Where the settings came from, for the start-up banner."""

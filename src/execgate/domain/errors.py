@@ -17,6 +17,8 @@ carries a credential or a backend URL: adapters name the instance, never its add
     ├── Forbidden                    the client's scope does not allow this
     ├── InvalidCursor                a cursor that is not one of ours, or tampered, or stale
     └── InvalidArgument              an argument out of range (first, filter values, ids)
+        ├── UnknownInstance          a filter names an instance that is not configured
+        └── TooManyExecutions        a statistics window holds more than the scan may read
 """
 
 from __future__ import annotations
@@ -133,3 +135,9 @@ class InvalidArgument(ExecgateError):
 
 class UnknownInstance(InvalidArgument):
     code = "UNKNOWN_INSTANCE"
+
+
+class TooManyExecutions(InvalidArgument):
+    """A statistics window that would read more executions than ``max_stats_executions``."""
+
+    code = "STATS_LIMIT_EXCEEDED"

@@ -259,6 +259,10 @@ class CostModel:
     """Reads for an exact total (``totalCount``)."""
     workflow_name_reads: int = 0
     """Reads for the name of a listed execution's workflow."""
+    list_errors: bool = True
+    """Whether list items carry an execution's error message; when not, learning it means a
+    list read with node data (``error_page_size`` executions a request)."""
+    error_page_size: int = 50
 
     def list_reads(
         self, first: int, statuses: Collection[str], *, dated: bool, resuming: bool

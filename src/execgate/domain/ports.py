@@ -10,7 +10,7 @@ one ``AuditEntry`` per mutation attempt (``security/audit.py`` writes them to a 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from execgate.domain.keys import ExecutionKey
@@ -89,10 +89,12 @@ class Backend(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One mutation attempt: who, what, on which execution, how it ended, how long it took.
+    """One mutation attempt (or export): who, what, on which execution, how it ended, how long
+    it took.
 
     ``execution_id`` is the ID as the client gave it (``None`` when it could not be read);
-    ``outcome`` is ``OK`` or the error code. Never a key, a credential or execution data.
+    ``outcome`` is ``OK`` or the error code. An export has no execution: it names its filter,
+    the rows and bytes it wrote. Never a key, a credential or execution data.
     """
 
     client: str
@@ -101,6 +103,9 @@ class AuditEntry:
     instance: str | None
     outcome: str
     latency_ms: float
+    filter: Mapping[str, Any] | None = field(default=None, compare=False)
+    rows: int | None = None
+    bytes: int | None = None
 
 
 class AuditSink(Protocol):

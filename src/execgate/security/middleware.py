@@ -338,3 +338,16 @@ class MCPGuard(SecurityMiddleware):
             await self.refuse(400, "only HTTP is served here", "BAD_REQUEST")(scope, receive, send)
             return
         await self._guarded(scope, receive, send)
+
+
+class ExportGuard(SecurityMiddleware):
+    """The guard in front of ``/export``: the same keys, loopback rule and rate limit as
+    ``/graphql`` (GraphQL-shaped refusals), for every request: there is no page to open."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await error_response(400, "only HTTP is served here", "BAD_REQUEST")(
+                scope, receive, send
+            )
+            return
+        await self._guarded(scope, receive, send)
