@@ -12,6 +12,13 @@ error leaving it is stripped of backend credentials and addresses. ``/mcp`` (unl
 same client keys and body limit); each tool call runs under its client's scope and rate limit.
 ``/healthz`` stays open.
 
+Subscriptions (``api/subscriptions.py``) are served on ``/graphql`` three ways, all strawberry's
+own transports: graphql-transport-ws over a WebSocket (``websocket.py`` adds the key check at
+``connection_init``, the rate limit and the redaction), GraphQL over Server-Sent Events (the
+graphql-sse protocol's distinct connections mode: ``Accept: text/event-stream``) and multipart
+HTTP subscriptions as Apollo Client asks for them (``Accept: multipart/mixed;
+subscriptionSpec=1.0``); the two HTTP ones pass the same guard as any request.
+
 ``/graphql`` speaks GraphQL over HTTP as its specification defines it (``api/media.py``): the
 ``Accept`` header chooses ``application/graphql-response+json`` (a request error is then a 4xx
 without ``data``) or ``application/json`` (200 for every well-formed request), and neither is
@@ -32,11 +39,16 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -70,10 +82,20 @@ from execgate.security.middleware import (
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.gateway import Gateway
+from execgate.websocket import TransportWS, WebSocketGate
 
 log = logging.getLogger("execgate.app")
 
 _IDE_HEADERS_MARK = "const defaultHeaders = {};"
+_IDE_SUBSCRIPTION_MARK = "subscriptionUrl,\n"
+"""Where the preset page adds the same headers as the WebSocket's connection parameters."""
+
+SUBSCRIPTION_PROTOCOLS = (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_SSE_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
+"""graphql-transport-ws, graphql-sse and multipart subscriptions (not the legacy graphql-ws)."""
 
 _HTTP_CODES = {
     404: "NOT_FOUND",
@@ -89,22 +111,39 @@ NOT_ACCEPTABLE = (
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWS
+
     def __init__(
         self,
         runtime: Runtime,
         schema: ExecgateSchema,
         *,
+        gate: WebSocketGate,
         ide_headers: Mapping[str, str] | None = None,
-        redactor: Redactor | None = None,
         request_timeout: float = ServerSettings().request_timeout_seconds,
         **kwargs: Any,
     ) -> None:
-        super().__init__(schema, **kwargs)
+        super().__init__(
+            schema,
+            subscription_protocols=SUBSCRIPTION_PROTOCOLS,
+            max_subscriptions_per_connection=schema.limits.max_subscriptions_per_client,
+            **kwargs,
+        )
         self.runtime = runtime
+        self.gate = gate
         self.request_timeout = request_timeout
         self.node_runs = schema.node_runs
         self.ide_headers = dict(ide_headers or {})
-        self.redactor = redactor or Redactor(())
+        self.redactor = gate.redactor
+        self._streams = [
+            self.stream_transport_classes_by_protocol[p]()
+            for p in SUBSCRIPTION_PROTOCOLS
+            if p in self.stream_transport_classes_by_protocol
+        ]
+
+    def streams(self, accept: str | None) -> bool:
+        """Whether ``accept`` asks for a stream (SSE, multipart subscriptions)."""
+        return accept is not None and any(t.accepts(accept) for t in self._streams)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
@@ -127,7 +166,15 @@ class GraphQLApp(GraphQL[Context, None]):
             log.warning("this GraphiQL page cannot carry default headers; paste them yourself")
             return html
         preset = orjson.dumps(self.ide_headers).decode().replace("<", "\\u003c")
-        return html.replace(_IDE_HEADERS_MARK, f"const defaultHeaders = {preset};")
+        html = html.replace(_IDE_HEADERS_MARK, f"const defaultHeaders = {preset};")
+        if _IDE_SUBSCRIPTION_MARK not in html:
+            log.warning("this GraphiQL page cannot carry the key to its subscriptions")
+            return html
+        return html.replace(
+            _IDE_SUBSCRIPTION_MARK,
+            _IDE_SUBSCRIPTION_MARK + "        wsConnectionParams: defaultHeaders,\n",
+            1,
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         client = request.scope.get(CLIENT_SCOPE_KEY)
@@ -166,13 +213,25 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response.media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
         return sub_response
 
+    async def create_streaming_response(
+        self,
+        request: Any,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        """The stream, as strawberry writes it; the media type is the transport's."""
+        sub_response.media_type = None
+        return await super().create_streaming_response(request, stream, sub_response, headers)
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's reading of the request, after the ``Accept`` header is found usable
         and a JSON body is found to be an object (or an array: a batch, refused later), and
         with ``operationName`` checked like the other parameters."""
-        if negotiate(request.headers.get("accept")) is None:
+        accept = request.headers.get("accept")
+        if negotiate(accept) is None and not self.streams(accept):
             raise HTTPException(406, NOT_ACCEPTABLE)
         if (
             request.method == "POST"
@@ -375,16 +434,17 @@ def _http_app(
     mcp: MCPSettings | None = None,
     max_backend_calls: int = LimitSettings().max_backend_calls,
 ) -> Starlette:
+    directory = ClientDirectory(clients)
+    limiter = RateLimiter(clients) if rate_clock is None else RateLimiter(clients, rate_clock)
+    gate = WebSocketGate(lambda: runtime.gateway, directory, limiter, redactor or Redactor(()))
     graphql = GraphQLApp(
         runtime,
         schema,
+        gate=gate,
         request_timeout=request_timeout,
         ide_headers=ide_headers,
-        redactor=redactor,
         graphql_ide="graphiql" if graphiql else None,
     )
-    directory = ClientDirectory(clients)
-    limiter = RateLimiter(clients) if rate_clock is None else RateLimiter(clients, rate_clock)
     guarded = SecurityMiddleware(
         graphql, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
     )
@@ -395,6 +455,7 @@ def _http_app(
     routes = [
         # Every method reaches the view, which answers the others with a coded 405.
         Route("/graphql", guarded),
+        WebSocketRoute("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     if mcp is not None:

@@ -3,7 +3,8 @@
 
 ``open_gateway`` opens each instance's client (the registry), puts each adapter behind its
 circuit breaker and, when ``[cache]`` is on, the shared execution cache, and builds the
-``Gateway`` over them; on exit it closes the clients.
+``Gateway`` over them with the ``LiveHub`` behind live subscriptions (its pollers start with
+their first subscriber); on exit it stops the pollers and closes the clients.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend
+from execgate.service.live import LiveHub
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Opened:
     gateway: Gateway
     registry: Registry
     cache: ExecutionCache | None
+    live: LiveHub
 
 
 @contextlib.asynccontextmanager
@@ -40,6 +43,7 @@ async def open_gateway(
     """The gateway over the instances of ``settings`` (``transports`` replace the network for
     some of them), writing its audit trail to ``audit``; the clients close on exit."""
     registry = Registry.open(settings, transports)
+    live: LiveHub | None = None
     try:
         backends: Mapping[str, Backend] = {
             i.name: GuardedBackend(
@@ -62,13 +66,21 @@ async def open_gateway(
             )
             backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
         secret = settings.server.cursor_secret
+        live = LiveHub(
+            backends,
+            interval=settings.live.poll_interval_seconds,
+            max_per_client=settings.limits.max_subscriptions_per_client,
+        )
         gateway = Gateway(
             backends,
             max_first=settings.limits.max_first,
             redact=redact,
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
+            live=live,
         )
-        yield Opened(gateway, registry, shared)
+        yield Opened(gateway, registry, shared, live)
     finally:
+        if live is not None:
+            await live.aclose()
         await registry.aclose()

@@ -52,6 +52,7 @@ from execgate.domain.models import (
     ExecutionStatus,
     Page,
     Unreadable,
+    Watch,
     Workflow,
 )
 
@@ -80,6 +81,7 @@ COSTS = CostModel(
     undated_on_resume=True,
     detail_reads=1,
     count_reads=1,
+    watch_reads=3,
 )
 """Lists carry workflow names but no node data: one detail read per execution for it; one
 read for a total; pending executions with no time are swept (one page) when a resumed stream
@@ -253,6 +255,25 @@ class TeamBackend:
             calls=calls,
             unreadable=tuple(unreadable.values()),
         )
+
+    async def watch(self, recent: int) -> Watch:
+        """The newest page (``recent`` executions, at most ``MAX_PAGE_SIZE``) and the first page
+        of the ``RUNNING`` and ``PENDING`` filters: three requests at once."""
+        size = max(1, min(recent, MAX_PAGE_SIZE))
+        newest, running, pending = await asyncio.gather(
+            self._list_page({}, 0, size),
+            self._list_page({"status": "RUNNING"}, 0, MAX_PAGE_SIZE),
+            self._list_page({"status": "PENDING"}, 0, MAX_PAGE_SIZE),
+        )
+        unreadable: dict[str | None, Unreadable] = {}
+        items = tuple(self._readable(newest.content, unreadable))
+        active = tuple(
+            execution
+            for answer in (running, pending)
+            for execution in self._readable(answer.content, unreadable)
+        )
+        more = bool(newest.content) and newest.number + 1 < newest.total_pages
+        return Watch(recent=items, active=active, more=more, calls=3)
 
     def _readable(
         self, records: Sequence[Any], unreadable: dict[str | None, Unreadable]

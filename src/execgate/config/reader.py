@@ -6,9 +6,9 @@ once in a ``ConfigError``, one line each, naming the file, the instance or clien
 by position such as ``instances[2]`` when it has no usable name) and the key. No message ever
 carries a credential, a pasted client key or a URL's user and password.
 
-The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]`` and of each
-instance are checked against the fields of their settings dataclass (``config.settings``), which
-give their kind, range and default.
+The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]``, ``[live]``
+and of each instance are checked against the fields of their settings dataclass
+(``config.settings``), which give their kind, range and default.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from execgate.config.settings import (
     InstanceSettings,
     Kind,
     LimitSettings,
+    LiveSettings,
     MCPSettings,
     ServerSettings,
     Settings,
@@ -46,7 +47,7 @@ NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit", "mcp")
+_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit", "mcp", "live")
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),
     BackendKind.N8N: ("api_key_env",),
@@ -228,6 +229,7 @@ class _Reader:
         limits, _ = self.table("limits", document.get("limits"), LimitSettings)
         limits = self._legacy_max_first(limits, legacy.get("max_first"), document.get("limits"))
         cache, _ = self.table("cache", document.get("cache"), CacheSettings)
+        live, _ = self.table("live", document.get("live"), LiveSettings)
         instances = self.instances(document.get("instances"))
         names = frozenset(i.name for i in instances) | _named_instances(document)
         return Settings(
@@ -238,6 +240,7 @@ class _Reader:
             cache=cache,
             audit=self.audit(document.get("audit")),
             mcp=self.mcp(document.get("mcp"), names),
+            live=live,
             source=source,
         )
 

@@ -122,6 +122,8 @@ class LimitSettings:
     max_tokens: int = option(2000, Kind.COUNT)
     max_first: int = option(100, Kind.COUNT)
     """The largest page a client may ask for."""
+    max_subscriptions_per_client: int = option(20, Kind.COUNT)
+    """Live subscriptions one client may hold at a time, over every transport together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,14 @@ class CacheSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """``[live]``: the pollers behind live subscriptions."""
+
+    poll_interval_seconds: float = option(2.0, Kind.SECONDS)
+    """How often each instance that has a subscriber is asked what changed."""
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSettings:
     """``[audit]``: where the audit trail of mutations goes."""
 
@@ -199,5 +209,6 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     mcp: MCPSettings = field(default_factory=MCPSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
     source: str = "embedded demo"
     """Where the settings came from, for the start-up banner."""

@@ -17,6 +17,7 @@ from execgate.domain.models import (
     Execution,
     ExecutionQuery,
     Page,
+    Watch,
     Workflow,
 )
 
@@ -42,6 +43,11 @@ class Backend(Protocol):
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page: ...
+
+    async def watch(self, recent: int) -> Watch:
+        """The newest ``recent`` executions and every active one, read with the fewest requests
+        this API allows (``CostModel.watch_reads``), for the live poller."""
+        ...
 
     def position_after(
         self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]

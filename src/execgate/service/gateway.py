@@ -10,6 +10,10 @@ others answer exactly as if they were not configured) and only its actions. Read
 Every mutation attempt is written once to the audit trail (the ``AuditSink`` port): by
 ``perform``, whatever its outcome, or by ``refused`` for attempts refused before they reached
 it (the operation's limits, too many ids).
+
+Live changes (``watch``, ``watch_execution``) come from the ``LiveHub`` every view shares:
+a subscription sees only its scope's instances, narrowed by its filter like a feed page, and
+an action done through ``perform`` reaches subscribers at once.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from execgate.domain.errors import (
     InvalidArgument,
     NotFound,
     UnknownInstance,
+    Unsupported,
     shown,
 )
-from execgate.domain.keys import WorkflowKey
+from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
@@ -49,8 +54,10 @@ from execgate.service.actions import (
     ActionTarget,
     Reader,
 )
+from execgate.service.changes import Change
 from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
+from execgate.service.live import LiveHub, Subscriber
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,12 @@ class FeedFilter:
         return filter_digest(fields)
 
 
+def _check_dates(feed_filter: FeedFilter) -> None:
+    after, before = feed_filter.started_after, feed_filter.started_before
+    if after and before and after > before:
+        raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
+
+
 _VERBS = {Action.CANCEL: "cancel", Action.RETRY: "retry", Action.DELETE: "delete"}
 
 
@@ -97,6 +110,7 @@ class Gateway:
         cursor_secret: bytes = PROCESS_SECRET,
         audit: AuditSink | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        live: LiveHub | None = None,
     ) -> None:
         self.scope = scope or Scope.full()
         self.cursor_secret = cursor_secret
@@ -108,6 +122,8 @@ class Gateway:
         self.audit = audit
         self.clock = clock
         """Measures an attempt's latency for the audit trail (seconds)."""
+        self.live = live
+        """The pollers behind live subscriptions (shared by every scoped view)."""
 
     def scoped(self, scope: Scope, *, max_first: int | None = None) -> Gateway:
         """The view of this gateway that ``scope`` allows (never wider than this one), with
@@ -120,6 +136,7 @@ class Gateway:
             cursor_secret=self.cursor_secret,
             audit=self.audit,
             clock=self.clock,
+            live=self.live,
         )
 
     def _clean_page(self, page: FeedPage) -> FeedPage:
@@ -228,12 +245,7 @@ class Gateway:
     ) -> FeedPage:
         self._require_read()
         size = self.check_first(first)
-        if (
-            feed_filter.started_after
-            and feed_filter.started_before
-            and feed_filter.started_after > feed_filter.started_before
-        ):
-            raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
+        _check_dates(feed_filter)
         names = self._selected(feed_filter)
         cursors = Cursors(self.cursor_secret, feed_filter.digest())
         state = cursors.decode(after) if after is not None else FeedState()
@@ -241,6 +253,36 @@ class Gateway:
         streams = {name: (self.backends[name], query) for name in names}
         page = await read_feed(streams, state, size, cursors=cursors, started=after is not None)
         return self._clean_page(page)
+
+    def watch(self, feed_filter: FeedFilter) -> Subscriber:
+        """Live changes to the executions ``feed_filter`` selects, on this view's instances
+        (validated and scoped like ``feed``); ``TooManySubscriptions`` over the client's
+        limit. The caller closes the subscriber."""
+        self._require_read()
+        _check_dates(feed_filter)
+        names = self._selected(feed_filter)
+        query = self._query(feed_filter, include_nodes=False)
+
+        def wants(change: Change) -> bool:
+            return query.matches(change.execution)
+
+        return self._hub().subscribe(names, wants, client=self.scope.client)
+
+    def watch_execution(self, key: ExecutionKey) -> Subscriber:
+        """Live changes to one execution (``NotFound`` for one outside this view)."""
+        self._require_read()
+        if key.instance not in self.backends:
+            raise NotFound("the execution does not exist")
+
+        def wants(change: Change) -> bool:
+            return change.key == key
+
+        return self._hub().subscribe([key.instance], wants, client=self.scope.client)
+
+    def _hub(self) -> LiveHub:
+        if self.live is None:
+            raise Unsupported("live subscriptions are not served by this gateway")
+        return self.live
 
     async def count(self, feed_filter: FeedFilter) -> int | None:
         """Exact total when every selected instance reports one, else ``None``."""
@@ -292,6 +334,8 @@ class Gateway:
         outcome: ActionOutcome | None = None
         try:
             outcome = await self._perform(action, verb, target, read, force)
+            if outcome.ok and outcome.key is not None and self.live is not None:
+                await self.live.acted(action, outcome.key, outcome.retry)
             return outcome
         finally:
             key = outcome.key if outcome is not None else None
