@@ -191,10 +191,17 @@ class ListsWithoutNodes(FakeBackend):
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page:
         page = await super().list_executions(query, limit=limit, position=position)
-        bare = tuple(
-            replace(e, node_executions=None, input_data=None, output_data=None) for e in page.items
+        return replace(page, items=self._bare(page.items))
+
+    async def watch(self, recent: int) -> Watch:
+        watch = await super().watch(recent)
+        return replace(watch, recent=self._bare(watch.recent), active=self._bare(watch.active))
+
+    @staticmethod
+    def _bare(items: Sequence[Execution]) -> tuple[Execution, ...]:
+        return tuple(
+            replace(e, node_executions=None, input_data=None, output_data=None) for e in items
         )
-        return replace(page, items=bare)
 
     async def get_executions(
         self, native_ids: Sequence[str], *, include_nodes: bool

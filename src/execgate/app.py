@@ -82,7 +82,7 @@ from execgate.security.middleware import (
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
 from execgate.service.gateway import Gateway
-from execgate.websocket import TransportWS, WebSocketGate
+from execgate.websocket import TextFrames, TransportWS, WebSocketGate
 
 log = logging.getLogger("execgate.app")
 
@@ -112,6 +112,7 @@ NOT_ACCEPTABLE = (
 
 class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWS
+    websocket_adapter_class = TextFrames
 
     def __init__(
         self,

@@ -7,8 +7,12 @@ its public methods and each time before handing on to them:
   refusal closes the socket with 4401 or 4403 and a reason starting with the code
   (``UNAUTHENTICATED: …``); an admitted client's scope becomes the connection's gateway;
 - the client's rate limit, one token per operation (``subscribe``): an empty bucket answers
-  that operation with an ``error`` message (``RATE_LIMITED``, ``retryAfter``);
-- every message sent: errors stripped of backend credentials and addresses, as HTTP answers are.
+  that operation with an ``error`` message (``RATE_LIMITED``, ``retryAfter``), and so does an
+  operation over the connection's limit (``TOO_MANY_SUBSCRIPTIONS``; strawberry's own refusal
+  of it carries no code);
+- every message sent: errors stripped of backend credentials and addresses, as HTTP answers are,
+  and sent as a text frame, as the protocol wants (``TextFrames``: the view encodes JSON to
+  bytes for HTTP, which strawberry's adapter would send as a binary frame).
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+import orjson
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -75,6 +83,16 @@ class WebSocketGate:
         return message
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Strawberry's WebSocket adapter, sending every message as a text frame."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """Strawberry's graphql-transport-ws handler under ``WebSocketGate`` (module docstring)."""
 
@@ -95,20 +113,35 @@ class TransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_connection_init(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        if self.connection_acknowledged:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            limit = self.max_subscriptions_per_connection
+            if limit is not None and len(self.operations) >= limit:
+                # strawberry's own refusal would carry no code
+                await self._refuse(
+                    message,
+                    f"this connection already runs {limit} operations, its most",
+                    {"code": "TOO_MANY_SUBSCRIPTIONS", "limit": limit},
+                )
+                return
             wait = self.gate.throttle(self.context)
             if wait > 0:
                 seconds = retry_after_seconds(wait)
                 client = self.context.gateway.scope.client
-                error = {
-                    "message": f"too many requests from client {client!r}; retry in {seconds}s",
-                    "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds},
-                }
-                await self.send_message(
-                    cast("Message", {"id": message["id"], "type": "error", "payload": [error]})
+                await self._refuse(
+                    message,
+                    f"too many requests from client {client!r}; retry in {seconds}s",
+                    {"code": "RATE_LIMITED", "retryAfter": seconds},
                 )
                 return
         await super().handle_subscribe(message)
+
+    async def _refuse(
+        self, message: SubscribeMessage, text: str, extensions: Mapping[str, Any]
+    ) -> None:
+        error = {"message": text, "extensions": dict(extensions)}
+        await self.send_message(
+            cast("Message", {"id": message["id"], "type": "error", "payload": [error]})
+        )
 
     async def send_message(self, message: Message) -> None:
         await super().send_message(self.gate.clean(message))

@@ -258,8 +258,15 @@ class OperationLimits(SchemaExtension):
         self.passed = passed
 
     def on_validate(self) -> Iterator[None]:
-        yield
         execution = self.execution_context
+        if execution.pre_execution_errors == [] and self._subscription():
+            # A subscription's stream starts right after validation (its execution step does
+            # not look at a result set here), so its refusal is a validation error of its own,
+            # set before the step ends (the validation cache has validated it by now).
+            refused = self._refusal()
+            if refused is not None:
+                execution.pre_execution_errors = [refused]  # a new list: the cache keeps its own
+        yield
         errors = execution.pre_execution_errors
         refusals = [e for e in errors or () if isinstance(e, Refusal)]
         if errors and refusals:
@@ -267,12 +274,6 @@ class OperationLimits(SchemaExtension):
             # then keeps the one refusal for this document).
             errors[:] = refusals[:1]
             self._audit(refusals[0])
-        elif not errors and self._subscription():
-            # A subscription's stream starts right after validation (its execution step does
-            # not look at a result set here), so its refusal is a validation error of its own.
-            refused = self._refusal()
-            if refused is not None:
-                execution.pre_execution_errors = [refused]  # a new list: the cache keeps its own
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
