@@ -8,6 +8,11 @@ a distinct window of ids (the refetch), as real clients' cursors and dates are.
 
     python -m bench.api_cpu [--backend fake|demo] [--workload page|refetch]
                             [--executor on|off] [--cache on|off] [--requests 200]
+                            [--telemetry off|metrics|traces|both]
+
+``--telemetry`` (with ``--backend demo``) measures what observing costs: Prometheus metrics,
+OpenTelemetry traces (every span sampled and handed to a batch processor whose exporter drops
+them, so the export's network time is not counted), or both.
 
 Prints one JSON line: the options and ``ms_per_query``.
 """
@@ -202,8 +207,10 @@ async def run(args: argparse.Namespace) -> float:
     if args.backend == "demo":
         demo = embedded(seed=7)
         settings, key = with_demo_client(demo.settings)
+        server = dataclasses.replace(server, metrics=args.telemetry in ("metrics", "both"))
         settings = dataclasses.replace(settings, cache=cache, server=server)
-        app = create_app(settings, transports=demo.transports)
+        tracing = _tracing() if args.telemetry in ("traces", "both") else None
+        app = create_app(settings, transports=demo.transports, tracing=tracing)
         instance = "acme"
     else:
         gateway = Gateway({"mem": MemoryBackend("mem", 150)})
@@ -238,6 +245,26 @@ async def run(args: argparse.Namespace) -> float:
     return 1000 * spent / args.requests
 
 
+def _tracing() -> Any:
+    """Every span sampled, batched and dropped (the OTLP exporter's work without its network)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    from execgate.telemetry.tracing import Tracing
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Dropped()))
+    return Tracing(provider)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("fake", "demo"), default="fake")
@@ -247,6 +274,7 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=100)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--telemetry", choices=("off", "metrics", "traces", "both"), default="off")
     args = parser.parse_args()
     ms = asyncio.run(run(args))
     print(json.dumps({**vars(args), "ms_per_query": round(ms, 3)}))

@@ -38,8 +38,9 @@ from urllib.parse import urlencode
 from bench.bodies import date_value
 from bench.simserve import route_of
 
-TEAM_SIZES = (20, 21, 50, 51, 100)
-"""``size`` values rendered for team-style lists (the API caps it at 100)."""
+TEAM_SIZES = (20, 21, 31, 50, 51, 61, 100)
+"""``size`` values rendered for team-style lists (the API caps it at 100): the adapter asks
+for ``first + 1``, plus room for executions listed without a time (``UNDATED_ROOM``)."""
 TEAM_PAGES = (0, 1, 2)
 TEAM_STATUSES = ("", "PENDING")
 N8N_LIMITS = (20, 21, 50, 51, 100, 101)

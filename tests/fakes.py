@@ -137,7 +137,10 @@ class FakeBackend:
         return (-t, -int(e.native_id))
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
         last = consumed[-1]
         t = None if last.sort_time is None else last.sort_time.timestamp()

@@ -43,7 +43,10 @@ class Served:
         sock.bind(("127.0.0.1", 0))
         return sock
 
-    def __call__(self, app: Any, listener: socket.socket, header_timeout: float) -> None:
+    def __call__(
+        self, app: Any, listener: socket.socket, header_timeout: float, log_format: str = "text"
+    ) -> None:
+        self.log_format = log_format
         listener.close()
         assert self.asked is not None
         self.calls.append((app, *self.asked))

@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (GraphiQL in a browser), /mcp and /healthz.
+"""The Starlette application: /graphql (GraphiQL in a browser), /mcp, /export and /healthz.
 
 ``create_app`` builds the HTTP surface from the settings; its lifespan opens each instance's
 client (the registry) and builds the gateway over them (``runtime.open_gateway``), starts the
@@ -31,15 +31,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, cast
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
@@ -55,18 +60,35 @@ from strawberry.types.unset import UNSET
 from execgate import __version__
 from execgate.api.context import Context, build_context
 from execgate.api.errors import ensure_codes
+from execgate.api.ide import ASSET_ROUTE, OfflineAssetsMissing, asset_root, offline_page
 from execgate.api.media import (
     APPLICATION_JSON,
     GRAPHQL_RESPONSE_JSON,
     negotiate,
     request_error_status,
 )
+from execgate.api.observe import operation_metrics, outcome, record_unmeasured
+from execgate.api.persisted import (
+    MemoryStore,
+    PersistedQueries,
+    PersistedQueryRefused,
+    read_manifest,
+)
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.backends.transport import Transport
-from execgate.config import CacheSettings, LimitSettings, MCPSettings, ServerSettings, Settings
+from execgate.config import (
+    CacheSettings,
+    ExportSettings,
+    LimitSettings,
+    MCPSettings,
+    ServerSettings,
+    Settings,
+    SharedSettings,
+)
 from execgate.domain.access import Scope
 from execgate.domain.deadline import within
 from execgate.domain.ports import AuditSink
+from execgate.export.endpoint import ExportEndpoint
 from execgate.mcp.endpoint import MCPEndpoint
 from execgate.mcp.server import Toolbox, build_server
 from execgate.runtime import open_gateway
@@ -74,6 +96,7 @@ from execgate.security.audit import AuditLog
 from execgate.security.clients import Client, ClientDirectory
 from execgate.security.middleware import (
     CLIENT_SCOPE_KEY,
+    ExportGuard,
     MCPGuard,
     SecurityMiddleware,
     error_response,
@@ -81,8 +104,20 @@ from execgate.security.middleware import (
 )
 from execgate.security.ratelimit import RateLimiter
 from execgate.security.redact import Redactor, quiet_transport_logs
+from execgate.security.request_id import RequestIDMiddleware
 from execgate.service.gateway import Gateway
+from execgate.service.health import Readiness
+from execgate.shared.executions import RedisExecutions
+from execgate.shared.persisted import SharedQueryStore
+from execgate.shared.ratelimit import SharedBuckets
+from execgate.shared.redis import SharedRedis
+from execgate.telemetry.context import REQUEST_ID_HEADER
+from execgate.telemetry.metrics import CONTENT_TYPE, Metrics
+from execgate.telemetry.seam import BackendObserver
 from execgate.websocket import TextFrames, TransportWS, WebSocketGate
+
+if TYPE_CHECKING:
+    from execgate.telemetry.tracing import Tracing
 
 log = logging.getLogger("execgate.app")
 
@@ -122,6 +157,8 @@ class GraphQLApp(GraphQL[Context, None]):
         gate: WebSocketGate,
         ide_headers: Mapping[str, str] | None = None,
         request_timeout: float = ServerSettings().request_timeout_seconds,
+        metrics: Metrics | None = None,
+        persisted: PersistedQueries | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -130,6 +167,15 @@ class GraphQLApp(GraphQL[Context, None]):
             max_subscriptions_per_connection=schema.limits.max_subscriptions_per_client,
             **kwargs,
         )
+        self.metrics = metrics
+        self.persisted = persisted
+        self._offline_page: str | None = None
+        if self.graphql_ide:
+            try:
+                self._offline_page = offline_page(super().graphql_ide_html)
+            except OfflineAssetsMissing as exc:
+                log.error("GraphiQL is not served: %s", exc)
+
         self.runtime = runtime
         self.gate = gate
         self.request_timeout = request_timeout
@@ -146,6 +192,11 @@ class GraphQLApp(GraphQL[Context, None]):
         """Whether ``accept`` asks for a stream (SSE, multipart subscriptions)."""
         return accept is not None and any(t.accepts(accept) for t in self._streams)
 
+    @property
+    def graphql_ide_html(self) -> str:
+        """Strawberry's GraphiQL page, loading its assets from execgate (``api/ide.py``)."""
+        return self._offline_page or ""
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
@@ -157,6 +208,12 @@ class GraphQLApp(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Any) -> Response:
         """GraphiQL's page; with ``ide_headers`` (the loopback demo) it sends them itself, but
         only to a browser that asked for a loopback host from a loopback origin."""
+        if self._offline_page is None:
+            return error_response(
+                503,
+                "GraphiQL's assets are not installed with this gateway; see the server log",
+                "GRAPHIQL_UNAVAILABLE",
+            )
         if self.ide_headers and loopback_request(request.headers):
             return HTMLResponse(self._preset_page())
         return HTMLResponse(self.graphql_ide_html)
@@ -191,7 +248,17 @@ class GraphQLApp(GraphQL[Context, None]):
         except HTTPException as exc:
             return self._refusal(request, exc)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """The page, for a GET without ``query`` — and without ``extensions``: a GET of a
+        persisted query by its hash alone is an operation."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
     def _refusal(self, request: Request, exc: HTTPException) -> Response:
+        media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
+        if isinstance(exc, PersistedQueryRefused):
+            return persisted_refusal(exc, media_type)
         status, reason, headers = exc.status_code, exc.reason, {}
         if request.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
             # The specification's answer to a mutation sent with GET.
@@ -204,7 +271,7 @@ class GraphQLApp(GraphQL[Context, None]):
             reason,
             _HTTP_CODES.get(status, "BAD_REQUEST"),
             headers=headers,
-            media_type=negotiate(request.headers.get("accept")) or APPLICATION_JSON,
+            media_type=media_type,
         )
 
     async def get_sub_response(self, request: Any) -> Response:
@@ -249,6 +316,10 @@ class GraphQLApp(GraphQL[Context, None]):
                 400,
                 "The GraphQL operation's `operationName` must be a string or null, if provided.",
             )
+        if self.persisted is not None and isinstance(data, GraphQLRequestData):
+            if data.extensions is not None and not isinstance(data.extensions, dict):
+                raise HTTPException(400, "`extensions` must be an object, if provided")
+            data = await self.persisted.resolve(data)
         return data
 
     async def execute_operation(
@@ -268,13 +339,22 @@ class GraphQLApp(GraphQL[Context, None]):
         """
         if isinstance(request_data, GraphQLRequestData):
             context.operation_named = request_data.operation_name is not None
+        started = time.perf_counter()
+        result = None
         try:
             with within(self.request_timeout):
-                return await super().execute_operation(
+                result = await super().execute_operation(
                     request, request_adapter, request_data, context, root_value, sub_response
                 )
+            if self.persisted is not None:
+                rejected = outcome(getattr(result, "data", None), getattr(result, "errors", None))
+                await self.persisted.registered(request_data, rejected == "rejected")
+            return result
         finally:
             context.loaders.release()
+            if self.metrics is not None:
+                name = getattr(request_data, "operation_name", None)
+                record_unmeasured(self.metrics, context, name, result, started)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
@@ -302,6 +382,41 @@ class GraphQLApp(GraphQL[Context, None]):
         if media_type != APPLICATION_JSON:
             response.headers["content-type"] = media_type
         return response
+
+
+def persisted_refusal(exc: PersistedQueryRefused, media_type: str) -> Response:
+    """A persisted query that cannot run, as a request error in ``media_type``: 400 without
+    ``data`` as ``application/graphql-response+json``, 200 with ``data: null`` otherwise."""
+    error = {"message": exc.reason, "extensions": {"code": exc.code}}
+    if media_type == GRAPHQL_RESPONSE_JSON:
+        return Response(orjson.dumps({"errors": [error]}), 400, media_type=media_type)
+    return Response(orjson.dumps({"data": None, "errors": [error]}), 200, media_type=media_type)
+
+
+def tracing_from_environment() -> Tracing | None:
+    """Tracing as the ``OTEL_*`` variables ask, when the ``otel`` extra is installed."""
+    try:
+        from execgate.telemetry.tracing import from_environment
+    except ImportError:
+        if any(name.startswith("OTEL_") for name in os.environ):
+            log.warning("OTEL_* is set but OpenTelemetry is not: pip install 'execgate[otel]'")
+        return None
+    return from_environment()
+
+
+def shared_redis(shared: SharedSettings, metrics: Metrics | None) -> SharedRedis | None:
+    """The Redis the replicas share (``[shared]``), or ``None`` without ``redis_url``."""
+    if shared.redis_url is None:
+        return None
+    log.info("replicas share rate limits, cached executions and persisted queries in Redis")
+    return SharedRedis(
+        shared.redis_url,
+        password=shared.redis_password,
+        prefix=shared.key_prefix,
+        timeout=shared.timeout_seconds,
+        retry_after=shared.retry_seconds,
+        metrics=metrics,
+    )
 
 
 def settings_redactor(settings: Settings) -> Redactor:
@@ -333,6 +448,7 @@ def create_app(
     ide_headers: Mapping[str, str] | None = None,
     audit: AuditSink | None = None,
     rate_clock: Callable[[], float] | None = None,
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """The gateway over the instances of ``settings``.
 
@@ -340,21 +456,59 @@ def create_app(
     instances: the embedded demo, tests) and the audit file, and closes them when the server
     stops; until then ``app.state.gateway`` is not set. ``audit`` replaces the audit log the
     settings name (the gateway writes to it); ``ide_headers`` are preset in GraphiQL (the
-    loopback demo's key). Raises ``AuditError`` when the audit file cannot be opened.
+    loopback demo's key); ``tracing`` replaces what the ``OTEL_*`` variables configure
+    (``telemetry/tracing.py``). Raises ``AuditError`` when the audit file cannot be opened.
     """
     quiet_transport_logs()
     audit_log = AuditLog(settings.audit.path) if audit is None else None
     sink: AuditSink = audit_log if audit_log is not None else cast("AuditSink", audit)
     redactor = settings_redactor(settings)
     runtime = Runtime()
+    server = settings.server
+    metrics = (
+        Metrics([i.name for i in settings.instances], [c.name for c in settings.clients])
+        if server.metrics
+        else None
+    )
+    traces = tracing if tracing is not None else tracing_from_environment()
+    observer = (
+        BackendObserver(metrics, traces) if metrics is not None or traces is not None else None
+    )
+    redis = shared_redis(settings.shared, metrics)
+    local_queries = MemoryStore(settings.cache.persisted_queries)
+    persisted = PersistedQueries(
+        SharedQueryStore(redis, local_queries) if redis is not None else local_queries,
+        only=(
+            read_manifest(server.persisted_queries_file)
+            if server.persisted_only and server.persisted_queries_file is not None
+            else None
+        ),
+    )
+
+    executions = (
+        RedisExecutions(redis, ttl_seconds=settings.cache.ttl_seconds)
+        if redis is not None
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             async with open_gateway(
-                settings, transports, audit=sink, redact=redactor.clean
+                settings,
+                transports,
+                audit=sink,
+                redact=redactor.clean,
+                observer=observer,
+                shared=executions,
             ) as opened:
+                if metrics is not None:
+                    metrics.watch_cache(
+                        opened.cache, executions if opened.cache is not None else None
+                    )
+                    metrics.watch_redis(None if redis is None else lambda: redis.up)
                 runtime.gateway = opened.gateway
+                runtime.readiness = opened.readiness
                 app.state.registry = opened.registry
                 app.state.gateway = opened.gateway
                 if opened.cache is not None:
@@ -363,10 +517,23 @@ def create_app(
         finally:
             if audit_log is not None:
                 audit_log.close()
+            if redis is not None:
+                await redis.aclose()
+            if traces is not None:
+                traces.shutdown()
 
     app = _http_app(
         runtime,
-        build_schema(settings.limits, settings.server, settings.cache),
+        build_schema(
+            settings.limits,
+            server,
+            settings.cache,
+            extensions=(
+                [operation_metrics(metrics, traces)]
+                if metrics is not None or traces is not None
+                else ()
+            ),
+        ),
         lifespan=lifespan,
         graphiql=settings.server.graphiql,
         clients=build_clients(settings),
@@ -377,6 +544,14 @@ def create_app(
         redactor=redactor,
         mcp=settings.mcp if settings.mcp.enabled else None,
         max_backend_calls=settings.limits.max_backend_calls,
+        metrics=metrics,
+        metrics_route=metrics is not None and server.metrics_listen is None,
+        persisted=persisted,
+        cors_origins=server.cors_origins,
+        access_log=server.log_format == "json",
+        shared_buckets=SharedBuckets(redis) if redis is not None else None,
+        tracing=traces,
+        export_days=settings.export.default_days,
     )
     app.state.settings = settings
     app.state.audit = sink
@@ -408,6 +583,8 @@ class Runtime:
 
     def __init__(self, gateway: Gateway | None = None) -> None:
         self._gateway = gateway
+        self.readiness: Readiness | None = None
+        """Each instance's reachability (``/readyz``), once the lifespan has opened them."""
 
     @property
     def gateway(self) -> Gateway:
@@ -434,9 +611,19 @@ def _http_app(
     request_timeout: float = ServerSettings().request_timeout_seconds,
     mcp: MCPSettings | None = None,
     max_backend_calls: int = LimitSettings().max_backend_calls,
+    metrics: Metrics | None = None,
+    metrics_route: bool = False,
+    persisted: PersistedQueries | None = None,
+    cors_origins: Sequence[str] = (),
+    access_log: bool = False,
+    shared_buckets: SharedBuckets | None = None,
+    tracing: Tracing | None = None,
+    export_days: int = ExportSettings().default_days,
 ) -> Starlette:
     directory = ClientDirectory(clients)
-    limiter = RateLimiter(clients) if rate_clock is None else RateLimiter(clients, rate_clock)
+    limiter = RateLimiter(clients, rate_clock or time.monotonic, shared_buckets)
+    if metrics is not None:
+        limiter.refused = metrics.refused
     gate = WebSocketGate(lambda: runtime.gateway, directory, limiter, redactor or Redactor(()))
     graphql = GraphQLApp(
         runtime,
@@ -445,6 +632,8 @@ def _http_app(
         request_timeout=request_timeout,
         ide_headers=ide_headers,
         graphql_ide="graphiql" if graphiql else None,
+        metrics=metrics,
+        persisted=persisted,
     )
     guarded = SecurityMiddleware(
         graphql, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
@@ -453,16 +642,42 @@ def _http_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "instances": len(runtime.gateway.backends)})
 
-    routes = [
+    async def readyz(request: Request) -> Response:
+        """Ready while at least one instance is not known to be unreachable; each instance's
+        reachability from its circuit (``service/health.py``: no backend call per probe)."""
+        readiness = runtime.readiness
+        if readiness is None:
+            return JSONResponse({"status": "starting", "instances": {}}, status_code=503)
+        instances = readiness.report()
+        ready = any(i["reachable"] != "no" for i in instances.values()) or not instances
+        return JSONResponse(
+            {"status": "ready" if ready else "unready", "instances": instances},
+            status_code=200 if ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    exports = ExportEndpoint(lambda: runtime.gateway, export_scope, default_days=export_days)
+    routes: list[BaseRoute] = [
         # Every method reaches the view, which answers the others with a coded 405.
         Route("/graphql", guarded),
         WebSocketRoute("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route(
+            "/export",
+            ExportGuard(
+                exports, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
+            ),
+        ),
     ]
+    if graphiql:
+        routes.append(Mount(ASSET_ROUTE, StaticFiles(directory=asset_root(), check_dir=False)))
+    if metrics is not None and metrics_route:
+        routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     if mcp is not None:
         toolbox = Toolbox(
             gateway=lambda: runtime.gateway,
-            throttle=limiter.check,
+            throttle=limiter.admit,
             default_instance=mcp.default_instance,
             max_backend_calls=max_backend_calls,
             request_timeout=request_timeout,
@@ -473,11 +688,67 @@ def _http_app(
         )
         routes.append(Route("/mcp", mcp_guard, methods=["GET", "POST", "DELETE"]))
         lifespan = _with_endpoint(lifespan, endpoint)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(RequestIDMiddleware, access_log=access_log)]
+    if tracing is not None:
+        from execgate.telemetry.tracing import TracingMiddleware
+
+        middleware.append(Middleware(TracingMiddleware, tracing=tracing))
+    middleware += cors(cors_origins)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.clients = directory
     app.state.limiter = limiter
+    app.state.metrics = metrics
     app.state.schema = schema
     return app
+
+
+CORS_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    REQUEST_ID_HEADER,
+    "traceparent",
+    "tracestate",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "last-event-id",
+)
+"""What a browser page on an allowed origin may send: the client key, the request's media
+types, a request ID, the trace context and the MCP transport's headers."""
+
+
+def cors(origins: Sequence[str]) -> list[Middleware]:
+    """Starlette's ``CORSMiddleware`` for ``origins`` (none: no CORS headers at all). Never
+    with credentials: a browser sends no cookie, and the client key travels in the
+    ``Authorization`` header, which the page sets itself."""
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=list(CORS_HEADERS),
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "WWW-Authenticate", "mcp-session-id"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    ]
+
+
+def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    """``/metrics``: the registry in Prometheus's text format."""
+
+    async def scrape(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    return scrape
+
+
+def export_scope(scope: Mapping[str, Any]) -> Scope | None:
+    """The scope of the client ``ExportGuard`` authenticated for an export."""
+    client = scope.get(CLIENT_SCOPE_KEY)
+    return client.scope if isinstance(client, Client) else None
 
 
 def request_scope(request: Any) -> Scope | None:

@@ -1,4 +1,5 @@
-"""The ``execgate`` command: serve, demo, mcp, simulate, export-schema, keys, audit."""
+"""The ``execgate`` command: serve, demo, mcp, simulate, export-schema, keys, audit, export,
+stats."""
 
 from __future__ import annotations
 
@@ -73,7 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key", help="n8n-style: the X-N8N-API-KEY to expect (default: random)"
     )
 
-    sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument(
+        "--federation",
+        action="store_true",
+        help="print the Apollo Federation v2 subgraph schema ([server] federation = true)",
+    )
 
     keys = sub.add_parser("keys", help="API client keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -85,8 +91,34 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument(
         "--actions",
         default="read",
-        help="comma-separated: read, cancel, retry, delete (default: read)",
+        help="comma-separated: read, cancel, retry, delete, export (default: read)",
     )
+
+    export = sub.add_parser(
+        "export", help="export executions with their node runs to a file (CSV, JSON, JSON lines)"
+    )
+    export.add_argument("--config", help="TOML file listing the instances (default: embedded demo)")
+    export.add_argument("--format", choices=["csv", "json", "jsonl"], default="csv")
+    window = export.add_mutually_exclusive_group()
+    window.add_argument("--days", help="the days before now (default: [export] default_days)")
+    window.add_argument("--started-after", help="ISO 8601 time with its offset")
+    export.add_argument("--started-before", help="ISO 8601 time with its offset")
+    export.add_argument("--instances", help="comma-separated instance names (default: all)")
+    export.add_argument("--status", help="comma-separated statuses (default: all)")
+    export.add_argument("--workflow-id", help="a workflow's global ID")
+    export.add_argument("--include-data", action="store_true", help="node input and output too")
+    export.add_argument("-o", "--output", required=True, help="the file to write ('-': stdout)")
+    export.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    stats = sub.add_parser("stats", help="print health statistics as a table")
+    stats.add_argument("--config", help="TOML file listing the instances (default: embedded demo)")
+    stats.add_argument(
+        "--group-by",
+        default="",
+        help="comma-separated: instance, workflow, status, mode, day, hour, error",
+    )
+    stats.add_argument("--days", type=float, default=1.0, help="the days before now (default: 1)")
+    stats.add_argument("--instances", help="comma-separated instance names (default: all)")
 
     audit = sub.add_parser("audit", help="the audit trail of mutations")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -99,10 +131,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve_app(app: object, listener: socket.socket, header_timeout: float) -> None:
+def _serve_app(
+    app: object, listener: socket.socket, header_timeout: float, log_format: str = "text"
+) -> None:
     from execgate.server import serve
 
-    serve(app, listener, header_timeout=header_timeout)
+    serve(app, listener, header_timeout=header_timeout, log_format=log_format)
+
+
+_json_logs = False
+"""Whether the start-up lines go out as JSON log lines (``[server] log_format = "json"``)."""
+
+
+def _json_logging() -> None:
+    import logging.config
+
+    from execgate.telemetry.logs import logging_config
+
+    global _json_logs
+    logging.config.dictConfig(logging_config("json"))
+    _json_logs = True
 
 
 def _listen(host: str, port: int) -> socket.socket | None:
@@ -120,15 +168,16 @@ def _listen(host: str, port: int) -> socket.socket | None:
 
 def _banner(source: str, names: Sequence[str], host: str, port: int) -> None:
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    print(
-        f"execgate: serving {len(names)} instance(s) from {source}: {', '.join(names)}\n"
-        f"execgate: GraphQL (GraphiQL in a browser) at http://{shown}:{port}/graphql",
-        file=sys.stderr,
-        flush=True,
-    )
+    _say(f"serving {len(names)} instance(s) from {source}: {', '.join(names)}")
+    _say(f"GraphQL (GraphiQL in a browser) at http://{shown}:{port}/graphql")
 
 
 def _say(message: str) -> None:
+    if _json_logs:
+        import logging
+
+        logging.getLogger("execgate.cli").info(message)
+        return
     print(f"execgate: {message}", file=sys.stderr, flush=True)
 
 
@@ -187,6 +236,7 @@ def _clients_banner(settings: Settings, host: str) -> str | None:
 
 
 def _run_serve(config: str, host: str, port: int) -> int:
+    from execgate.api.persisted import ManifestError
     from execgate.app import create_app
     from execgate.config import ConfigError, load_settings
     from execgate.security.audit import AuditError
@@ -196,6 +246,8 @@ def _run_serve(config: str, host: str, port: int) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
+    if settings.server.log_format == "json":
+        _json_logging()
     clients = _clients_banner(settings, host)
     if clients is None:
         _say(
@@ -206,18 +258,42 @@ def _run_serve(config: str, host: str, port: int) -> int:
         return 2
     try:
         app = create_app(settings)
-    except AuditError as exc:
+    except (AuditError, ManifestError) as exc:
         _say(str(exc))
         return 2
     listener = _listen(host, port)
     if listener is None:
         return 2
+    if not _serve_metrics(app, settings):
+        listener.close()
+        return 2
     _banner(settings.source, [i.name for i in settings.instances], host, port)
     _say(clients)
     audit = settings.audit.path or "stderr"
     _say(f"audit trail of mutations: {audit}")
-    _serve_app(app, listener, settings.server.header_timeout_seconds)
+    _serve_app(app, listener, settings.server.header_timeout_seconds, settings.server.log_format)
     return 0
+
+
+def _serve_metrics(app: object, settings: Settings) -> bool:
+    """``/metrics`` on its own address (``[server] metrics_listen``), served by
+    prometheus-client's HTTP server in a thread; false after one line when it cannot listen."""
+    address = settings.server.metrics_listen
+    if not settings.server.metrics:
+        return True
+    if address is None:
+        _say("Prometheus metrics at /metrics")
+        return True
+    from prometheus_client import start_http_server
+
+    host, _, port = address.rpartition(":")
+    try:
+        start_http_server(int(port), addr=host.strip("[]"), registry=app.state.metrics.registry)  # type: ignore[attr-defined]
+    except OSError as exc:
+        _say(f"cannot listen on {address} for metrics: {exc.strerror or type(exc).__name__}")
+        return False
+    _say(f"Prometheus metrics at http://{address}/metrics")
+    return True
 
 
 def _mcp_scope(settings: Settings, environ: Mapping[str, str]) -> Scope | str:
@@ -304,7 +380,7 @@ async def _serve_mcp(
         async with open_gateway(settings, transports, audit=audit, redact=redactor.clean) as opened:
             toolbox = Toolbox(
                 gateway=lambda: opened.gateway,
-                throttle=limiter.check,
+                throttle=limiter.admit,
                 default_instance=settings.mcp.default_instance,
                 max_backend_calls=settings.limits.max_backend_calls,
                 request_timeout=settings.server.request_timeout_seconds,
@@ -411,12 +487,104 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(config: str | None) -> tuple[Settings, dict[str, Transport] | None] | None:
+    from execgate.config import ConfigError, load_settings
+
+    if config is None:
+        from execgate.simulate.embedded import embedded
+
+        demo = embedded(7)
+        return demo.settings, demo.transports
+    try:
+        return load_settings(config), None
+    except ConfigError as exc:
+        _say(str(exc))
+        return None
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from execgate.insights_cli import run_export
+    from execgate.security.audit import AuditError
+
+    loaded = _settings(args.config)
+    if loaded is None:
+        return 2
+    query: dict[str, list[str]] = {"format": [args.format]}
+    for name, value in (
+        ("days", args.days),
+        ("startedAfter", args.started_after),
+        ("startedBefore", args.started_before),
+        ("instances", args.instances),
+        ("status", args.status),
+        ("workflowId", args.workflow_id),
+    ):
+        if value is not None:
+            query[name] = [value]
+    if args.include_data:
+        query["include_data"] = ["true"]
+    try:
+        return asyncio.run(
+            run_export(
+                loaded[0],
+                loaded[1],
+                query=query,
+                output=args.output,
+                progress=not args.no_progress,
+            )
+        )
+    except AuditError as exc:
+        _say(str(exc))
+        return 2
+    except OSError as exc:
+        _say(f"cannot write {args.output}: {exc.strerror or type(exc).__name__}")
+        return 2
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from execgate.domain.stats import StatsDimension
+    from execgate.insights_cli import run_stats
+    from execgate.security.audit import AuditError
+    from execgate.service.gateway import FeedFilter
+
+    dimensions = []
+    for raw in (part.strip() for part in args.group_by.split(",") if part.strip()):
+        try:
+            dimensions.append(StatsDimension[raw.upper()])
+        except KeyError:
+            valid = ", ".join(d.value.lower() for d in StatsDimension)
+            _say(f"unknown dimension {raw!r}; valid: {valid}")
+            return 2
+    if not 0 < args.days <= 3650:
+        _say("--days must be more than 0 and at most 3650")
+        return 2
+    loaded = _settings(args.config)
+    if loaded is None:
+        return 2
+    instances = [i.strip() for i in (args.instances or "").split(",") if i.strip()]
+    feed_filter = FeedFilter(
+        instances=tuple(instances) or None,
+        started_after=datetime.now(UTC) - timedelta(days=args.days),
+    )
+    try:
+        return asyncio.run(
+            run_stats(loaded[0], loaded[1], feed_filter=feed_filter, group_by=dimensions)
+        )
+    except AuditError as exc:
+        _say(str(exc))
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "export-schema":
         from execgate.api.schema import export_schema
 
-        print(export_schema())
+        print(export_schema(federation=args.federation))
         return 0
     if args.command == "demo":
         return _run_demo(args.host, args.port, args.seed, args.activity)
@@ -432,4 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_keys_new(args.name, args.instances, args.actions)
     if args.command == "audit":
         return _run_audit_tail(args)
+    if args.command == "export":
+        return _run_export(args)
+    if args.command == "stats":
+        return _run_stats(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -18,6 +18,7 @@ from execgate.backends.transport import Transport
 from execgate.config import InstanceSettings, Settings
 from execgate.domain.models import BackendKind
 from execgate.domain.ports import Backend
+from execgate.telemetry.seam import BackendObserver
 
 log = logging.getLogger("execgate.registry")
 
@@ -39,7 +40,9 @@ def network_transport(instance: InstanceSettings) -> Transport:
     )
 
 
-def open_backend(instance: InstanceSettings, transport: Transport) -> tuple[Backend, BackendHTTP]:
+def open_backend(
+    instance: InstanceSettings, transport: Transport, observer: BackendObserver | None = None
+) -> tuple[Backend, BackendHTTP]:
     http = instance.http
     policy = Policy(
         timeout=http.timeout_seconds,
@@ -57,6 +60,7 @@ def open_backend(instance: InstanceSettings, transport: Transport) -> tuple[Back
             instance.base_url,
             TeamBackend.auth_headers(instance.credential),
             policy,
+            observer,
         )
         return TeamBackend(instance.name, client, instance.team_id), client
     client = BackendHTTP(
@@ -65,6 +69,7 @@ def open_backend(instance: InstanceSettings, transport: Transport) -> tuple[Back
         instance.base_url,
         N8nBackend.auth_headers(instance.credential),
         policy,
+        observer,
     )
     return N8nBackend(instance.name, client), client
 
@@ -78,14 +83,19 @@ class Registry:
 
     @classmethod
     def open(
-        cls, settings: Settings, transports: Mapping[str, Transport] | None = None
+        cls,
+        settings: Settings,
+        transports: Mapping[str, Transport] | None = None,
+        observer: BackendObserver | None = None,
     ) -> Registry:
         backends: dict[str, Backend] = {}
         https: dict[str, BackendHTTP] = {}
         for instance in settings.instances:
             given = (transports or {}).get(instance.name)
             transport = given if given is not None else network_transport(instance)
-            backends[instance.name], https[instance.name] = open_backend(instance, transport)
+            backends[instance.name], https[instance.name] = open_backend(
+                instance, transport, observer
+            )
         return cls(backends, https)
 
     def calls(self) -> dict[str, int]:

@@ -2,9 +2,11 @@
 (stdio) both open.
 
 ``open_gateway`` opens each instance's client (the registry), puts each adapter behind its
-circuit breaker and, when ``[cache]`` is on, the shared execution cache, and builds the
-``Gateway`` over them with the ``LiveHub`` behind live subscriptions (its pollers start with
-their first subscriber); on exit it stops the pollers and closes the clients.
+circuit breaker and, when ``[cache]`` is on, the shared execution cache (reads of many
+executions, statistics and exports, go around it) and the statistics' segments, and builds the
+``Gateway`` over them, with the masking rules of ``[export]`` and the ``LiveHub`` behind live
+subscriptions (its pollers start with their first subscriber); on exit it stops the pollers and
+closes the clients.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from dataclasses import dataclass
 
 from execgate.backends.transport import Transport
 from execgate.config import Settings
-from execgate.domain.ports import AuditSink, Backend
+from execgate.domain.ports import AuditSink, Backend, SharedExecutions
 from execgate.registry import Registry
 from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
-from execgate.service.health import Circuit, GuardedBackend
+from execgate.service.health import Circuit, GuardedBackend, Readiness
 from execgate.service.live import LiveHub
+from execgate.service.masking import Masker
+from execgate.service.stats import StatsCache
+from execgate.telemetry.seam import BackendObserver
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Opened:
     gateway: Gateway
     registry: Registry
     cache: ExecutionCache | None
+    readiness: Readiness
+    stats: StatsCache | None
     live: LiveHub
 
 
@@ -39,32 +46,44 @@ async def open_gateway(
     *,
     audit: AuditSink,
     redact: Callable[[str], str],
+    observer: BackendObserver | None = None,
+    shared: SharedExecutions | None = None,
 ) -> AsyncIterator[Opened]:
     """The gateway over the instances of ``settings`` (``transports`` replace the network for
-    some of them), writing its audit trail to ``audit``; the clients close on exit."""
-    registry = Registry.open(settings, transports)
+    some of them), writing its audit trail to ``audit``, each backend request reporting to
+    ``observer`` (metrics, spans), sharing finished executions with the other replicas
+    through ``shared`` when there is one; the clients close on exit."""
+    registry = Registry.open(settings, transports, observer)
+    readiness: Readiness | None = None
     live: LiveHub | None = None
     try:
-        backends: Mapping[str, Backend] = {
-            i.name: GuardedBackend(
-                registry.backends[i.name],
-                Circuit(
-                    i.name,
-                    failures=i.http.circuit_failures,
-                    cool_down=i.http.circuit_cooldown_seconds,
-                ),
+        circuits = {
+            i.name: Circuit(
+                i.name, failures=i.http.circuit_failures, cool_down=i.http.circuit_cooldown_seconds
             )
             for i in settings.instances
         }
-        shared: ExecutionCache | None = None
+        guarded = {
+            name: GuardedBackend(registry.backends[name], circuit)
+            for name, circuit in circuits.items()
+        }
+        readiness = Readiness(guarded)
+        backends: Mapping[str, Backend] = guarded
+        kept: ExecutionCache | None = None
+        bulk = dict(backends)
+        stats: StatsCache | None = None
         cache = settings.cache
         if cache.enabled:
-            shared = ExecutionCache(
+            kept = ExecutionCache(
                 max_entries=cache.max_entries,
                 max_bytes=cache.max_bytes,
                 ttl_seconds=cache.ttl_seconds,
             )
-            backends = {name: CachedBackend(b, shared) for name, b in backends.items()}
+            backends = {name: CachedBackend(b, kept, shared) for name, b in backends.items()}
+            stats = StatsCache(
+                ttl_seconds=cache.ttl_seconds,
+                max_executions=2 * settings.limits.max_stats_executions,
+            )
         secret = settings.server.cursor_secret
         live = LiveHub(
             backends,
@@ -78,9 +97,16 @@ async def open_gateway(
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
             live=live,
+            circuits=circuits,
+            bulk=bulk,
+            stats_cache=stats,
+            masker=Masker(settings.export.mask_keys, settings.export.mask_patterns),
+            max_stats_executions=settings.limits.max_stats_executions,
         )
-        yield Opened(gateway, registry, shared, live)
+        yield Opened(gateway, registry, kept, readiness, stats, live)
     finally:
         if live is not None:
             await live.aclose()
+        if readiness is not None:
+            await readiness.aclose()
         await registry.aclose()

@@ -29,6 +29,8 @@ from typing import Any
 
 import uvicorn
 
+from execgate.telemetry.logs import logging_config
+
 log = logging.getLogger("execgate.server")
 
 TESTED_UVICORN = ("0.55",)
@@ -115,7 +117,9 @@ def header_deadline(seconds: float) -> type[asyncio.Protocol] | None:
     return HeaderDeadline
 
 
-def serve(app: Any, listener: socket.socket, *, header_timeout: float) -> None:
+def serve(
+    app: Any, listener: socket.socket, *, header_timeout: float, log_format: str = "text"
+) -> None:
     """Serve ``app`` on ``listener`` until interrupted.
 
     Everything built so far (modules, the schema, the app) lives as long as the process: it is
@@ -128,6 +132,9 @@ def serve(app: Any, listener: socket.socket, *, header_timeout: float) -> None:
     protocol = header_deadline(header_timeout) if header_timeout > 0 else None
     settings = getattr(getattr(app, "state", None), "settings", None)
     server = getattr(settings, "server", None)
+    logs: dict[str, Any] = (
+        {} if log_format == "text" else {"log_config": logging_config(log_format)}
+    )
     config = uvicorn.Config(
         app,
         log_level="info",
@@ -135,5 +142,6 @@ def serve(app: Any, listener: socket.socket, *, header_timeout: float) -> None:
         http=protocol if protocol is not None else "auto",
         ws_per_message_deflate=False,
         ws_max_size=getattr(server, "max_body_bytes", WS_MAX_SIZE),
+        **logs,
     )
     uvicorn.Server(config).run(sockets=[listener])

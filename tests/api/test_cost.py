@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
-from execgate.api.cost import COSTED_FIELDS, CostEstimate, FirstOutOfRange
+from execgate.api.cost import (
+    COSTED_FIELDS,
+    SUBGRAPH_COSTED_FIELDS,
+    CostEstimate,
+    FirstOutOfRange,
+)
 from execgate.api.schema import build_schema
 from execgate.api.walk import Walker
+from execgate.config import ServerSettings
 from execgate.domain.models import CostModel
 
 SCHEMA = build_schema()._schema
@@ -23,6 +29,14 @@ def test_every_priced_field_is_in_the_schema() -> None:
         assert graphql_type is not None, type_name
         missing = fields - set(graphql_type.fields)  # type: ignore[attr-defined]
         assert not missing, (type_name, missing)
+
+
+def test_every_field_priced_in_the_subgraph_is_in_its_schema() -> None:
+    subgraph = build_schema(server=ServerSettings(federation=True))._schema
+    for type_name, fields in SUBGRAPH_COSTED_FIELDS.items():
+        missing = fields - set(subgraph.type_map[type_name].fields)  # type: ignore[attr-defined]
+        assert not missing, (type_name, missing)
+        assert not fields & set(SCHEMA.type_map[type_name].fields)  # type: ignore[attr-defined]
 
 
 def _estimate(document: str, costs: dict[str, CostModel], max_first: int = 100) -> int:

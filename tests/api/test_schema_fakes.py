@@ -15,7 +15,7 @@ from execgate.service.gateway import Gateway
 from tests.fakes import FakeBackend, ListsWithoutNodes, make_execution
 
 FEED = """
-query Feed($first: Int, $after: String, $filter: ExecutionFilter) {
+query Feed($first: Int!, $after: String, $filter: ExecutionFilter) {
   executions(first: $first, after: $after, filter: $filter) {
     totalCount
     skippedInstances { instance code }
@@ -124,7 +124,7 @@ async def test_bad_arguments_have_stable_codes(variables: dict[str, Any], code: 
 
 async def test_backward_pagination_is_refused_with_its_code() -> None:
     gateway, _ = _gateway()
-    result = await _run(gateway, "{ executions(last: 2) { edges { cursor } } }")
+    result = await _run(gateway, "{ executions(first: 2, last: 2) { edges { cursor } } }")
     assert result["errors"][0]["extensions"]["code"] == "BACKWARD_PAGINATION_UNSUPPORTED"
 
 

@@ -30,6 +30,19 @@ def test_export_schema_command_prints_it() -> None:
     assert result.stdout.strip() == SCHEMA_FILE.read_text().strip()
 
 
+def test_export_schema_federation_prints_the_subgraph() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "execgate", "export-schema", "--federation"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    printed = result.stdout.strip()
+    assert printed == export_schema(federation=True).strip()
+    assert printed.startswith('schema @link(url: "https://specs.apollo.dev/federation/v2.3"')
+    assert printed != SCHEMA_FILE.read_text().strip()
+
+
 def test_the_settings_change_no_part_of_the_schema() -> None:
     tight = build_schema(
         LimitSettings(max_depth=3, max_tokens=50),

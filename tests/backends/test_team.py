@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from execgate.backends import team
 from execgate.backends.team import TeamBackend
 from execgate.backends.transport import Transport
 from execgate.config import HTTPSettings
@@ -184,10 +185,11 @@ async def test_paging_survives_inserts_at_the_head_and_deletions(rig: Rig) -> No
     assert len(seen) == len(set(seen))
     assert seen[:3] == before[:3]
     assert seen[3:] == [i for i in before[3:] if i not in removed]
-    # and the keyset bound keeps every page to one request; the end of the stream costs one
-    # more, to reach pending executions that have no time (see test_team_undated.py)
-    assert set(calls[:-1]) == {1}
-    assert calls[-1] == 2
+    # and the keyset bound keeps every resumed page to one request; the first page also lists
+    # the pending executions and reads the one it finds for its creation time (the list has
+    # none; see test_team_undated.py)
+    assert calls[0] == 3
+    assert set(calls[1:]) == {1}
 
 
 async def test_single_status_is_pushed_down(rig: Rig) -> None:
@@ -245,17 +247,21 @@ async def test_count(rig: Rig) -> None:
     assert await rig.backend.count_executions(several) is None
 
 
-async def test_a_list_of_twenty_is_one_call(rig: Rig) -> None:
+async def test_a_first_page_of_twenty_is_one_list_call_and_the_pending_list(rig: Rig) -> None:
     # given
     http = rig.backend.http
     calls = http.calls
-    # when
+    # when the first page is read twice
     page = await rig.backend.list_executions(ExecutionQuery(include_nodes=True), limit=20)
-    # then
-    assert len(page.items) == 20 and page.calls == 1 and http.calls == calls + 1
+    again = await rig.backend.list_executions(ExecutionQuery(include_nodes=True), limit=20)
+    # then the first time costs one list request, the pending list and one read of the
+    # pending execution (for its creation time); the second only the two lists
+    assert len(page.items) == 20 and page.calls == 3 and again.calls == 2
+    assert http.calls == calls + 5
     assert page.total == len(rig.store.visible())
-    assert all(e.node_executions is None for e in page.items)
-    assert _ids(list(page.items)) == expected_order(rig.store)[:20]
+    listed = [e for e in page.items if e.native_id != uid("pending")]
+    assert all(e.node_executions is None for e in listed)
+    assert _ids(list(page.items)) == expected_order(rig.store)[:20] == _ids(list(again.items))
 
 
 async def test_a_live_poll_is_the_newest_page_and_the_running_and_pending_filters(
@@ -285,7 +291,8 @@ async def test_limit_above_the_api_cap_reads_more_pages(rig: Rig) -> None:
     page = await rig.backend.list_executions(ExecutionQuery(), limit=120)
     # then
     assert _ids(list(page.items)) == expected_order(rig.store)[:120]
-    assert page.calls == 2 and page.position is not None
+    # two list pages, the pending list, and the pending execution's creation time
+    assert page.calls == 4 and page.position is not None
 
 
 async def test_get_with_nodes(rig: Rig) -> None:
@@ -473,6 +480,36 @@ async def test_an_execution_cancelled_before_it_started_is_read() -> None:
     assert read.status is ExecutionStatus.CANCELLED and read.started_at is None
 
 
+async def test_any_status_without_a_start_sorts_by_its_creation_time() -> None:
+    # given a list without createdAt (as the seed's): one cancelled before it started and one
+    # in a status the API does not document, both created between two that started
+    rows = [
+        _item(id="new", startedAt="2026-02-17T10:40:00.000Z"),
+        _item(id="c", status="CANCELLED", startedAt=None, finishedAt=None, durationMs=None),
+        _item(id="q", status="QUEUED", startedAt=None, finishedAt=None, durationMs=None),
+        _item(id="old", startedAt="2026-02-17T10:20:00.000Z"),
+    ]
+    for row in rows:
+        del row["createdAt"]
+    created = {"c": "2026-02-17T10:30:00.000Z", "q": "2026-02-17T10:35:00.000Z"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/executions/team/"):
+            pending = request.url.params.get("status") == "PENDING"
+            return httpx.Response(200, json=_listing([] if pending else rows, totalElements=4))
+        row = next(r for r in rows if request.url.path.endswith("/" + r["id"]))
+        return httpx.Response(200, json={**row, "createdAt": created[row["id"]]})
+
+    backend = _mock(handler)
+    # when
+    page = await backend.list_executions(ExecutionQuery(), limit=10)
+    await backend.http.transport.aclose()
+    # then both are read, and placed by their creation time among the others
+    assert [e.native_id for e in page.items] == ["new", "q", "c", "old"]
+    assert not page.unreadable and page.position is None
+    assert page.items[1].status is ExecutionStatus.UNKNOWN and page.items[1].status_raw == "QUEUED"
+
+
 @pytest.mark.parametrize(("label", "body"), GARBAGE, ids=[g[0] for g in GARBAGE])
 async def test_garbage_lists_are_bad_responses(label: str, body: Any) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
@@ -550,7 +587,8 @@ async def test_list_sends_pushed_down_filters_and_keyset_bound() -> None:
     assert params["status"] == "FAILED" and params["workflowId"] == WF_ORDERS
     assert params["from"] == "2026-02-16T12:00:00.000Z"
     assert params["to"] == "2026-02-17T11:00:00.000Z"
-    assert (params["page"], params["size"]) == ("0", "13")
+    # the page, one more, the two ids at the bound, and room for executions without a time
+    assert (params["page"], params["size"]) == ("0", str(10 + 1 + 2 + team.UNDATED_ROOM))
     assert page.items == () and page.position is None
     await backend.http.transport.aclose()
 

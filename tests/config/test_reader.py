@@ -18,6 +18,7 @@ from execgate.config import (
     MCPSettings,
     ServerSettings,
     Settings,
+    SharedSettings,
     load_settings,
     read_audit_path,
 )
@@ -458,6 +459,7 @@ def test_wrong_types_and_ranges(tmp_path: Path, line: str, key: str, complaint: 
         ('max_first = "100"', "[server]: key 'max_first': must be an integer, not a string"),
         ("max_first = 0", "[server]: key 'max_first': must be at least 1"),
         ("max_frist = 10", "[server]: unknown key 'max_frist' (did you mean 'max_first'?)"),
+        ('federation = "yes"', "[server]: key 'federation': must be true or false, not a string"),
     ],
 )
 def test_bad_server_table(tmp_path: Path, server: str, problem: str) -> None:
@@ -545,7 +547,7 @@ def test_docker_example_config_loads(tmp_path: Path) -> None:
     # given: the file compose.yaml mounts, and the variables compose.yaml sets
     example = REPO / "docker" / "instances.example.toml"
     # when
-    settings = load_settings(example, ENV)
+    settings = load_settings(example, {**ENV, "EXECGATE_CURSOR_SECRET": "s" * 40})
     # then
     assert [(i.name, i.kind, i.base_url) for i in settings.instances] == [
         ("acme", BackendKind.TEAM, "http://team-sim:9101"),
@@ -558,6 +560,10 @@ def test_docker_example_config_loads(tmp_path: Path) -> None:
 
     documented = hashlib.sha256(b"egk_docker-demo-key-change-me").hexdigest()
     assert [c.key_sha256 for c in settings.clients] == [documented]
+    # and the replicas share Redis and one cursor secret, and are scraped on their own port
+    assert settings.shared.redis_url == "redis://redis:6379/0"
+    assert settings.server.cursor_secret == "s" * 40
+    assert (settings.server.metrics, settings.server.metrics_listen) == (True, "0.0.0.0:9464")
 
 
 def test_compose_sets_the_variables_and_path_the_example_and_image_use() -> None:
@@ -568,9 +574,17 @@ def test_compose_sets_the_variables_and_path_the_example_and_image_use() -> None
     # then: every credential variable the example names is set on the gateway service
     variables = re.findall(r'^(?:token_env|api_key_env) = "([A-Z0-9_]+)"', example, re.M)
     assert variables == ["ACME_SDK_TOKEN", "N8N_PROD_API_KEY"]
-    gateway = compose.split("\n  gateway:\n", 1)[1]
-    for variable in variables:
-        assert re.search(rf"^      {variable}: \$\{{", gateway, re.M), variable
+    gateway = compose.split("\nx-gateway: &gateway\n", 1)[1].split("\nservices:\n", 1)[0]
+    for variable in [*variables, "EXECGATE_CURSOR_SECRET"]:
+        assert re.search(rf"^    {variable}: \$\{{", gateway, re.M), variable
+    # two replicas of it, Redis, and a balancer in front
+    services = compose.split("\nservices:\n", 1)[1]
+    for name in ("gateway-1", "gateway-2"):
+        assert f"\n  {name}:\n    <<: *gateway\n" in services
+    assert "\n  redis:\n    image: redis:" in services
+    assert "\n  balancer:\n    image: nginx:" in services
+    nginx = (REPO / "docker" / "nginx.conf").read_text(encoding="utf-8")
+    assert "server gateway-1:8000" in nginx and "server gateway-2:8000" in nginx
     # and the example is mounted where the image's default command reads its config
     assert '"--config", "/etc/execgate/instances.toml"' in dockerfile
     assert "./instances.example.toml:/etc/execgate/instances.toml:ro" in gateway
@@ -670,7 +684,9 @@ def test_security_defaults(tmp_path: Path) -> None:
 
 
 def test_every_instance_and_every_action(tmp_path: Path) -> None:
-    text = TEAM + client_table(instances=["*"], actions=["read", "cancel", "retry", "delete"])
+    text = TEAM + client_table(
+        instances=["*"], actions=["read", "cancel", "retry", "delete", "export"]
+    )
     [client] = load(tmp_path, text).clients
     assert client.instances is None
     assert client.actions == frozenset(Action)
@@ -683,17 +699,23 @@ def test_hash_is_stored_lowercase(tmp_path: Path) -> None:
 
 
 def test_server_switches(tmp_path: Path) -> None:
-    text = TEAM + "\n[server]\nintrospection = false\ngraphiql = false\nmax_body_bytes = 4096\n"
+    text = (
+        TEAM + "\n[server]\nintrospection = false\ngraphiql = false\nmax_body_bytes = 4096\n"
+        "federation = true\n"
+    )
     settings = load(tmp_path, text)
     assert (
         settings.server.introspection,
         settings.server.graphiql,
         settings.server.max_body_bytes,
+        settings.server.federation,
     ) == (
         False,
         False,
         4096,
+        True,
     )
+    assert load(tmp_path, TEAM).server.federation is False
 
 
 def test_max_first_in_either_table(tmp_path: Path) -> None:
@@ -748,12 +770,12 @@ def test_max_first_in_either_table(tmp_path: Path) -> None:
         (
             {"actions": []},
             "client 'dash': key 'actions': must name at least one action: "
-            "read, cancel, retry, delete",
+            "read, cancel, retry, delete, export",
         ),
         (
             {"actions": ["read", "write"]},
             "client 'dash': key 'actions': unknown action 'write'; "
-            "valid actions: read, cancel, retry, delete",
+            "valid actions: read, cancel, retry, delete, export",
         ),
         ({"actions": ["cancel"]}, "client 'dash': key 'actions': must include 'read'"),
         (
@@ -919,13 +941,19 @@ def test_the_readme_configuration_block_loads(
         settings.server.introspection,
         settings.server.graphiql,
         settings.server.max_body_bytes,
+        settings.server.federation,
     ) == (
         True,
         True,
         1024 * 1024,
+        False,
     )
     assert settings.audit.path == "execgate-audit.jsonl"
     assert settings.mcp == MCPSettings()
+    # and the operations keys it shows are the defaults
+    assert settings.server == ServerSettings()
+    assert settings.cache == CacheSettings()
+    assert settings.shared == SharedSettings()
 
 
 def test_network_keys_of_an_instance(tmp_path: Path) -> None:

@@ -51,5 +51,5 @@ def test_anything_else_is_invalid_id(raw: str) -> None:
 
 
 def test_an_id_of_another_type_is_refused() -> None:
-    with pytest.raises(ids.InvalidID, match="expected the ID of a Execution"):
+    with pytest.raises(ids.InvalidID, match="expected the ID of an Execution"):
         ids.execution_key(ids.encode("Workflow", "acme:w1"))

@@ -56,11 +56,12 @@ def gateway_process(
     *,
     instance_options: dict[str, object] | None = None,
     tables: str = "",
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningGateway]:
     """``execgate serve`` on 127.0.0.1 over ``instances`` (their settings' credentials are
     passed in environment variables), with ``instance_options`` in every instance table and
-    ``tables`` (TOML) appended."""
-    env = dict(os.environ)
+    ``tables`` (TOML) appended; ``env`` adds to its environment."""
+    env = {**os.environ, **(env or {})}
     parts = []
     for number, instance in enumerate(instances):
         variable = f"EXECGATE_TEST_CREDENTIAL_{number}"

@@ -135,9 +135,10 @@ async def test_a_hung_instance_costs_the_others_little_once_its_circuit_is_open(
     assert all(s == [{"instance": "n8n-b"}] for s in skipped)
     assert all(len(a["data"]["executions"]["edges"]) == 5 for a in answers)
 
-    # and queries over the healthy instances are not slowed at all
-    _, healthy, healthy_latencies, answers = await _alternating(
-        (healthy_url, ALL), (degraded_url, HEALTHY)
+    # and queries over the healthy instances are not slowed: the same query answers as fast as
+    # on the gateway whose instances all answer
+    unaffected, healthy, healthy_latencies, answers = await _alternating(
+        (healthy_url, HEALTHY), (degraded_url, HEALTHY)
     )
     assert all(a["data"]["executions"]["skippedInstances"] == [] for a in answers)
     print(
@@ -146,5 +147,5 @@ async def test_a_hung_instance_costs_the_others_little_once_its_circuit_is_open(
         f"(p99 {_p99(latencies) * 1000:.0f} ms), {statistics.median(healthy):.0f} q/s over "
         f"the healthy two (p99 {_p99(healthy_latencies) * 1000:.0f} ms)"
     )
-    assert _ratio(healthy, normal) >= 0.8, (healthy, normal)
+    assert _ratio(healthy, unaffected) >= 0.8, (healthy, unaffected)
     assert _p99(healthy_latencies) <= 0.5

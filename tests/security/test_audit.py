@@ -15,6 +15,7 @@ import pytest
 
 from execgate.security.audit import MAX_ID_LENGTH, AuditEntry, AuditError, AuditLog
 from execgate.security.audit_view import follow, last_lines, render
+from execgate.telemetry import context
 
 MOMENT = datetime(2026, 11, 24, 9, 30, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
 ENTRY = AuditEntry("dashboard", "cancel", "RXhlY3V0aW9uOmFjbWU6MQ==", "acme", "OK", 12.345)
@@ -36,8 +37,21 @@ def test_a_line_holds_exactly_the_documented_fields(tmp_path: Path) -> None:
         "instance": "acme",
         "outcome": "OK",
         "latency_ms": 12.3,
+        "request_id": None,
     }
     log.close()
+
+
+def test_a_line_written_while_serving_a_request_carries_its_id(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, clock=lambda: MOMENT)
+    token = context.request_id.set("req-7f3a")
+    try:
+        log.record(ENTRY)
+    finally:
+        context.request_id.reset(token)
+    log.close()
+    assert json.loads(path.read_text(encoding="utf-8"))["request_id"] == "req-7f3a"
 
 
 def test_the_file_is_created_0600_and_appended_to(tmp_path: Path) -> None:

@@ -193,7 +193,9 @@ async def test_audit_to_stderr_holds_no_secret(capsys: pytest.CaptureFixture[str
             "instance",
             "outcome",
             "latency_ms",
+            "request_id",
         }
         assert entry["client"] == "ops"
+        assert isinstance(entry["request_id"], str) and len(entry["request_id"]) == 32
         assert entry["outcome"] in ("UPSTREAM_UNAVAILABLE", "UNSUPPORTED")
     assert secrets_in("\n".join(lines), [key]) == []

@@ -173,7 +173,7 @@ async def world(
         settings["audit"] = AuditSettings(path=settings.pop("audit_path"))
     server = {
         k: settings.pop(k)
-        for k in ("graphiql", "introspection", "max_body_bytes", "fast_executor")
+        for k in ("graphiql", "introspection", "max_body_bytes", "fast_executor", "federation")
         if k in settings
     }
     if "max_first" in settings:

@@ -96,9 +96,9 @@ async def test_edge_cursors_are_worked_out_only_when_asked_for() -> None:
     for backend in backends.values():
         original = backend.position_after
 
-        def counting(previous, consumed, original=original):  # type: ignore[no-untyped-def]
+        def counting(previous, consumed, page=None, original=original):  # type: ignore[no-untyped-def]
             asked.append(len(consumed))
-            return original(previous, consumed)
+            return original(previous, consumed, page)
 
         backend.position_after = counting  # type: ignore[method-assign]
     gateway = Gateway(backends)

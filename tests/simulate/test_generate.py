@@ -137,6 +137,24 @@ def test_status_mix_is_roughly_production_like(stores: list[tuple[str, SimStore]
     assert 1 <= counts["crashed"] <= 5
 
 
+def test_some_team_style_executions_were_cancelled_while_queued(
+    stores: list[tuple[str, SimStore]],
+) -> None:
+    for kind, store in stores:
+        queued = [e for e in executions(store) if e.started_at is None and e.status != "new"]
+        cancelled = [e for e in executions(store) if e.status == "canceled"]
+        if kind == "n8n":
+            assert queued == []
+            continue
+        # about a third of the cancellations came before the start
+        assert queued and {e.status for e in queued} == {"canceled"}
+        assert len(cancelled) / 5 <= len(queued) <= len(cancelled) * 3 / 5
+        for e in queued:
+            assert e.runs == [] and e.input is None and e.output is None
+            assert e.finished_at is not None
+            assert timedelta(seconds=2) <= e.finished_at - e.created_at <= timedelta(minutes=5)
+
+
 def test_workflows_have_a_trigger_and_branches(stores: list[tuple[str, SimStore]]) -> None:
     merges = 0
     for kind, store in stores:
@@ -176,7 +194,7 @@ def test_many_workflows_get_unique_names() -> None:
 
 def test_runs_follow_the_graph_along_one_branch(stores: list[tuple[str, SimStore]]) -> None:
     for _, w, e in all_executions(stores):
-        if e.status == "new":
+        if e.status == "new" or e.started_at is None:
             assert e.runs == [] and e.started_at is None
             continue
         edges = {(x.source, x.target): x.output for x in w.edges}
@@ -323,7 +341,10 @@ def test_timestamps_are_aware_ordered_and_consistent(stores: list[tuple[str, Sim
             if e.started_at is not None:
                 assert e.created_at <= e.started_at
             if e.finished_at is not None:
-                assert e.started_at is not None and e.started_at <= e.finished_at <= NOW
+                # one cancelled while queued has no start: it ends after its creation
+                begun = e.started_at or e.created_at
+                assert begun <= e.finished_at <= NOW
+                assert e.started_at is not None or e.status == "canceled"
             end = e.started_at
             for run in e.runs:
                 assert run.started_at.tzinfo is not None and end is not None

@@ -17,6 +17,7 @@ import pytest
 from execgate.simulate.store import SimStore
 from execgate.simulate.team_api import create_team_app
 from execgate.simulate.team_export import CSV_COLUMNS, mask, mask_text
+from execgate.simulate.wire import iso_ms
 from tests.simulate.team_store import (
     API_KEY,
     EMAIL,
@@ -45,8 +46,8 @@ LIST_KEYS = {
     "triggerType",
     "nodeCount",
     "errorMessage",
-    "createdAt",
 }
+"""The seed's list item: no ``createdAt`` (details have it)."""
 DETAIL_KEYS = {
     "id",
     "workflowId",
@@ -191,11 +192,12 @@ async def test_list_defaults_shape_and_order(client: httpx.AsyncClient, store: S
     assert [item["id"] for item in body["content"]] == expected_order(store)[:20]
     for item in body["content"]:
         assert set(item) == LIST_KEYS
-        for name in ("startedAt", "finishedAt", "createdAt"):
+        for name in ("startedAt", "finishedAt"):
             assert item[name] is None or STAMP.match(item[name])
+    # a pending execution has no time at all on the list: it sits by its creation time
     pending = next(i for i in body["content"] if i["id"] == uid("pending"))
     assert pending["status"] == "PENDING"
-    assert pending["startedAt"] is None and pending["createdAt"] is not None
+    assert pending["startedAt"] is None and "createdAt" not in pending
     ok = next(i for i in body["content"] if i["id"] == uid("ok"))
     assert ok["durationMs"] == 2350 and ok["triggerType"] == "WEBHOOK"
     assert ok["workflowName"] == "Order Processing" and ok["nodeCount"] == 3
@@ -248,7 +250,11 @@ async def test_workflow_and_time_filters(client: httpx.AsyncClient, store: SimSt
     assert all(i["startedAt"] <= moment for i in before) and len(before) > 2
     after = await _all(client, **{"from": moment.replace("Z", "+00:00")})
     assert uid("pending") in {i["id"] for i in after}
-    assert all((i["startedAt"] or i["createdAt"]) >= moment for i in after)
+    assert all(
+        iso_ms(store.executions[i["id"]].started_at or store.executions[i["id"]].created_at)
+        >= moment
+        for i in after
+    )
 
 
 async def test_list_by_workflow(client: httpx.AsyncClient) -> None:
@@ -296,6 +302,10 @@ async def test_cancel_rule(client: httpx.AsyncClient, store: SimStore) -> None:
         assert response.status_code == 200 and response.content == b""
         detail = (await client.get(f"/api/executions/{uid(label)}")).json()
         assert detail["status"] == "CANCELLED" and detail["completedAt"] is not None
+    # the pending one never started: it keeps no start time, its creation time stays
+    pending = (await client.get(f"/api/executions/{uid('pending')}")).json()
+    assert pending["startedAt"] is None and pending["durationMs"] is None
+    assert pending["createdAt"] == iso_ms(store.executions[uid("pending")].created_at)
     # and a finished one (or one cancelled already) cannot be
     for label in ("ok", "running"):
         response = await client.post(f"/api/executions/{uid(label)}/cancel")
@@ -421,3 +431,39 @@ def test_mask_keeps_plain_text_and_redacts_sensitive_keys() -> None:
         "rows": [{"accessToken": "[REDACTED]", "to": "[REDACTED]"}],
         "n": 3,
     }
+
+
+def _undated_rig(store: SimStore, **options: Any) -> httpx.AsyncClient:
+    app = create_team_app(store, team_id=TEAM_ID, token=TOKEN, **options)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://team.test", headers=AUTH
+    )
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+async def test_executions_without_a_start_can_be_listed_first_or_last(
+    store: SimStore, where: str
+) -> None:
+    # given a server that orders by start time only, and one more that never started
+    cancelled = store.executions[uid("cancelled")]
+    cancelled.started_at = None
+    async with _undated_rig(store, undated=where) as client:
+        # when the whole list is read
+        ids = [i["id"] for i in await _all(client)]
+        dated = [i for i in expected_order(store) if store.executions[i].started_at]
+        undated = sorted({uid("pending"), uid("cancelled")}, reverse=True)
+        # then they come before or after every execution that started, by id
+        assert ids == (undated + dated if where == "first" else dated + undated)
+        # and a time bound (on start times) leaves them out
+        bounded = {i["id"] for i in await _all(client, to="2100-01-01T00:00:00Z")}
+        assert bounded == set(dated)
+        since = {i["id"] for i in await _all(client, **{"from": "2000-01-01T00:00:00Z"})}
+        assert since == set(dated)
+
+
+async def test_list_items_can_carry_their_creation_time(store: SimStore) -> None:
+    async with _undated_rig(store, list_created_at=True) as client:
+        items = await _all(client)
+    assert all(set(i) == LIST_KEYS | {"createdAt"} for i in items)
+    pending = next(i for i in items if i["id"] == uid("pending"))
+    assert pending["createdAt"] == iso_ms(store.executions[uid("pending")].created_at)

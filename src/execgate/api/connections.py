@@ -7,21 +7,22 @@ other); this module holds what a page needs before they are built, and imports n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
 
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from graphql import get_named_type
+from graphql.execution.values import VariableValues
 
 from execgate.api import ids
 from execgate.api.context import Info
+from execgate.api.walk import Walker
+from execgate.api.walk import wants_detail as walk_wants_detail
 from execgate.domain.errors import InvalidArgument
 from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import Execution, ExecutionStatus
 from execgate.service.feed import FeedPage
 from execgate.service.gateway import FeedFilter
 
-DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
 """Execution fields that need the execution read in full."""
 
 
@@ -71,48 +72,22 @@ def to_filter(
     )
 
 
-def _fields(
-    selection_set: SelectionSetNode | None, fragments: Mapping[str, Any]
-) -> list[FieldNode]:
-    """The fields of a selection set, with fragments (inline and named) flattened."""
-    out: list[FieldNode] = []
-    for selection in selection_set.selections if selection_set is not None else ():
-        if isinstance(selection, FieldNode):
-            out.append(selection)
-        elif isinstance(selection, InlineFragmentNode):
-            out.extend(_fields(selection.selection_set, fragments))
-        elif isinstance(selection, FragmentSpreadNode):
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:
-                out.extend(_fields(fragment.selection_set, fragments))
-    return out
-
-
 def wants_detail(info: Info) -> bool:
-    """Whether the query asks for node data of the listed executions (edges.node or nodes).
-
-    Read from the operation's syntax tree itself: strawberry's ``selected_fields`` converts
-    the whole selection into its own objects first, which cost more than the walk.
+    """Whether the query asks for node data of the listed executions (edges.node or nodes),
+    decided by the cost estimate's own walk (``api/walk.py``) over the operation's syntax tree
+    with its variables: ``@skip``/``@include`` and fragments count exactly as they were priced.
+    (strawberry's ``selected_fields`` would convert the whole selection into its own objects
+    first, which costs more than the walk.)
     """
     raw = info._raw_info
-    fragments = raw.fragments
-    for connection in raw.field_nodes:
-        for field in _fields(connection.selection_set, fragments):
-            name = field.name.value
-            if name == "nodes":
-                nodes = [field]
-            elif name == "edges":
-                nodes = [
-                    f for f in _fields(field.selection_set, fragments) if f.name.value == "node"
-                ]
-            else:
-                continue
-            for node in nodes:
-                if any(
-                    f.name.value in DETAIL_FIELDS for f in _fields(node.selection_set, fragments)
-                ):
-                    return True
-    return False
+    variables = raw.variable_values
+    if not isinstance(variables, VariableValues):  # graphql-core hands resolvers the dict
+        variables = VariableValues(sources={}, coerced=dict(variables))
+    walker = Walker(raw.schema, raw.fragments, variables)
+    connection = get_named_type(raw.return_type)
+    return any(
+        walk_wants_detail(walker, node.selection_set, connection) for node in raw.field_nodes
+    )
 
 
 async def read_details(info: Info, page: FeedPage) -> dict[ExecutionKey, Execution | Exception]:

@@ -71,6 +71,8 @@ class Context:
     """The schema's memo of converted node runs (``None``: convert every time)."""
     operation_named: bool = True
     """Whether the request named the operation to run (``api/operation.py``)."""
+    measured: bool = False
+    """Whether the operation's metrics were recorded (``api/observe.py``)."""
 
 
 Info = StrawberryInfo[Context, None]

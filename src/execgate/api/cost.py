@@ -16,8 +16,16 @@ many objects it returns. The same walk checks every ``first`` against ``max_firs
 - ``node``, ``execution``, ``workflow``, ``retryOf``, ``retrySuccess``: 1 each;
   ``nodes(ids:)``: one per id; ``retries``: ``RETRY_CHAIN_READS``; a workflow's ``name``: the
   costliest selected instance's ``workflow_name_reads``.
+- The federation subgraph's ``_entities(representations:)``: like ``nodes(ids:)``, one per
+  representation, each with what is selected on any of the entity types.
 - Mutations: 2 per execution (a read, then the write), plus 1 when the payload's
   ``execution`` is selected.
+- ``executionStats``: the list reads its answer will make (``Gateway.estimate_stats``: for an
+  instance whose statistics are kept, its head, active executions and count; otherwise the lean
+  list reads of ``max_stats_executions``), counted apart in ``stats_reads``: they are bounded
+  by ``max_stats_executions`` rather than by ``max_backend_calls``. What they depend on (kept
+  statistics) changes between requests, so an operation that asks for statistics is walked
+  every time (``volatile``).
 - A node list (``nodeExecutions``) counts as ``NODES_PER_EXECUTION`` objects for what is
   selected below it.
 - Subscriptions are priced per event, the selection each event executes: an
@@ -31,25 +39,24 @@ still checked), as do the children of fields that read nothing (an unknown insta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLNamedType, OperationDefinitionNode, SelectionSetNode
 
-from execgate.api.walk import Selected, Walker
+from execgate.api.walk import DETAIL_FIELDS, Selected, Walker, wants_detail
 from execgate.domain.errors import InvalidArgument
 from execgate.domain.models import CostModel
 
 RETRY_CHAIN_READS = 3
 NODES_PER_EXECUTION = 10
-DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
 SINGLE_MUTATIONS = frozenset({"cancelExecution", "retryExecution", "deleteExecution"})
 BULK_MUTATIONS = frozenset({"cancelExecutions", "deleteExecutions"})
 LINKS = frozenset({"retryOf", "retrySuccess"})
 BY_ID = frozenset({"node", "execution", "workflow"})
 
 COSTED_FIELDS: dict[str, frozenset[str]] = {
-    "Query": frozenset({"instances", "instance", "executions", "nodes"} | BY_ID),
+    "Query": frozenset({"instances", "instance", "executions", "nodes", "executionStats"} | BY_ID),
     "Mutation": SINGLE_MUTATIONS | BULK_MUTATIONS,
     "Subscription": frozenset({"executionEvents", "executionChanged"}),
     "ExecutionEvent": frozenset({"execution"}),
@@ -62,6 +69,10 @@ COSTED_FIELDS: dict[str, frozenset[str]] = {
 """Type → the fields this model prices by name (a test checks them against the schema, so a
 renamed field cannot silently cost nothing)."""
 
+ENTITIES = "_entities"
+SUBGRAPH_COSTED_FIELDS: dict[str, frozenset[str]] = {"Query": frozenset({ENTITIES})}
+"""The fields priced only in the federation subgraph's schema (``[server] federation``)."""
+
 VALUE = "value"
 NULLNESS = "nullness"
 LENGTH = "length"
@@ -70,6 +81,7 @@ VARIABLE_USES: dict[str, str | dict[str, str]] = {
     "name": VALUE,
     "after": NULLNESS,
     "ids": LENGTH,
+    "representations": LENGTH,
     "filter": {
         "instances": VALUE,
         "status": VALUE,
@@ -83,6 +95,8 @@ estimate (directive conditions aside); ``api/passes.py`` remembers passes by the
 this table must follow every ``args.get`` below."""
 
 Instances = frozenset[str]
+StatsPricer = Callable[[Mapping[str, Any], Instances], int]
+"""Prices one ``executionStats`` (its coerced arguments, the instances in view)."""
 
 
 class FirstOutOfRange(InvalidArgument):
@@ -92,10 +106,24 @@ class FirstOutOfRange(InvalidArgument):
 class CostEstimate:
     """Prices one operation for a client who sees ``costs`` (instance name → its costs)."""
 
-    def __init__(self, walker: Walker, costs: Mapping[str, CostModel], *, max_first: int) -> None:
+    def __init__(
+        self,
+        walker: Walker,
+        costs: Mapping[str, CostModel],
+        *,
+        max_first: int,
+        stats: StatsPricer | None = None,
+    ) -> None:
         self.walker = walker
         self.costs = dict(costs)
         self.max_first = max_first
+        self.stats = stats
+        self.stats_reads = 0
+        """Backend requests of the operation's ``executionStats`` (not in the estimate)."""
+        self.stats_errors = False
+        """Whether any ``executionStats`` groups by ``ERROR``."""
+        self.volatile = False
+        """Whether the estimate depends on more than the operation (kept statistics)."""
 
     def operation(self, operation: OperationDefinitionNode) -> int:
         """The estimate; raises ``FirstOutOfRange`` for a ``first`` out of range anywhere."""
@@ -172,10 +200,19 @@ class CostEstimate:
             return self._checked(self._children(field, frozenset()), 0)
         if name == "executions":
             return self._feed(field, args, where)
+        if name == "executionStats":
+            self.volatile = True
+            if self.stats is not None:
+                self.stats_reads += self.stats(args, where)
+            self.stats_errors |= any(_name(d) == "ERROR" for d in args.get("groupBy") or [])
+            return self._children(field, where)
         if name in BY_ID:
             return 1 + self._children(field, where)
         if name == "nodes":
             count = _length(args.get("ids"))
+            return count * (1 + self._children(field, where))
+        if name == ENTITIES:
+            count = _length(args.get("representations"))
             return count * (1 + self._children(field, where))
         return self._children(field, where)
 
@@ -221,12 +258,12 @@ class CostEstimate:
         connection = field.child_type
         if connection is None or field.node.selection_set is None:
             return cost
+        if wants_detail(self.walker, field.node.selection_set, connection):
+            cost += first * max((model.detail_reads for model in models), default=0)
         for part in self.walker.fields(field.node.selection_set, connection):
             if part.name == "totalCount":
                 cost += sum(model.count_reads for model in models)
             for node in self._nodes_of(part):
-                if any(f.name in DETAIL_FIELDS for f in self._fields_of(node)):
-                    cost += first * max((model.detail_reads for model in models), default=0)
                 cost += first * self._children(node, selected)
         return cost
 

@@ -62,6 +62,7 @@ from execgate.api.context import Context
 from execgate.api.cost import CostEstimate, FirstOutOfRange
 from execgate.api.mutations import target
 from execgate.api.passes import PassedOperations
+from execgate.api.stats import stats_pricer
 from execgate.api.walk import Walker
 from execgate.config.settings import LimitSettings, ServerSettings
 from execgate.domain.access import Action
@@ -352,21 +353,37 @@ class OperationLimits(SchemaExtension):
         if walker is None or operation is None or not isinstance(context, Context):
             return None, False
         gateway = context.gateway
-        estimate = CostEstimate(walker, gateway.costs(), max_first=gateway.max_first)
+        estimate = CostEstimate(
+            walker, gateway.costs(), max_first=gateway.max_first, stats=stats_pricer(gateway)
+        )
         try:
             cost = estimate.operation(operation)
         except FirstOutOfRange as exc:
             return refusal(exc.message, exc.code), True
         limit = self.max_backend_calls
+        checked = not estimate.volatile
+        if estimate.stats_reads:
+            budget = gateway.stats_budget(errors=estimate.stats_errors, slack=limit)
+            if estimate.stats_reads > budget:
+                return refusal(
+                    f"the statistics of this operation would make about {estimate.stats_reads} "
+                    f"backend requests; the limit is {budget} (one statistics window read "
+                    f"afresh, and {limit} more): ask for fewer windows at once, or again once "
+                    "the first is kept",
+                    "QUERY_TOO_EXPENSIVE",
+                    rule="stats",
+                    estimate=estimate.stats_reads,
+                    limit=budget,
+                ), checked
         if cost <= limit:
-            return None, True
+            return None, checked
         return refusal(
             f"this operation would make about {cost} backend requests; the limit is {limit}: "
             "ask for smaller pages, fewer aliases or less nesting",
             "QUERY_TOO_EXPENSIVE",
             estimate=cost,
             limit=limit,
-        ), True
+        ), checked
 
     def _audit(self, refused: GraphQLError) -> None:
         """One audit entry per execution a refused mutation named, through the service."""

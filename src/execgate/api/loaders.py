@@ -1,6 +1,8 @@
 """Per-request DataLoaders: batch and dedupe reads by key, grouped by instance.
 
 Built fresh for every request in ``get_context``, so one request never sees another's cache.
+One batch reads each instance once, concurrently; an instance that fails fails only its own
+keys (a partial answer: the other instances' objects still resolve).
 Executions already read in full by a list (n8n lists with ``includeData``) are primed, so
 asking for their nodes costs no further call.
 """

@@ -3,12 +3,12 @@
 The walk (``api/cost.py``) depends on an operation's variables only through a few arguments,
 and only partly: the value of ``first``, of ``filter.instances`` and ``filter.status``, of an
 instance's ``name`` and of directive conditions; whether ``after``, ``filter.startedAfter`` and
-``filter.startedBefore`` are given; how many ``ids`` there are (``cost.VARIABLE_USES``). So a
-pass is remembered under the operation's document, the client's instances and costs, and those
-readings of the request's variables, taken from the request as sent (no coercion needed to
-find a pass). Requests that differ in anything else, such as their cursor or their dates,
-share the pass; a document whose variables the walk reads in full still gets one entry per
-distinct reading.
+``filter.startedBefore`` are given; how many ``ids`` (or ``_entities`` representations) there
+are (``cost.VARIABLE_USES``). So a pass is remembered under the operation's document, the
+client's instances and costs, and those readings of the request's variables, taken from the
+request as sent (no coercion needed to find a pass). Requests that differ in anything else,
+such as their cursor or their dates, share the pass; a document whose variables the walk reads
+in full still gets one entry per distinct reading.
 
 Only passes are remembered: a refusal is worked out (and audited) every time, and so is an
 operation whose variables do not coerce. The documents are kept with their entries (the parser

@@ -41,6 +41,10 @@ from strawberry.schema.types import base_scalars
 KNOWN_VALUE = "execgate.known_value"
 """Field metadata key: the attribute whose non-``None`` value is what the resolver answers."""
 
+STANDS_FOR = "__execgate_stands_for__"
+"""Class attribute of a type declared again for another schema (``api/twins.py``): the class
+whose instances its objects are (the resolvers build the original)."""
+
 MOMENTS = 4096
 """``DateTime`` serialisations remembered per schema, unless ``field_plans`` is told otherwise."""
 
@@ -162,7 +166,9 @@ def _is_type_of_needs_no_info(object_type: GraphQLObjectType) -> bool:
 def _node_ids(schema: GraphQLSchema, moments: int) -> Iterator[tuple[str, LeafPlan]]:
     """(type name, plan) of the ``id`` of every Relay node type that keeps strawberry's own way
     of making it (``resolve_id`` and ``resolve_typename`` not overridden): the global ID is the
-    base64 of ``TypeName:<NodeID attribute>``, so it can be built without a resolve info."""
+    base64 of ``TypeName:<NodeID attribute>``, so it can be built without a resolve info. The
+    plan reads objects of the type's class, or of the class a twin stands for (``STANDS_FOR``:
+    the resolvers build the original)."""
     for name, graphql_type in schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or "id" not in graphql_type.fields:
             continue
@@ -183,7 +189,8 @@ def _node_ids(schema: GraphQLSchema, moments: int) -> Iterator[tuple[str, LeafPl
         ):
             continue
         id_type = id_field.type.of_type
-        read = _global_id(origin, name, origin.resolve_id_attr())
+        objects = getattr(origin, STANDS_FOR, origin)
+        read = _global_id(objects, name, origin.resolve_id_attr())
         yield name, LeafPlan(read, _coercer(id_type, moments), True)
 
 

@@ -1,23 +1,28 @@
-"""The Query root: node refetch, instances, one execution, the merged feed."""
+"""The Query root: node refetch, instances, one execution, the merged feed, statistics."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
 
 from execgate.api import ids
 from execgate.api.context import Info
+from execgate.api.stats import ExecutionStats, StatsDimension, resolve_stats
 from execgate.api.types import (
     NODE_CLASSES,
+    After,
     ExecutionConnection,
     ExecutionFilter,
     ExecutionNode,
+    First,
     InstanceNode,
     WorkflowNode,
     resolve_executions,
 )
+from execgate.domain import stats
 from execgate.domain.errors import InvalidArgument
 
 MAX_NODES = 100
@@ -84,10 +89,39 @@ class Query:
     async def executions(
         self,
         info: Info,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        first: First,
+        after: After = strawberry.UNSET,
         filter: ExecutionFilter | None = strawberry.UNSET,
-        last: int | None = strawberry.UNSET,
-        before: str | None = strawberry.UNSET,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Not supported: execgate pages forward only; any value answers "
+                "BACKWARD_PAGINATION_UNSUPPORTED."
+            ),
+        ] = strawberry.UNSET,
+        before: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Not supported: execgate pages forward only; any value answers "
+                "BACKWARD_PAGINATION_UNSUPPORTED."
+            ),
+        ] = strawberry.UNSET,
     ) -> ExecutionConnection:
         return await resolve_executions(info, first, after, filter, last=last, before=before)
+
+    @strawberry.field(
+        description="Health statistics over every execution the filter selects, exact (no "
+        "sampling): overall and one bucket per group of groupBy. The window is the filter's "
+        "startedAfter..startedBefore; without startedAfter, the 24 hours before startedBefore "
+        "(or now). Finished executions are remembered, so asking again reads only what is new "
+        "or still active."
+    )
+    async def execution_stats(
+        self,
+        info: Info,
+        filter: ExecutionFilter,
+        group_by: list[StatsDimension] | None = None,  # type: ignore[valid-type]
+        max_buckets: int = 1000,
+    ) -> ExecutionStats:
+        dimensions: list[stats.StatsDimension] = list(group_by or [])
+        return await resolve_stats(info, filter, dimensions, max_buckets)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry import relay
@@ -31,6 +31,7 @@ from execgate.api.plans import KNOWN_VALUE
 from execgate.domain import models
 from execgate.domain.errors import shown
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey, WorkflowKey
+from execgate.service import health
 from execgate.service.feed import FeedEdge, FeedPage
 from execgate.service.gateway import FeedFilter
 
@@ -45,6 +46,36 @@ BackendKind = strawberry.enum(models.BackendKind, name="BackendKind")
 InstanceCapability = strawberry.enum(
     models.Capability, name="InstanceCapability", description="What an instance's API can do."
 )
+
+
+First = Annotated[
+    int,
+    strawberry.argument(
+        description="How many executions to return: 1 to the gateway's [limits] max_first "
+        "(100 unless configured). Required: execgate pages forward only."
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="A page's endCursor: the page after it (null: the first)."),
+]
+
+
+CircuitState = strawberry.enum(
+    health.CircuitState,
+    name="CircuitState",
+    description="An instance's circuit breaker: CLOSED (requests flow), OPEN (skipped at once "
+    "after failures in a row, until a cool-down ends), HALF_OPEN (one probe request decides).",
+)
+
+
+@strawberry.type(name="InstanceHealth", description="How the gateway sees an instance now.")
+class InstanceHealthNode:
+    state: CircuitState  # type: ignore[valid-type]
+    since: datetime = strawberry.field(description="When the circuit entered this state.")
+    last_error: str | None = strawberry.field(
+        description="The last failure the circuit counted (null before any)."
+    )
 
 
 @strawberry.input(description="Narrows the executions feed; every field is optional.")
@@ -66,12 +97,22 @@ class InstanceNode(relay.Node):
     def capabilities(self, info: Info) -> list[InstanceCapability]:  # type: ignore[valid-type]
         return sorted(info.context.gateway.capabilities(self.name), key=lambda c: c.value)
 
+    @strawberry.field(
+        description="Its circuit breaker's state: whether the gateway sends it requests now "
+        "(null when the gateway keeps no circuit for it)."
+    )
+    def health(self, info: Info) -> InstanceHealthNode | None:
+        found = info.context.gateway.health(self.name)
+        if found is None:
+            return None
+        return InstanceHealthNode(state=found.state, since=found.since, last_error=found.last_error)
+
     @strawberry.field(description="This instance's executions, newest first.")
     async def executions(
         self,
         info: Info,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        first: First,
+        after: After = strawberry.UNSET,
         filter: ExecutionFilter | None = strawberry.UNSET,
     ) -> ExecutionConnection:
         return await resolve_executions(info, first, after, filter, instance=self.name)
@@ -124,8 +165,8 @@ class WorkflowNode(relay.Node):
     async def executions(
         self,
         info: Info,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        first: First,
+        after: After = strawberry.UNSET,
         filter: ExecutionFilter | None = strawberry.UNSET,
     ) -> ExecutionConnection:
         workflow = WorkflowKey(self.instance_name, self.native_id)
@@ -413,6 +454,18 @@ class SkippedInstance:
     message: str
 
 
+@strawberry.type(
+    description="An execution an instance listed that execgate could not read (a record that "
+    "breaks the backend's API): left out of the page, so it costs no other execution."
+)
+class SkippedExecution:
+    instance: str
+    native_id: str | None = strawberry.field(
+        description="Its id on the instance, when even that could be read."
+    )
+    reason: str
+
+
 @strawberry.type
 class ExecutionEdge:
     node: ExecutionNode
@@ -435,6 +488,10 @@ class ExecutionConnection:
     skipped_instances: list[SkippedInstance] = strawberry.field(
         description="Instances that failed and are missing from this page; the cursor resumes "
         "them on the next page."
+    )
+    skipped_executions: list[SkippedExecution] = strawberry.field(
+        description="Records the instances listed for this page that could not be read, left "
+        "out of it (the other executions are served)."
     )
     feed_filter: strawberry.Private[FeedFilter]
 
@@ -509,6 +566,17 @@ async def resolve_executions(
                 instance=skipped.instance,
             )
         )
+    for odd in page.unreadable:
+        named = "" if odd.native_id is None else f" ({shown(odd.native_id)})"
+        context.partial_errors.append(
+            PartialError(
+                path=tuple(info.path.as_list()),
+                message=f"instance {odd.instance!r} listed an execution{named} that cannot be "
+                f"read, left out of this page: {odd.reason}",
+                code="UPSTREAM_BAD_RESPONSE",
+                instance=odd.instance,
+            )
+        )
     for edge in page.edges:
         context.loaders.prime(edge.node)
     details = await read_details(info, page) if detail_wanted else {}
@@ -537,6 +605,10 @@ async def resolve_executions(
         skipped_instances=[
             SkippedInstance(instance=s.instance, code=s.error.code, message=s.error.message)
             for s in page.skipped
+        ],
+        skipped_executions=[
+            SkippedExecution(instance=u.instance, native_id=u.native_id, reason=u.reason)
+            for u in page.unreadable
         ],
         feed_filter=feed_filter,
     )

@@ -3,7 +3,9 @@
 Fragments (inline and named) are flattened into the fields they hold, each paired with the
 type it is selected on; ``@skip``/``@include`` are honoured when their condition is known. Used
 by the cost estimate (which also checks every ``first``) and by the audit of refused mutations,
-before any resolver runs.
+before any resolver runs, and by the feed's resolver to decide what it reads
+(``wants_detail``): the estimate and the fetch follow one walk, so no directive, fragment or
+variable makes the fetch read what the estimate did not count.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from graphql.execution.values import (
 )
 from graphql.type import GraphQLIncludeDirective
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
+
+DETAIL_FIELDS = frozenset({"nodeExecutions", "inputData", "outputData"})
+"""The fields of an execution that need its full read (a detail read where lists lack them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +146,28 @@ class Walker:
             return not (include is not None and include.get("if") is False)
         except (GraphQLError, TypeError, ValueError):
             return True
+
+
+def wants_detail(
+    walker: Walker, selection_set: SelectionSetNode | None, connection: GraphQLNamedType
+) -> bool:
+    """Whether a connection's selection (``edges.node`` or ``nodes``) asks for any of the
+    executions' ``DETAIL_FIELDS``, as ``walker`` includes fields."""
+    for part in walker.fields(selection_set, connection):
+        if part.name == "nodes":
+            nodes = [part]
+        elif part.name == "edges":
+            nodes = [f for f in _children(walker, part) if f.name == "node"]
+        else:
+            continue
+        for node in nodes:
+            if any(f.name in DETAIL_FIELDS for f in _children(walker, node)):
+                return True
+    return False
+
+
+def _children(walker: Walker, field: Selected) -> list[Selected]:
+    child = field.child_type
+    if child is None:
+        return []
+    return list(walker.fields(field.node.selection_set, child))

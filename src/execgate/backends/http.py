@@ -38,6 +38,7 @@ from execgate.domain.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from execgate.telemetry.seam import BackendObserver, outgoing
 
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 _RETRY_PAUSE = 0.05
@@ -75,8 +76,12 @@ class BackendHTTP:
         base_url: str,
         headers: Mapping[str, str],
         policy: Policy,
+        observer: BackendObserver | None = None,
     ) -> None:
         self.instance = instance
+        self.observer = observer
+        """Where each request reports (metrics, spans); without one, only the request ID
+        travels."""
         self.transport = transport
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers)
@@ -94,16 +99,40 @@ class BackendHTTP:
         mutation: bool = False,
         timeout: float | None = None,
         ok: frozenset[int] = frozenset({200}),
+        operation: str = "request",
     ) -> Response:
         """Send a request; return the response if its status is in ``ok`` or is 4xx.
 
         401, 403, 5xx and transport failures raise. Other 4xx come back to the adapter, which
-        knows what they mean for its API (404 not found, 409 conflict, ...).
+        knows what they mean for its API (404 not found, 409 conflict, ...). ``operation``
+        names the request in metrics and spans (a fixed word, never an id); every request
+        carries the served request's ``X-Request-ID``.
         """
+        if self.observer is None:
+            return await self._send(
+                method, path, params, json, mutation, timeout, ok, outgoing(self.headers)
+            )
+        with self.observer.call(self.instance, operation, method) as call:
+            response = await self._send(
+                method, path, params, json, mutation, timeout, ok, call.headers(self.headers)
+            )
+            call.status = response.status_code
+            return response
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        mutation: bool,
+        timeout: float | None,
+        ok: frozenset[int],
+        headers: Mapping[str, str],
+    ) -> Response:
         url = self.base_url + path
         if params:
             url += "?" + urlencode({k: _param(v) for k, v in params.items()})
-        headers = self.headers
         body = None
         if json is not None:
             body = orjson.dumps(json)

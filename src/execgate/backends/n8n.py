@@ -76,10 +76,12 @@ COSTS = CostModel(
     stream_per_status=True,
     undated_reads=UNDATED_READS,
     workflow_name_reads=1,
+    list_errors=False,
     watch_reads=1 + len(ACTIVE_STREAMS),
 )
 """Lists carry node data but no workflow names (one read per workflow) and no creation time
-(queued executions are read one by one, at most ``UNDATED_READS`` per page); no totals."""
+(queued executions are read one by one, at most ``UNDATED_READS`` per page); no totals; an
+execution's error message only with its data (``includeData``)."""
 
 
 def _page_size(limit: int) -> int:
@@ -241,7 +243,9 @@ class N8nBackend:
             params["startedBefore"] = _iso(query.started_before)
         if query.include_nodes:
             params["includeData"] = "true"
-        response = await self.http.request("GET", f"{API}/executions", params=params)
+        response = await self.http.request(
+            "GET", f"{API}/executions", params=params, operation="list_executions"
+        )
         if response.status_code != 200:
             raise self._unexpected(response)
         body = await self.http.json(response)
@@ -370,7 +374,10 @@ class N8nBackend:
         )
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
         state = _Position.load(previous)
         return _Position(int(consumed[-1].native_id), state.done).dump()
@@ -384,7 +391,9 @@ class N8nBackend:
         if not _is_native_id(native_id):
             return None
         params = {"includeData": "true"} if include_nodes else None
-        response = await self.http.request("GET", f"{API}/executions/{native_id}", params=params)
+        response = await self.http.request(
+            "GET", f"{API}/executions/{native_id}", params=params, operation="get_execution"
+        )
         if response.status_code in (400, 404):
             return None
         if response.status_code != 200:
@@ -401,7 +410,9 @@ class N8nBackend:
     async def _get_workflow(self, native_id: str) -> Workflow | None:
         if not native_id:
             return None
-        response = await self.http.request("GET", f"{API}/workflows/{quote(native_id, safe='')}")
+        response = await self.http.request(
+            "GET", f"{API}/workflows/{quote(native_id, safe='')}", operation="get_workflow"
+        )
         if response.status_code in (400, 404):
             return None
         if response.status_code != 200:
@@ -431,6 +442,7 @@ class N8nBackend:
             "POST",
             f"{API}/executions/{native_id}/stop",
             mutation=True,
+            operation="cancel",
             timeout=self.http.policy.mutation_timeout,
         )
         if response.status_code == 200:
@@ -450,6 +462,7 @@ class N8nBackend:
             "POST",
             f"{API}/executions/{native_id}/retry",
             mutation=True,
+            operation="retry",
             timeout=self.http.policy.retry_timeout,
         )
         if response.status_code == 200:
@@ -469,6 +482,7 @@ class N8nBackend:
             "DELETE",
             f"{API}/executions/{native_id}",
             mutation=True,
+            operation="delete",
             timeout=self.http.policy.mutation_timeout,
         )
         if response.status_code == 200:

@@ -7,6 +7,13 @@ head or disappear between reads neither repeat nor vanish. One status, the workf
 window are pushed down to the API; several statuses are filtered here, reading on until the page
 is full or the stream ends.
 
+Executions that have not started carry no time on the list (no ``startedAt``, and list items
+have no ``createdAt``): ``team_undated`` places them by the creation time their details carry.
+The API may list them anywhere (by creation time, first or last) and may leave them out of a
+list bounded by ``to``, so the start of a stream also looks for them where they can hide — a
+``status=PENDING`` list and the end of the list — and the position carries those it has not
+returned yet (``"o"``: id → creation time).
+
 The API has no retry, delete or workflow endpoint: ``retry`` and ``delete`` raise
 ``Unsupported`` and a workflow's name comes from its newest execution.
 """
@@ -14,24 +21,27 @@ The API has no retry, delete or workflow endpoint: ``retry`` and ``delete`` rais
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from execgate.backends.each import read_each
 from execgate.backends.http import BackendHTTP
+from execgate.backends.team_lists import (
+    MAX_PAGE_SIZE,
+    TAIL_PAGES,
+    UNDATED_ROOM,
+    TeamLists,
+    nothing,
+    plan,
+)
+from execgate.backends.team_undated import UNDATED_READS, CreationTimes, Listed, State, place
 from execgate.backends.team_wire import (
-    WIRE_STATUS,
     Bound,
-    ListPage,
     WireError,
     bound_after,
     parse_execution,
-    parse_list,
     parse_position,
-    record_id,
-    render_time,
 )
 from execgate.backends.transport import Response
 from execgate.domain.errors import (
@@ -49,15 +59,13 @@ from execgate.domain.models import (
     CostModel,
     Execution,
     ExecutionQuery,
-    ExecutionStatus,
     Page,
     Unreadable,
     Watch,
     Workflow,
 )
 
-MAX_PAGE_SIZE = 100
-"""The API caps ``size`` at 100."""
+__all__ = ["COSTS", "MAX_PAGE_SIZE", "TAIL_PAGES", "UNDATED_READS", "UNDATED_ROOM", "TeamBackend"]
 
 _CAPABILITIES = frozenset(
     {
@@ -75,57 +83,25 @@ takes one): the adapter reads on until the page is full."""
 
 COSTS = CostModel(
     page_size=MAX_PAGE_SIZE,
-    list_slack=1,
+    list_slack=1 + UNDATED_ROOM,
     local_filter_factor=LOCAL_FILTER_PAGES,
-    undated_reads=1,
-    undated_on_resume=True,
+    undated_reads=UNDATED_READS,
+    undated_any_status=True,
+    undated_lists=1 + TAIL_PAGES,
     detail_reads=1,
     count_reads=1,
     watch_reads=3,
 )
 """Lists carry workflow names but no node data: one detail read per execution for it; one
-read for a total; pending executions with no time are swept (one page) when a resumed stream
-ends."""
+read for a total. Executions without a time (of any status: one cancelled before it started
+has none either) cost a detail read each, at most ``UNDATED_READS`` a page, and the start of a
+stream looks for them with a pending list and up to ``TAIL_PAGES`` pages from the list's end."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What a query sends to the API, and whether statuses must still be filtered here."""
-
-    params: dict[str, str] = field(default_factory=dict)
-    local: bool = False
-    empty: bool = False
-
-
-def _plan(query: ExecutionQuery, bound: Bound | None = None) -> _Plan:
-    params: dict[str, str] = {}
-    local = False
-    if query.statuses:
-        wire = {WIRE_STATUS[s] for s in query.statuses if s in WIRE_STATUS}
-        if ExecutionStatus.UNKNOWN in query.statuses or len(wire) > 1:
-            local = True
-        elif not wire:
-            # Only statuses this API never reports (WAITING, CRASHED): nothing can match.
-            return _Plan(empty=True)
-        else:
-            params["status"] = wire.pop()
-    if query.workflow_id is not None:
-        params["workflowId"] = query.workflow_id
-    if query.started_after is not None:
-        params["from"] = render_time(query.started_after)
-    upper = query.started_before
-    if bound is not None and bound.t is not None and (upper is None or bound.t < upper):
-        upper = bound.t
-    if upper is not None:
-        params["to"] = render_time(upper)
-    return _Plan(params, local)
-
-
-def _sweeps(query: ExecutionQuery) -> bool:
-    """Whether undated pending executions can match ``query`` (no dates, PENDING admitted)."""
-    if query.started_after is not None or query.started_before is not None:
-        return False
-    return not query.statuses or ExecutionStatus.PENDING in query.statuses
+def _undated(query: ExecutionQuery) -> bool:
+    """Whether executions that have not started can match ``query``: they match no date
+    filter (they have not started after or before anything)."""
+    return query.started_after is None and query.started_before is None
 
 
 def _segment(native_id: str) -> str | None:
@@ -145,6 +121,8 @@ class TeamBackend:
         self.http = http
         self.team_id = team_id
         self._team_path = f"/api/executions/team/{quote(team_id, safe='')}"
+        self.lists = TeamLists(name, http, self._team_path)
+        self._times = CreationTimes()
 
     def costs(self) -> CostModel:
         return COSTS
@@ -158,29 +136,11 @@ class TeamBackend:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def _bad(self, exc: WireError) -> BackendError:
-        return self.http.bad(str(exc))
-
-    async def _ok(self, response: Response, what: str) -> Any:
-        if response.status_code != 200:
-            raise self.http.bad(f"HTTP {response.status_code} to {what}")
-        return await self.http.json(response)
-
     def _parse(self, value: Any, *, detail: bool) -> Execution:
         try:
             return parse_execution(self.name, value, detail=detail)
         except WireError as exc:
-            raise self._bad(exc) from exc
-
-    async def _list_page(self, params: Mapping[str, str], page: int, size: int) -> ListPage:
-        response = await self.http.request(
-            "GET", self._team_path, params={**params, "page": str(page), "size": str(size)}
-        )
-        body = await self._ok(response, "a list request")
-        try:
-            return parse_list(body)
-        except WireError as exc:
-            raise self._bad(exc) from exc
+            raise self.lists.bad(exc) from exc
 
     def _bound(self, position: Mapping[str, Any] | None) -> Bound | None:
         try:
@@ -194,147 +154,120 @@ class TeamBackend:
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page:
         bound = self._bound(position)
-        plan = _plan(query, bound)
-        if plan.empty:
+        sent = plan(query, bound, pending=self.lists.pending_filter)
+        if sent.empty:
             return Page(items=(), position=None, total=0, calls=0)
         if limit < 1:
             return Page(items=(), position=position, calls=0)
-        slack = 1 + (len(bound.ids) if bound is not None else 0)
-        size = min(limit + slack, MAX_PAGE_SIZE)
-        items: list[Execution] = []
-        unreadable: dict[str | None, Unreadable] = {}
-        seen: set[str] = set()
-        total: int | None = None
-        calls = 0
-        page_no = 0
-        more = False
-        while True:
-            answer = await self._list_page(plan.params, page_no, size)
-            calls += 1
-            if page_no == 0 and bound is None and not plan.local:
-                total = answer.total
-            fresh = False
-            for execution in self._readable(answer.content, unreadable):
-                if execution.native_id in seen:
-                    continue
-                seen.add(execution.native_id)
-                fresh = True
-                if (bound is not None and bound.passed(execution)) or not query.matches(execution):
-                    continue
-                if len(items) == limit:
-                    more = True
-                    break
-                items.append(execution)
-            if more:
-                break
-            last = (
-                not answer.content
-                or len(answer.content) < answer.size
-                or answer.number + 1 >= answer.total_pages
+        unstarted = _undated(query)
+        start = bound is None and unstarted
+        scan, (pending, pending_calls) = await asyncio.gather(
+            self.lists.scan(sent, query, bound, limit, undated=unstarted),
+            self.lists.pending(query) if start and self.lists.lists_pending(query) else nothing(),
+        )
+        calls = scan.calls + pending_calls
+        found = {e.native_id: e for e in pending}
+        if start and not scan.exhausted and not self.lists.none_last:
+            tail, tail_calls = await self.lists.tail(
+                sent.params, scan.listed, query, scan.unreadable
             )
-            if last:
-                break
-            if not fresh:
-                raise self.http.bad("list pages that do not advance")
-            page_no += 1
-            if len(items) == limit:
-                # The page is full and the API says more may follow: resume from here.
-                more = True
-                break
-        if not more and bound is not None and bound.t is not None and _sweeps(query):
-            room = limit - len(items)
-            undated, sweep_calls = await self._undated(query, bound, seen, room + 1)
-            calls += sweep_calls
-            more = len(undated) > room
-            items.extend(undated[:room])
-        resume = self.position_after(position, items) if more and items else None
+            calls += tail_calls
+            found.update((e.native_id, e) for e in tail)
+        undated = dict(scan.undated)  # the keyset list's first: they are nearest this page
+        for native_id, execution in found.items():
+            undated.setdefault(native_id, execution)
+        listed = Listed(scan.dated, undated, scan.exhausted)
+        placed = await place(
+            listed,
+            bound,
+            query,
+            limit,
+            known=self._times.get,
+            read=self._states,
+            instance=self.name,
+        )
+        items = placed.items
+        if not placed.more:
+            resume = None
+        elif items:
+            resume = bound_after(bound, items, placed.owed).to_position()
+        else:
+            # nothing could be placed yet (reads ran out): the same position, read again
+            resume = dict(position or {})
         return Page(
-            items=tuple(items),
+            items=items,
             position=resume,
-            total=total,
-            calls=calls,
-            unreadable=tuple(unreadable.values()),
+            total=scan.total,
+            calls=calls + placed.reads,
+            unreadable=(*scan.unreadable.values(), *placed.unreadable),
+            carry=placed.owed,
         )
 
     async def watch(self, recent: int) -> Watch:
         """The newest page (``recent`` executions, at most ``MAX_PAGE_SIZE``) and the first page
-        of the ``RUNNING`` and ``PENDING`` filters: three requests at once."""
+        of the ``RUNNING`` and ``PENDING`` filters: three requests at once (two on a server
+        that does not take ``status=PENDING``)."""
         size = max(1, min(recent, MAX_PAGE_SIZE))
-        newest, running, pending = await asyncio.gather(
-            self._list_page({}, 0, size),
-            self._list_page({"status": "RUNNING"}, 0, MAX_PAGE_SIZE),
-            self._list_page({"status": "PENDING"}, 0, MAX_PAGE_SIZE),
+        newest, running, (pending, pending_calls) = await asyncio.gather(
+            self.lists.page({}, 0, size),
+            self.lists.page({"status": "RUNNING"}, 0, MAX_PAGE_SIZE),
+            self.lists.pending(ExecutionQuery()) if self.lists.pending_filter else nothing(),
         )
         unreadable: dict[str | None, Unreadable] = {}
-        items = tuple(self._readable(newest.content, unreadable))
-        active = tuple(
-            execution
-            for answer in (running, pending)
-            for execution in self._readable(answer.content, unreadable)
-        )
+        items = tuple(self.lists.readable(newest.content, unreadable))
+        active = (*self.lists.readable(running.content, unreadable), *pending)
         more = bool(newest.content) and newest.number + 1 < newest.total_pages
-        return Watch(recent=items, active=active, more=more, calls=3)
+        return Watch(recent=items, active=active, more=more, calls=2 + pending_calls)
 
-    def _readable(
-        self, records: Sequence[Any], unreadable: dict[str | None, Unreadable]
-    ) -> Iterator[Execution]:
-        """The records of a list that can be read; the others go to ``unreadable`` (by id)."""
-        for raw in records:
-            try:
-                yield parse_execution(self.name, raw, detail=False)
-            except WireError as exc:
-                native_id = record_id(raw)
-                unreadable[native_id] = Unreadable(self.name, native_id, str(exc))
-
-    async def _undated(
-        self, query: ExecutionQuery, bound: Bound, seen: set[str], wanted: int
-    ) -> tuple[list[Execution], int]:
-        """Pending executions with no time that a keyset read (bounded by ``to``) cannot reach."""
-        params = {"status": "PENDING"}
-        if query.workflow_id is not None:
-            params["workflowId"] = query.workflow_id
-        found: list[Execution] = []
-        calls = 0
-        page_no = 0
-        while len(found) < wanted:
-            answer = await self._list_page(params, page_no, MAX_PAGE_SIZE)
-            calls += 1
-            for execution in self._readable(answer.content, {}):
-                if (
-                    execution.sort_time is None
-                    and execution.native_id not in bound.undated
-                    and execution.native_id not in seen
-                ):
-                    seen.add(execution.native_id)
-                    found.append(execution)
-            if not answer.content or answer.number + 1 >= answer.total_pages:
-                break
-            page_no += 1
-        return found, calls
+    async def _states(self, native_ids: Sequence[str]) -> dict[str, State]:
+        """Each execution's details now: the execution, ``None`` if it is gone, or what went
+        wrong reading it (one failure costs only its own execution)."""
+        results = await asyncio.gather(
+            *(self._detail(i) for i in native_ids), return_exceptions=True
+        )
+        states: dict[str, State] = {}
+        for native_id, result in zip(native_ids, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, BackendError):
+                raise result
+            states[native_id] = result
+        return states
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
-        return bound_after(self._bound(previous), consumed).to_position()
+        owed: dict[str, Any] | None = None
+        if page is not None and page.carry is not None:
+            owed = dict(page.carry)
+            for execution in page.items[len(consumed) :]:
+                if execution.started_at is None:
+                    owed[execution.native_id] = execution.created_at
+        return bound_after(self._bound(previous), consumed, owed).to_position()
 
     async def count_executions(self, query: ExecutionQuery) -> int | None:
-        plan = _plan(query)
-        if plan.empty:
+        sent = plan(query, pending=self.lists.pending_filter)
+        if sent.empty:
             return 0
-        if plan.local:
+        if sent.local:
             return None
-        return (await self._list_page(plan.params, 0, 1)).total
+        return (await self.lists.page(sent.params, 0, 1)).total
 
     async def _detail(self, native_id: str) -> Execution | None:
         segment = _segment(native_id)
         if segment is None:
             return None
-        response = await self.http.request("GET", f"/api/executions/{segment}")
+        response = await self.http.request(
+            "GET", f"/api/executions/{segment}", operation="get_execution"
+        )
         if response.status_code in (400, 404):
             return None
-        execution = self._parse(await self._ok(response, "an execution read"), detail=True)
+        execution = self._parse(await self.lists.ok(response, "an execution read"), detail=True)
         if execution.native_id != native_id:
             raise self.http.bad("an execution read answered another execution")
+        if execution.started_at is None and execution.created_at is not None:
+            self._times.put(native_id, execution.created_at)
         return execution
 
     async def get_executions(
@@ -346,15 +279,14 @@ class TeamBackend:
 
     async def _workflow(self, workflow_id: str) -> Workflow | None:
         response = await self.http.request(
-            "GET", "/api/executions", params={"workflowId": workflow_id, "page": "0", "size": "1"}
+            "GET",
+            "/api/executions",
+            params={"workflowId": workflow_id, "page": "0", "size": "1"},
+            operation="get_workflow",
         )
         if response.status_code in (400, 404):
             return None
-        body = await self._ok(response, "a workflow's executions")
-        try:
-            answer = parse_list(body)
-        except WireError as exc:
-            raise self._bad(exc) from exc
+        answer = self.lists.parse(await self.lists.ok(response, "a workflow's executions"))
         if not answer.content:
             return None
         execution = self._parse(answer.content[0], detail=False)
@@ -377,6 +309,7 @@ class TeamBackend:
             "POST",
             f"/api/executions/{segment}/cancel",
             mutation=True,
+            operation="cancel",
             timeout=self.http.policy.mutation_timeout,
             ok=frozenset({200, 202, 204}),
         )

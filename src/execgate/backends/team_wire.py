@@ -7,7 +7,7 @@ Every function here raises ``WireError`` naming what was wrong; the adapter turn
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -238,38 +238,49 @@ def parse_list(value: Any) -> ListPage:
 # --- keyset positions -----------------------------------------------------------------------
 
 
-MAX_UNDATED = 500
-"""How many not-yet-started executions without any time a position remembers."""
+MAX_OWED = 32
+"""How many executions that have not started a position carries ahead of the walk."""
+
+
+def _owed_key(entry: tuple[str, datetime | None]) -> tuple[int, float, str]:
+    """Owed entries to keep first: those of unknown time (overdue), then the newest."""
+    native_id, moment = entry
+    return (0, 0.0, native_id) if moment is None else (1, -moment.timestamp(), native_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Bound:
     """Resume right after every item with ``sort_time > t``, and those with ``t`` in ``ids``.
 
-    A pending execution may come with no time at all (the list carries no ``createdAt``):
-    those already returned are remembered by id in ``undated``, wherever the API put them.
+    ``owed``: executions that have not started which the walk already knows of and has not
+    returned, by id, with their creation time (``None`` while it is not known). An API may
+    leave them out of a list bounded by ``to``, so the position remembers them; they are never
+    "passed", even when they now sort above ``t`` (then they are late: returned at once).
     """
 
-    t: datetime | None
+    t: datetime
     ids: frozenset[str]
-    undated: frozenset[str] = frozenset()
+    owed: Mapping[str, datetime | None] = field(default_factory=dict)
 
     def passed(self, execution: Execution) -> bool:
         """Whether ``execution`` was already returned before this bound (or sorts before it)."""
+        if execution.native_id in self.owed:
+            return False
+        return self.behind(execution)
+
+    def behind(self, execution: Execution) -> bool:
+        """Whether ``execution`` sorts at or above the bound (whatever is owed)."""
         moment = execution.sort_time
         if moment is None:
-            return execution.native_id in self.undated
-        if self.t is None:
             return False
         return moment > self.t or (moment == self.t and execution.native_id in self.ids)
 
     def to_position(self) -> dict[str, Any]:
-        position: dict[str, Any] = {
-            "t": render_time(self.t) if self.t is not None else None,
-            "ids": sorted(self.ids),
-        }
-        if self.undated:
-            position["u"] = sorted(self.undated)
+        position: dict[str, Any] = {"t": render_time(self.t), "ids": sorted(self.ids)}
+        if self.owed:
+            position["o"] = {
+                i: (None if m is None else render_time(m)) for i, m in sorted(self.owed.items())
+            }
         return position
 
 
@@ -278,32 +289,48 @@ def parse_position(position: Mapping[str, Any] | None) -> Bound | None:
     if not position:
         return None
     ids = position.get("ids")
-    undated = position.get("u", [])
-    for group in (ids, undated):
-        if not isinstance(group, list) or not all(isinstance(i, str) for i in group):
-            raise ValueError("malformed position")
-    t = position.get("t")
-    moment = None if t is None else parse_time(t, "t")
-    if moment is None and not undated:
+    owed = position.get("o", {})
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ValueError("malformed position")
-    return Bound(moment, frozenset(ids or ()), frozenset(undated))
+    if not isinstance(owed, dict) or len(owed) > MAX_OWED:
+        raise ValueError("malformed position")
+    t = position.get("t")
+    if not isinstance(t, str):
+        raise ValueError("malformed position")
+    try:
+        moment = parse_time(t, "t")
+        times = {i: parse_time(m, "o") for i, m in owed.items()}
+    except WireError:
+        raise ValueError("malformed position") from None
+    assert moment is not None
+    return Bound(moment, frozenset(ids), times)
 
 
-def bound_after(previous: Bound | None, consumed: Sequence[Execution]) -> Bound:
-    """The bound right after the last of ``consumed`` (ties at its time accumulate ids)."""
-    undated = {e.native_id for e in consumed if e.sort_time is None}
-    if previous is not None:
-        undated |= previous.undated
-    dated = [e for e in consumed if e.sort_time is not None]
-    if not dated:
-        assert previous is None or previous.t is not None or undated
-        t = previous.t if previous is not None else None
-        ids = set(previous.ids) if previous is not None else set()
-    else:
-        t = dated[-1].sort_time
-        ids = {e.native_id for e in dated if e.sort_time == t}
-        if previous is not None and previous.t == t:
-            ids |= previous.ids
-    if len(undated) > MAX_UNDATED:
-        undated = set(sorted(undated)[-MAX_UNDATED:])
-    return Bound(t, frozenset(ids), frozenset(undated))
+def bound_after(
+    previous: Bound | None,
+    consumed: Sequence[Execution],
+    owed: Mapping[str, datetime | None] | None = None,
+) -> Bound:
+    """The bound right after the last of ``consumed`` (ties at its time accumulate ids).
+
+    ``owed``: what is owed once ``consumed`` is returned, before it is taken out (by default,
+    what ``previous`` owed). Late items (owed ones that sort above ``previous``) move nothing.
+    """
+    remaining = dict(previous.owed if previous is not None else {}) if owed is None else dict(owed)
+    t = previous.t if previous is not None else None
+    ids = set(previous.ids) if previous is not None else set()
+    for execution in consumed:
+        remaining.pop(execution.native_id, None)
+        moment = execution.sort_time
+        if moment is None:
+            raise ValueError("an item without a time cannot bound a position")
+        if previous is not None and previous.behind(execution):
+            continue
+        if moment != t:
+            t, ids = moment, set()
+        ids.add(execution.native_id)
+    if t is None:
+        raise ValueError("a position needs an item with a time")
+    if len(remaining) > MAX_OWED:
+        remaining = dict(sorted(remaining.items(), key=_owed_key)[:MAX_OWED])
+    return Bound(t, frozenset(ids), remaining)

@@ -5,6 +5,7 @@ from execgate.config.settings import (
     AuditSettings,
     CacheSettings,
     ClientSettings,
+    ExportSettings,
     HTTPSettings,
     InstanceSettings,
     LimitSettings,
@@ -12,6 +13,7 @@ from execgate.config.settings import (
     MCPSettings,
     ServerSettings,
     Settings,
+    SharedSettings,
 )
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "CacheSettings",
     "ClientSettings",
     "ConfigError",
+    "ExportSettings",
     "HTTPSettings",
     "InstanceSettings",
     "LimitSettings",
@@ -26,6 +29,7 @@ __all__ = [
     "MCPSettings",
     "ServerSettings",
     "Settings",
+    "SharedSettings",
     "load_settings",
     "read_audit_path",
 ]

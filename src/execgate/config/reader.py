@@ -6,9 +6,9 @@ once in a ``ConfigError``, one line each, naming the file, the instance or clien
 by position such as ``instances[2]`` when it has no usable name) and the key. No message ever
 carries a credential, a pasted client key or a URL's user and password.
 
-The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]``, ``[live]``
-and of each instance are checked against the fields of their settings dataclass
-(``config.settings``), which give their kind, range and default.
+The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]``,
+``[export]``, ``[live]`` and of each instance are checked against the fields of their settings
+dataclass (``config.settings``), which give their kind, range and default.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from execgate.config.settings import (
     AuditSettings,
     CacheSettings,
     ClientSettings,
+    ExportSettings,
     HTTPSettings,
     InstanceSettings,
     Kind,
@@ -37,6 +38,7 @@ from execgate.config.settings import (
     MCPSettings,
     ServerSettings,
     Settings,
+    SharedSettings,
 )
 from execgate.domain.access import Action
 from execgate.domain.models import BackendKind
@@ -47,7 +49,18 @@ NAME = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_TOP_KEYS = ("instances", "server", "clients", "limits", "cache", "audit", "mcp", "live")
+_TOP_KEYS = (
+    "instances",
+    "server",
+    "clients",
+    "limits",
+    "cache",
+    "audit",
+    "mcp",
+    "shared",
+    "export",
+    "live",
+)
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),
     BackendKind.N8N: ("api_key_env",),
@@ -160,8 +173,18 @@ def _check(kind: Kind, minimum: int | None, value: object) -> tuple[object, str 
             off = " (or 0 for off)" if kind is Kind.SECONDS_OR_OFF else ""
             return _INVALID, f"must be a positive, finite number of {unit}{off}"
         return float(value), None
+    if kind is Kind.ORIGINS:
+        return _origins(value)
+    if kind in (Kind.STRINGS, Kind.PATTERNS):
+        return _strings(kind, value)
     if not isinstance(value, str):
         return _INVALID, f"must be a string, not {type_name(value)}"
+    if kind is Kind.LISTEN:
+        return _listen(value)
+    if kind is Kind.LOG_FORMAT and value not in ("text", "json"):
+        return _INVALID, f'must be "text" or "json", not {value!r}'
+    if kind is Kind.REDIS_URL:
+        return _redis_url(value)
     if kind is Kind.FILE and not Path(value).is_file():
         return _INVALID, f"{value} is not a file that can be read"
     if kind is Kind.PROXY_URL:
@@ -173,6 +196,80 @@ def _check(kind: Kind, minimum: int | None, value: object) -> tuple[object, str 
             # Never echo it: a proxy URL may carry a password.
             return _INVALID, f"must be {kind.value} such as http://proxy.internal:3128"
     return value, None
+
+
+def _origins(value: object) -> tuple[object, str | None]:
+    """``cors_origins``: ``scheme://host[:port]`` each (no path), or ``["*"]`` alone."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return _INVALID, f"must be {Kind.ORIGINS.value}, not {type_name(value)}"
+    if value == ["*"]:
+        return ("*",), None
+    for origin in value:
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+            or origin.endswith("/")
+        ):
+            return _INVALID, (
+                f"{shown_value(origin)} is not an origin: write scheme://host[:port], such as "
+                'https://ops.example.com, with no path (or ["*"] alone for any origin)'
+            )
+    return tuple(dict.fromkeys(value)), None
+
+
+def _listen(value: str) -> tuple[object, str | None]:
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return _INVALID, f"must be {Kind.LISTEN.value}, not {shown_value(value)}"
+    return value, None
+
+
+def _redis_url(value: str) -> tuple[object, str | None]:
+    """A Redis URL without a password (that comes from ``redis_password_env``); never echoed."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return _INVALID, f"must be {Kind.REDIS_URL.value} (check the host and port)"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return _INVALID, f"must be {Kind.REDIS_URL.value}"
+    if parts.password is not None:
+        return _INVALID, (
+            "must not hold a password: name the environment variable that holds it in "
+            "redis_password_env"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        return _INVALID, "has no host"
+    return value, None
+
+
+def shown_value(value: str) -> str:
+    return repr(value) if len(value) <= 64 else f"{value[:64]!r}…"
+
+
+def _strings(kind: Kind, value: object) -> tuple[object, str | None]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return _INVALID, f"must be {kind.value}, not {type_name(value)}"
+    if kind is Kind.PATTERNS:
+        for position, pattern in enumerate(value):
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                return _INVALID, f"item {position} is not a regular expression: {exc}"
+            if compiled.match(""):
+                return _INVALID, f"item {position} matches the empty string"
+    return tuple(value), None
 
 
 class _Reader:
@@ -226,6 +323,12 @@ class _Reader:
             "server", document.get("server"), ServerSettings, ("max_first",)
         )
         server = self._cursor_secret(server)
+        if server.persisted_only and server.persisted_queries_file is None:
+            self.problem(
+                "[server]",
+                "persisted_only",
+                "needs persisted_queries_file: the manifest of the documents it allows",
+            )
         limits, _ = self.table("limits", document.get("limits"), LimitSettings)
         limits = self._legacy_max_first(limits, legacy.get("max_first"), document.get("limits"))
         cache, _ = self.table("cache", document.get("cache"), CacheSettings)
@@ -240,6 +343,8 @@ class _Reader:
             cache=cache,
             audit=self.audit(document.get("audit")),
             mcp=self.mcp(document.get("mcp"), names),
+            shared=self.shared(document.get("shared")),
+            export=self.table("export", document.get("export"), ExportSettings)[0],
             live=live,
             source=source,
         )
@@ -265,6 +370,28 @@ class _Reader:
             )
             mcp = dataclasses.replace(mcp, key_env=MCPSettings().key_env)
         return mcp
+
+    def shared(self, value: object) -> SharedSettings:
+        """``[shared]``, with Redis's password from the variable ``redis_password_env`` names."""
+        shared, _ = self.table("shared", value, SharedSettings)
+        variable = shared.redis_password_env
+        if variable is None:
+            return shared
+        if not _ENV_NAME.fullmatch(variable):
+            self.problem(
+                "[shared]",
+                "redis_password_env",
+                "must be the NAME of an environment variable, not the password itself",
+            )
+            return shared
+        password = self.environ.get(variable)
+        if not password:
+            state = "is not set" if password is None else "is empty"
+            self.problem(
+                "[shared]", "redis_password_env", f"environment variable {variable} {state}"
+            )
+            return shared
+        return dataclasses.replace(shared, redis_password=password)
 
     def _cursor_secret(self, server: ServerSettings) -> ServerSettings:
         """``server`` with the cursor secret its ``cursor_secret_env`` names."""

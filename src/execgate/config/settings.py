@@ -31,13 +31,19 @@ class Kind(enum.Enum):
     SECONDS_OR_OFF = "a finite number of seconds, 0 for off"
     MEGABYTES = "a positive, finite number of megabytes"
     FILE = "the path of a readable file"
+    STRINGS = "an array of strings"
+    PATTERNS = "an array of regular expressions"
     PROXY_URL = "an http:// or https:// proxy URL"
     STRING = "a string"
+    LISTEN = "a host:port address such as 127.0.0.1:9464"
+    ORIGINS = 'an array of origins such as ["https://ops.example.com"]'
+    LOG_FORMAT = '"text" or "json"'
+    REDIS_URL = "a redis://, rediss:// or unix:// URL"
 
 
-def option(default: Any, kind: Kind, *, minimum: int | None = None) -> Any:
-    """A settings field the config file may set."""
-    return field(default=default, metadata={OPTION: (kind, minimum)})
+def option(default: Any, kind: Kind, *, minimum: int | None = None, repr: bool = True) -> Any:
+    """A settings field the config file may set (``repr=False``: a value never shown)."""
+    return field(default=default, metadata={OPTION: (kind, minimum)}, repr=repr)
 
 
 MIB = 1024 * 1024
@@ -122,6 +128,9 @@ class LimitSettings:
     max_tokens: int = option(2000, Kind.COUNT)
     max_first: int = option(100, Kind.COUNT)
     """The largest page a client may ask for."""
+    max_stats_executions: int = option(200_000, Kind.COUNT)
+    """The most executions one statistics window may hold (``executionStats`` reads them all,
+    from its ``startedAfter`` to now; a larger window is refused)."""
     max_subscriptions_per_client: int = option(20, Kind.COUNT)
     """Live subscriptions one client may hold at a time, over every transport together."""
 
@@ -141,11 +150,27 @@ class ServerSettings:
     """The longest one request's backend work may take, all backend requests together."""
     fast_executor: bool = option(True, Kind.BOOL)
     """Complete plain fields inline (``api/execution.py``); false runs strawberry's executor."""
+    federation: bool = option(False, Kind.BOOL)
+    """Serve the API as an Apollo Federation v2 subgraph (``_service``, ``_entities``, the nodes
+    as entities) for a federated gateway; false serves the public schema alone."""
     cursor_secret_env: str | None = option(None, Kind.STRING)
     """The environment variable holding the secret that authenticates cursors (at least 32
     characters; replicas share it). Without it each process draws its own."""
     cursor_secret: str | None = field(default=None, repr=False)
     """The secret itself, read from ``cursor_secret_env``; never shown."""
+    metrics: bool = option(False, Kind.BOOL)
+    """Serve Prometheus metrics at ``/metrics`` (on ``metrics_listen`` when it is set)."""
+    metrics_listen: str | None = option(None, Kind.LISTEN)
+    """A separate ``host:port`` for ``/metrics`` (with ``metrics = true``), so the scrape
+    port need not be the public one."""
+    cors_origins: tuple[str, ...] = option((), Kind.ORIGINS)
+    """Browser origins allowed to call ``/graphql`` and ``/mcp`` (CORS); none by default."""
+    persisted_only: bool = option(False, Kind.BOOL)
+    """Run only the documents of ``persisted_queries_file`` (an allow-list)."""
+    persisted_queries_file: str | None = option(None, Kind.FILE)
+    """An Apollo persisted query manifest: the documents ``persisted_only`` allows."""
+    log_format: str = option("text", Kind.LOG_FORMAT)
+    """``json``: one JSON object per log line, for a log platform."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +185,8 @@ class CacheSettings:
     """Finished executions, by count."""
     ttl_seconds: float = option(300.0, Kind.SECONDS)
     """How long a finished execution is trusted (deletions made elsewhere show after this)."""
+    persisted_queries: int = option(10_000, Kind.COUNT)
+    """Documents registered by clients as automatic persisted queries (in process)."""
     operations: int = option(256, Kind.COUNT)
     """Parsed and validated documents, and the executor's plans, each kept for this many
     operations."""
@@ -185,6 +212,39 @@ class AuditSettings:
     """Appended to, created with mode 0600; ``None`` for stderr."""
 
 
+DEFAULT_MASK_KEYS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "apiKey",
+    "cookie",
+    "credential",
+    "credentials",
+    "privateKey",
+)
+DEFAULT_MASK_PATTERNS = (
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{6,}",
+    r"\b(?:\d[ -]?){12,18}\d\b",
+)
+"""E-mail addresses, bearer tokens, card numbers (13 to 19 digits, spaces or dashes between)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSettings:
+    """``[export]``: what ``/export`` and ``execgate export`` mask in every exported string."""
+
+    mask_keys: tuple[str, ...] = option(DEFAULT_MASK_KEYS, Kind.STRINGS)
+    """Object keys whose values are always masked (letters and digits compared, case-folded,
+    by suffix: ``apiKey`` also masks ``X-Api-Key``); inside text, ``key=value`` too."""
+    mask_patterns: tuple[str, ...] = option(DEFAULT_MASK_PATTERNS, Kind.PATTERNS)
+    """Regular expressions; every match in every exported string is masked."""
+    default_days: int = option(30, Kind.COUNT)
+    """The days an export covers when it names no ``startedAfter`` nor ``days``."""
+
+
 @dataclass(frozen=True, slots=True)
 class MCPSettings:
     """``[mcp]``: the MCP tools, at ``/mcp`` on the gateway's port and over stdio
@@ -200,6 +260,24 @@ class MCPSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedSettings:
+    """``[shared]``: what replicas share through Redis (nothing without ``redis_url``)."""
+
+    redis_url: str | None = option(None, Kind.REDIS_URL, repr=False)
+    """Where the shared Redis is; never shown (a URL may name a host that is private)."""
+    redis_password_env: str | None = option(None, Kind.STRING)
+    """The environment variable holding Redis's password (never in the URL)."""
+    redis_password: str | None = field(default=None, repr=False)
+    """The password itself, read from ``redis_password_env``; never shown."""
+    key_prefix: str = option("execgate:", Kind.STRING)
+    """Every key execgate writes starts with this (replicas of one gateway share it)."""
+    timeout_seconds: float = option(0.25, Kind.SECONDS)
+    """The longest one Redis command may take before the replica goes on alone."""
+    retry_seconds: float = option(5.0, Kind.SECONDS)
+    """After a failure, how long a replica works alone before it tries Redis again."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     instances: tuple[InstanceSettings, ...]
     clients: tuple[ClientSettings, ...] = ()
@@ -209,6 +287,8 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     mcp: MCPSettings = field(default_factory=MCPSettings)
+    shared: SharedSettings = field(default_factory=SharedSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     source: str = "embedded demo"
     """Where the settings came from, for the start-up banner."""

@@ -20,6 +20,8 @@ class Action(enum.Enum):
     CANCEL = "cancel"
     RETRY = "retry"
     DELETE = "delete"
+    EXPORT = "export"
+    """Bulk export of executions with their node runs (``/export``, ``execgate export``)."""
 
 
 ALL_ACTIONS = frozenset(Action)

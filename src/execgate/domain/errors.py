@@ -18,6 +18,8 @@ carries a credential or a backend URL: adapters name the instance, never its add
     ├── InvalidCursor                a cursor that is not one of ours, or tampered, or stale
     ├── TooManySubscriptions         a client already holds its most live subscriptions
     └── InvalidArgument              an argument out of range (first, filter values, ids)
+        ├── UnknownInstance          a filter names an instance that is not configured
+        └── TooManyExecutions        a statistics window holds more than the scan may read
 """
 
 from __future__ import annotations
@@ -140,3 +142,9 @@ class InvalidArgument(ExecgateError):
 
 class UnknownInstance(InvalidArgument):
     code = "UNKNOWN_INSTANCE"
+
+
+class TooManyExecutions(InvalidArgument):
+    """A statistics window that would read more executions than ``max_stats_executions``."""
+
+    code = "STATS_LIMIT_EXCEEDED"

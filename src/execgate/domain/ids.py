@@ -45,10 +45,15 @@ def decode(raw: str) -> tuple[str, str]:
     return type_name, key
 
 
+def _a(type_name: str) -> str:
+    """``type_name`` with its article: "an Execution", "a Workflow"."""
+    return f"{'an' if type_name[:1] in 'AEIOU' else 'a'} {type_name}"
+
+
 def decode_as(raw: str, type_name: str) -> str:
     kind, key = decode(raw)
     if kind != type_name:
-        raise InvalidID(f"expected the ID of a {type_name}, got the ID of a {kind}")
+        raise InvalidID(f"expected the ID of {_a(type_name)}, got the ID of {_a(kind)}")
     return key
 
 

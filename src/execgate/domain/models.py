@@ -214,6 +214,10 @@ class Page:
     calls: int = field(default=1, compare=False)
     unreadable: tuple[Unreadable, ...] = field(default=(), compare=False)
     """Records of this slice that could not be read (left out of ``items``)."""
+    carry: Mapping[str, Any] | None = field(default=None, compare=False)
+    """Adapter-defined: what reading this slice taught the adapter about executions beyond
+    its items, which a position inside the slice must keep (``Backend.position_after`` gets
+    the page). ``None`` when the adapter needs nothing but the items."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,12 +262,24 @@ class CostModel:
     page), when such executions can match: no date filter, and ``PENDING`` admitted."""
     undated_on_resume: bool = False
     """Whether those reads are only made when a page resumes from a cursor."""
+    undated_any_status: bool = False
+    """Whether an execution of any status may come without a time (else only ``PENDING``
+    ones: the reads are counted when the status filter admits one)."""
+    undated_lists: int = 0
+    """List requests the start of a stream makes to find executions that have not started
+    wherever the API lists them, when those can match (no date filter). Counted on every page:
+    a stream starts on the first page of the walk that takes one of its items, which may be a
+    page resumed from a cursor."""
     detail_reads: int = 0
     """Reads per listed execution whose node data is asked for."""
     count_reads: int = 0
     """Reads for an exact total (``totalCount``)."""
     workflow_name_reads: int = 0
     """Reads for the name of a listed execution's workflow."""
+    list_errors: bool = True
+    """Whether list items carry an execution's error message; when not, learning it means a
+    list read with node data (``error_page_size`` executions a request)."""
+    error_page_size: int = 50
     watch_reads: int = 0
     """Requests one live poll makes (``Backend.watch``): the newest page and the streams of
     active executions."""
@@ -282,7 +298,11 @@ class CostModel:
         streams = per_status if statuses else self.streams
         factor = self.local_filter_factor if len(statuses) > 1 else 1
         cost = streams * pages * factor
-        undated = not dated and (not statuses or ExecutionStatus.PENDING.value in statuses)
-        if undated and (resuming or not self.undated_on_resume):
-            cost += min(self.undated_reads, wanted)
+        admitted = (
+            not statuses or self.undated_any_status or ExecutionStatus.PENDING.value in statuses
+        )
+        if not dated and admitted:
+            if resuming or not self.undated_on_resume:
+                cost += min(self.undated_reads, wanted)
+            cost += self.undated_lists
         return cost

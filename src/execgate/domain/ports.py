@@ -1,15 +1,19 @@
-"""The ports the service depends on (ports and adapters): backends and the audit trail.
+"""The ports the service depends on (ports and adapters): backends, the audit trail, and
+what replicas share.
 
 ``Backend`` is what every backend adapter implements; ``AuditSink`` is where the service writes
-one ``AuditEntry`` per mutation attempt (``security/audit.py`` writes them to a file or stderr).
+one ``AuditEntry`` per mutation attempt (``security/audit.py`` writes them to a file or stderr);
+``SharedExecutions`` is the finished executions the replicas of one gateway share
+(``shared/executions.py`` keeps them in Redis).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from execgate.domain.keys import ExecutionKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
@@ -50,12 +54,17 @@ class Backend(Protocol):
         ...
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
         """The resume position right after the last of ``consumed``.
 
         ``consumed`` is a non-empty prefix of a page read from ``previous``, in stream order;
-        the service consumes only part of a page when it merges instances.
+        the service consumes only part of a page when it merges instances. ``page`` is that
+        page, when the caller has it: what it learned beyond ``consumed`` (``Page.carry``)
+        is kept in the position.
         """
         ...
 
@@ -86,10 +95,12 @@ class Backend(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One mutation attempt: who, what, on which execution, how it ended, how long it took.
+    """One mutation attempt (or export): who, what, on which execution, how it ended, how long
+    it took.
 
     ``execution_id`` is the ID as the client gave it (``None`` when it could not be read);
-    ``outcome`` is ``OK`` or the error code. Never a key, a credential or execution data.
+    ``outcome`` is ``OK`` or the error code. An export has no execution: it names its filter,
+    the rows and bytes it wrote. Never a key, a credential or execution data.
     """
 
     client: str
@@ -98,9 +109,26 @@ class AuditEntry:
     instance: str | None
     outcome: str
     latency_ms: float
+    filter: Mapping[str, Any] | None = field(default=None, compare=False)
+    rows: int | None = None
+    bytes: int | None = None
 
 
 class AuditSink(Protocol):
     """Where audit entries go (the writer adds the time)."""
 
     def record(self, entry: AuditEntry) -> None: ...
+
+
+class SharedExecutions(Protocol):
+    """Finished executions with their nodes, shared by the replicas of one gateway.
+
+    Never fails: a store that cannot be reached answers nothing found and keeps nothing, and
+    each replica goes on with its own cache.
+    """
+
+    async def get_many(self, keys: Sequence[ExecutionKey]) -> Mapping[ExecutionKey, Execution]: ...
+
+    async def put_many(self, executions: Sequence[Execution]) -> None: ...
+
+    async def drop(self, key: ExecutionKey) -> None: ...

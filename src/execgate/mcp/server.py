@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +58,7 @@ class Toolbox:
     instance, the limits, and the rate limit check (client name → seconds to wait)."""
 
     gateway: Callable[[], Gateway]
-    throttle: Callable[[str], float]
+    throttle: Callable[[str], Awaitable[float]]
     default_instance: str | None = None
     max_backend_calls: int = LimitSettings().max_backend_calls
     request_timeout: float = ServerSettings().request_timeout_seconds
@@ -112,7 +112,7 @@ async def _call(
     call = calls.Call(gateway, toolbox.default_instance)
     clean = gateway.redact or (lambda text: text)
     try:
-        args = _admit(toolbox, call, tool, arguments)
+        args = await _admit(toolbox, call, tool, arguments)
         with within(toolbox.request_timeout):
             answer = await tool.run(call, args)
     except Refused as refusal:
@@ -130,10 +130,12 @@ async def _call(
     )
 
 
-def _admit(toolbox: Toolbox, call: calls.Call, tool: ToolSpec, arguments: Mapping[str, Any]) -> Any:
+async def _admit(
+    toolbox: Toolbox, call: calls.Call, tool: ToolSpec, arguments: Mapping[str, Any]
+) -> Any:
     """The tool's arguments, once the caller's rate, the arguments and the cost pass."""
     client = call.gateway.scope.client
-    wait = toolbox.throttle(client)
+    wait = await toolbox.throttle(client)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise Refused(

@@ -1,11 +1,13 @@
-"""The audit trail: one JSON line per mutation attempt, to a file or to stderr.
+"""The audit trail: one JSON line per mutation attempt or export, to a file or to stderr.
 
 ``AuditLog`` implements the domain's ``AuditSink`` port; the service writes one ``AuditEntry``
 per attempt (``Gateway.perform``, ``Gateway.refused``) and the app wires this log to it. A line
 holds when (ISO 8601, UTC), who (the client's name, or ``anonymous``), what (the action,
-the execution's global ID and its instance), how it ended (``OK`` or the error code) and how
-long it took. It never holds a key, a credential or execution data. The file is opened for
-appending, line-buffered, and created with mode 0600.
+the execution's global ID and its instance), how it ended (``OK`` or the error code), how
+long it took, and the ``X-Request-ID`` of the request that asked (``null`` outside one); an
+export's line also holds its filter and the rows and bytes it wrote. It never holds a key, a
+credential or execution data. The file is opened for appending, line-buffered, and created
+with mode 0600.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from execgate.domain.ports import AuditEntry, AuditSink
+from execgate.telemetry import context
 
 __all__ = ["MAX_ID_LENGTH", "AuditEntry", "AuditError", "AuditLog", "AuditSink", "audit_line"]
 
@@ -31,7 +34,7 @@ def audit_line(entry: AuditEntry, moment: datetime) -> dict[str, Any]:
     execution_id = entry.execution_id
     if execution_id is not None and len(execution_id) > MAX_ID_LENGTH:
         execution_id = execution_id[:MAX_ID_LENGTH] + "…"
-    return {
+    line: dict[str, Any] = {
         "timestamp": moment.astimezone(UTC)
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z"),
@@ -41,7 +44,13 @@ def audit_line(entry: AuditEntry, moment: datetime) -> dict[str, Any]:
         "instance": entry.instance,
         "outcome": entry.outcome,
         "latency_ms": round(entry.latency_ms, 1),
+        "request_id": context.request_id.get(),
     }
+    if entry.filter is not None:
+        line["filter"] = dict(entry.filter)
+        line["rows"] = entry.rows
+        line["bytes"] = entry.bytes
+    return line
 
 
 class AuditError(Exception):

@@ -24,6 +24,8 @@ def render(line: str) -> str:
     latency = entry.get("latency_ms")
     shown = "-" if not isinstance(latency, int | float) else f"{latency:g}ms"
     timestamp, client, action, outcome, instance, execution_id = cells
+    if "rows" in entry:
+        execution_id = f"rows={entry.get('rows')} bytes={entry.get('bytes')}"
     return (
         f"{timestamp:<24}  {client:<16}  {action:<7}  {outcome:<20}  {instance:<14}  "
         f"{shown:>9}  {execution_id}"

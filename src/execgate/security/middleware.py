@@ -51,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from execgate.domain.access import Scope as ClientScope
 from execgate.security.clients import Client, ClientDirectory, KeyProblem, presented_key
 from execgate.security.ratelimit import RateLimiter, retry_after_seconds
+from execgate.telemetry import context as request_context
 
 CLIENT_SCOPE_KEY = "execgate.client"
 ANONYMOUS = Client("anonymous", "", ClientScope.full("anonymous"))
@@ -215,7 +216,8 @@ class SecurityMiddleware:
             await refusal(scope, receive, send)
             return
         assert client is not None
-        wait = self.limiter.check(client.name) if self.rate_limited else 0.0
+        request_context.client_name.set(client.name)
+        wait = await self.limiter.admit(client.name) if self.rate_limited else 0.0
         if wait > 0:
             seconds = retry_after_seconds(wait)
             log_refusal(
@@ -345,11 +347,13 @@ class SecurityMiddleware:
 
 
 def _is_ide_page(scope: Scope) -> bool:
-    """A GET without ``query``: GraphiQL's page (or a 4xx), never an operation."""
+    """A GET without ``query`` or ``extensions``: GraphiQL's page (or a 4xx), never an
+    operation (a persisted query sent by its hash alone has ``extensions``)."""
     if scope.get("method") != "GET":
         return False
     raw = scope.get("query_string", b"").decode("latin-1")
-    return "query" not in parse_qs(raw, keep_blank_values=True)
+    params = parse_qs(raw, keep_blank_values=True)
+    return "query" not in params and "extensions" not in params
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,5 +425,18 @@ class MCPGuard(SecurityMiddleware):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.refuse(400, "only HTTP is served here", "BAD_REQUEST")(scope, receive, send)
+            return
+        await self._guarded(scope, receive, send)
+
+
+class ExportGuard(SecurityMiddleware):
+    """The guard in front of ``/export``: the same keys, loopback rule and rate limit as
+    ``/graphql`` (GraphQL-shaped refusals), for every request: there is no page to open."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await error_response(400, "only HTTP is served here", "BAD_REQUEST")(
+                scope, receive, send
+            )
             return
         await self._guarded(scope, receive, send)

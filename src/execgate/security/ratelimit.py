@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from execgate.security.clients import Client
 
@@ -43,12 +44,29 @@ def retry_after_seconds(wait: float) -> int:
     return max(1, math.ceil(wait))
 
 
+class SharedBuckets(Protocol):
+    """Buckets the replicas share (``shared.ratelimit``): ``None`` when they cannot say."""
+
+    async def take(self, client: str, rate: float, burst: int) -> float | None: ...
+
+
 class RateLimiter:
-    """One bucket per client that has a rate; clients without one are never limited."""
+    """One bucket per client that has a rate; clients without one are never limited.
+
+    With ``shared`` buckets (Redis), ``admit`` takes the client's token there, so all the
+    replicas together allow the configured rate; while they cannot answer, the bucket in this
+    process does (each replica then allows the rate on its own).
+    """
 
     def __init__(
-        self, clients: Iterable[Client], clock: Callable[[], float] = time.monotonic
+        self,
+        clients: Iterable[Client],
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedBuckets | None = None,
     ) -> None:
+        self.shared = shared
+        self.refused: Callable[[str], None] | None = None
+        """Told the client's name at each refusal (the metrics count them)."""
         self.buckets: dict[str, TokenBucket] = {}
         for client in clients:
             if client.rate_per_second is None:
@@ -56,7 +74,24 @@ class RateLimiter:
             burst = client.burst or max(1, math.ceil(client.rate_per_second))
             self.buckets[client.name] = TokenBucket(client.rate_per_second, burst, clock)
 
-    def check(self, client: str) -> float:
-        """0.0 when ``client`` may go ahead, else the seconds to wait."""
+    async def admit(self, client: str) -> float:
+        """0.0 when ``client`` may go ahead, else the seconds to wait: from the shared
+        bucket when there is one and it answers, else from this process's."""
         bucket = self.buckets.get(client)
-        return 0.0 if bucket is None else bucket.take()
+        if bucket is None or self.shared is None:
+            return self.check(client)
+        wait = await self.shared.take(client, bucket.rate, bucket.burst)
+        if wait is None:
+            return self.check(client)
+        if wait > 0 and self.refused is not None:
+            self.refused(client)
+        return wait
+
+    def check(self, client: str) -> float:
+        """0.0 when ``client`` may go ahead, else the seconds to wait (this process's
+        bucket)."""
+        bucket = self.buckets.get(client)
+        wait = 0.0 if bucket is None else bucket.take()
+        if wait > 0 and self.refused is not None:
+            self.refused(client)
+        return wait

@@ -7,7 +7,9 @@ executions (pending, running, waiting) are never cached: their next read may dif
 
 ``CachedBackend`` wraps any ``Backend``: detail reads are answered from the cache where they can
 be; executions that arrive in full from a list are remembered; identical reads in flight at the
-same time share one backend call; a delete through the gateway drops the entry. Mutations pass
+same time share one backend call; a delete through the gateway drops the entry. With a
+``SharedExecutions`` (Redis, shared by the replicas), what this cache lacks is asked there
+before any backend, and what a backend answered is shared. Mutations pass
 straight through, never coalesced, never retried.
 
 A backend whose lists can carry node data (n8n's ``includeData``) is listed without it once
@@ -38,7 +40,7 @@ from execgate.domain.models import (
     Watch,
     Workflow,
 )
-from execgate.domain.ports import Backend
+from execgate.domain.ports import Backend, SharedExecutions
 
 T = TypeVar("T")
 
@@ -184,9 +186,13 @@ def _freeze(value: Any) -> Hashable:
 class CachedBackend:
     """A ``Backend`` that answers finished executions from an ``ExecutionCache``."""
 
-    def __init__(self, inner: Backend, cache: ExecutionCache) -> None:
+    def __init__(
+        self, inner: Backend, cache: ExecutionCache, shared: SharedExecutions | None = None
+    ) -> None:
         self.inner = inner
         self.cache = cache
+        self.shared = shared
+        """The replicas' shared cache (Redis), asked for what this one lacks."""
         self.name = inner.name
         self.kind: BackendKind = inner.kind
         self._coalesce = Coalescer()
@@ -203,9 +209,12 @@ class CachedBackend:
         return self.inner.costs()
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
-        return self.inner.position_after(previous, consumed)
+        return self.inner.position_after(previous, consumed, page)
 
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
@@ -220,6 +229,8 @@ class CachedBackend:
         page = await self._coalesce.run(
             key, lambda: self.inner.list_executions(query, limit=limit, position=position)
         )
+        if self.shared is not None:
+            await self.shared.put_many([i for i in page.items if not self.cache.holds(i.key)])
         for item in page.items:
             self.cache.put(item)
         if batch:
@@ -305,6 +316,12 @@ class CachedBackend:
                 found[native_id] = cached
             else:
                 missing.append(native_id)
+        if missing and self.shared is not None:
+            shared = await self.shared.get_many([ExecutionKey(self.name, m) for m in missing])
+            for execution in shared.values():
+                self.cache.put(execution)
+                found[execution.native_id] = execution
+            missing = [m for m in missing if m not in found]
         if missing:
             key = ("get", tuple(missing), include_nodes)
             try:
@@ -320,6 +337,8 @@ class CachedBackend:
             for native_id, execution in fetched.items():
                 self.cache.put(execution)
                 found[native_id] = execution
+            if self.shared is not None:
+                await self.shared.put_many(list(fetched.values()))
         return found
 
     async def get_workflows(self, native_ids: Sequence[str]) -> Mapping[str, Workflow]:
@@ -327,8 +346,14 @@ class CachedBackend:
             ("workflows", tuple(native_ids)), lambda: self.inner.get_workflows(native_ids)
         )
 
+    async def _drop(self, native_id: str) -> None:
+        key = ExecutionKey(self.name, native_id)
+        self.cache.drop(key)
+        if self.shared is not None:
+            await self.shared.drop(key)
+
     async def cancel(self, native_id: str) -> Execution | None:
-        self.cache.drop(ExecutionKey(self.name, native_id))
+        await self._drop(native_id)
         return await self.inner.cancel(native_id)
 
     async def retry(self, native_id: str) -> Execution:
@@ -336,10 +361,10 @@ class CachedBackend:
             return await self.inner.retry(native_id)
         finally:
             # The original gains a retrySuccessId when the retry succeeded (or may have).
-            self.cache.drop(ExecutionKey(self.name, native_id))
+            await self._drop(native_id)
 
     async def delete(self, native_id: str) -> None:
         try:
             await self.inner.delete(native_id)
         finally:
-            self.cache.drop(ExecutionKey(self.name, native_id))
+            await self._drop(native_id)

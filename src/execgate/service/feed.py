@@ -100,8 +100,9 @@ class _Progress:
         for name, count in counts:
             if count:
                 backend = self.streams[name][0]
+                page = self.pages[name]
                 position = backend.position_after(
-                    self.start.positions.get(name), self.pages[name].items[:count]
+                    self.start.positions.get(name), page.items[:count], page
                 )
                 current = current.advanced(name, position)
         return current

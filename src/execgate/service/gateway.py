@@ -19,10 +19,11 @@ an action done through ``perform`` reaches subscribers at once.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from execgate.domain.access import Action, Scope
 from execgate.domain.errors import (
@@ -46,6 +47,7 @@ from execgate.domain.models import (
     Workflow,
 )
 from execgate.domain.ports import AuditEntry, AuditSink, Backend
+from execgate.domain.stats import StatsAnswer, StatsDimension, Window
 from execgate.service import actions
 from execgate.service.actions import (
     ActionError,
@@ -56,8 +58,20 @@ from execgate.service.actions import (
 )
 from execgate.service.changes import Change
 from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
+from execgate.service.export import merged
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
+from execgate.service.health import Circuit, Health
 from execgate.service.live import LiveHub, Subscriber
+from execgate.service.masking import Masker
+from execgate.service.normalise import normalise_error
+from execgate.service.segments import ERROR_STATUSES
+from execgate.service.stats import StatsCache, StatsRequest, active_statuses
+from execgate.service.stats import answer as stats_answer
+
+DEFAULT_STATS_WINDOW = timedelta(hours=24)
+"""The window of statistics whose filter has no ``startedAfter``: this long before
+``startedBefore`` (or now)."""
+MAX_BUCKETS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +124,12 @@ class Gateway:
         cursor_secret: bytes = PROCESS_SECRET,
         audit: AuditSink | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        circuits: Mapping[str, Circuit] | None = None,
+        bulk: Mapping[str, Backend] | None = None,
+        stats_cache: StatsCache | None = None,
+        masker: Masker | None = None,
+        max_stats_executions: int = 200_000,
+        now: Callable[[], datetime] | None = None,
         live: LiveHub | None = None,
     ) -> None:
         self.scope = scope or Scope.full()
@@ -122,6 +142,18 @@ class Gateway:
         self.audit = audit
         self.clock = clock
         """Measures an attempt's latency for the audit trail (seconds)."""
+        self.circuits = {n: c for n, c in (circuits or {}).items() if n in self.backends}
+        """Each instance's circuit breaker, where it has one (``service.health``)."""
+        self.bulk = {n: b for n, b in (bulk or backends).items() if n in self.backends}
+        """The backends for reads of many executions (statistics, exports): the same
+        instances without the execution cache, which such reads would only churn."""
+        self.stats_cache = stats_cache
+        """Statistics' segments, shared by every scope (``None``: each answer reads in full)."""
+        self.masker = masker
+        """Masks exported strings (and the error messages statistics group by)."""
+        self.max_stats_executions = max_stats_executions
+        self.now = now or _utcnow
+        """The wall clock (statistics' default window, exports' ``days``)."""
         self.live = live
         """The pollers behind live subscriptions (shared by every scoped view)."""
 
@@ -136,18 +168,38 @@ class Gateway:
             cursor_secret=self.cursor_secret,
             audit=self.audit,
             clock=self.clock,
+            circuits=self.circuits,
+            bulk=self.bulk,
+            stats_cache=self.stats_cache,
+            masker=self.masker,
+            max_stats_executions=self.max_stats_executions,
+            now=self.now,
             live=self.live,
         )
 
+    def health(self, name: str) -> Health | None:
+        """The instance's circuit: its state, since when, its last failure (cleaned like any
+        backend message); ``None`` when it has no circuit or this view lacks it."""
+        circuit = self.circuits.get(name)
+        if circuit is None:
+            return None
+        health = circuit.health()
+        if self.redact is not None and health.last_error is not None:
+            health = replace(health, last_error=self.redact(health.last_error))
+        return health
+
     def _clean_page(self, page: FeedPage) -> FeedPage:
+        """The page with every backend's words cleaned: the skipped instances' errors (code
+        kept) and the reasons of records that could not be read."""
         redact = self.redact
-        if redact is None or not page.skipped:
+        if redact is None or not (page.skipped or page.unreadable):
             return page
-        skipped = tuple(
-            SkippedInstance(s.instance, type(s.error)(s.error.instance, redact(s.error.message)))
+        skipped = [
+            SkippedInstance(s.instance, _reworded(s.error, redact(s.error.message)))
             for s in page.skipped
-        )
-        return replace(page, skipped=skipped)
+        ]
+        unreadable = tuple(replace(u, reason=redact(u.reason)) for u in page.unreadable)
+        return replace(page, skipped=tuple(skipped), unreadable=unreadable)
 
     def _clean_outcome(self, outcome: ActionOutcome) -> ActionOutcome:
         if self.redact is None or outcome.error is None:
@@ -299,6 +351,146 @@ class Gateway:
             return None
         return sum(t for t in totals if t is not None)
 
+    # --- statistics ---------------------------------------------------------------------------
+
+    def stats_window(self, feed_filter: FeedFilter) -> Window:
+        """The executions statistics cover: the filter's dates, or the day before its end."""
+        before = feed_filter.started_before
+        after = feed_filter.started_after
+        if after is None:
+            after = (before or self.now()) - DEFAULT_STATS_WINDOW
+        if before is not None and after > before:
+            raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
+        return Window(after.astimezone(UTC), before.astimezone(UTC) if before else None)
+
+    def normalise(self, message: str) -> str:
+        """An error message as statistics group it: normalised, then masked."""
+        text = normalise_error(message)
+        return self.masker.text(text) if self.masker is not None else text
+
+    async def stats(
+        self,
+        feed_filter: FeedFilter,
+        group_by: Sequence[StatsDimension],
+        *,
+        max_buckets: int = 1000,
+    ) -> StatsAnswer:
+        """Statistics over the executions ``feed_filter`` selects (``service/stats.py``)."""
+        self._require_read()
+        if not 1 <= max_buckets <= MAX_BUCKETS:
+            raise InvalidArgument(
+                f"'maxBuckets' must be between 1 and {MAX_BUCKETS}, got {max_buckets}"
+            )
+        names = self._selected(feed_filter)
+        window = self.stats_window(feed_filter)
+        base = replace(
+            self._query(feed_filter, include_nodes=False), started_after=None, started_before=None
+        )
+        request = StatsRequest(
+            names=names,
+            base=base,
+            window=window,
+            group_by=tuple(dict.fromkeys(group_by)),
+            max_buckets=max_buckets,
+            max_executions=self.max_stats_executions,
+        )
+        cache = self.stats_cache if self.stats_cache is not None else StatsCache()
+        found = await stats_answer(request, self.bulk, cache, self.normalise)
+        if self.redact is None or not found.skipped:
+            return found
+        redact = self.redact
+        return replace(found, skipped=tuple((n, c, redact(m)) for n, c, m in found.skipped))
+
+    def estimate_stats(
+        self,
+        feed_filter: FeedFilter,
+        group_by: Sequence[StatsDimension],
+        *,
+        cold: bool = False,
+    ) -> int:
+        """Backend requests a statistics answer would make at most: for an instance whose
+        segment is kept, a page of its head per stream, one list read per active status and
+        its count; otherwise its lean list reads of ``max_stats_executions`` executions; and
+        with ``ERROR``, the list reads with node data that bring error messages lists leave
+        out. ``cold`` prices every instance as if nothing were kept."""
+        names = self._selected(feed_filter)
+        window = self.stats_window(feed_filter)
+        query = self._query(feed_filter, include_nodes=False)
+        statuses = [s.value for s in query.statuses]
+        errors = StatsDimension.ERROR in group_by
+        error_statuses = [s for s in ERROR_STATUSES if not query.statuses or s in query.statuses]
+        cost = 0
+        for name in names:
+            model = self.backends[name].costs()
+            key = (name, query.workflow_id, query.statuses)
+            warm = (
+                not cold
+                and self.stats_cache is not None
+                and self.stats_cache.warm(key, window.after)
+            )
+            if warm:
+                cost += model.list_reads(model.page_size - 1, statuses, dated=True, resuming=False)
+                cost += len(active_statuses(query)) + model.count_reads
+            else:
+                cost += model.list_reads(
+                    self.max_stats_executions, statuses, dated=True, resuming=False
+                )
+            if errors and not model.list_errors:
+                per_status = (
+                    1 if warm else math.ceil(self.max_stats_executions / model.error_page_size)
+                )
+                cost += len(error_statuses) * per_status
+        return cost
+
+    def stats_budget(self, *, errors: bool, slack: int) -> int:
+        """The backend requests one operation's statistics may make: those of one answer read
+        afresh over every instance this view sees (grouped by ``ERROR`` when ``errors``), and
+        ``slack`` more (the operation limit): one cold window, and kept ones beside it."""
+        dimensions = [StatsDimension.ERROR] if errors else []
+        return self.estimate_stats(FeedFilter(), dimensions, cold=True) + slack
+
+    # --- exports ------------------------------------------------------------------------------
+
+    def export(self, feed_filter: FeedFilter) -> AsyncIterator[Execution]:
+        """Every execution ``feed_filter`` selects, with its node runs, in the feed's order
+        (``service/export.py``); ``Forbidden`` without ``Action.EXPORT``, ``UnknownInstance``
+        and ``InvalidArgument`` at once, before anything is read."""
+        if not (self.scope.allows(Action.EXPORT) and self.scope.allows(Action.READ)):
+            raise Forbidden(f"client {self.scope.client!r} may not export executions")
+        if (
+            feed_filter.started_after
+            and feed_filter.started_before
+            and feed_filter.started_after > feed_filter.started_before
+        ):
+            raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
+        names = self._selected(feed_filter)
+        return merged(self.bulk, names, self._query(feed_filter, include_nodes=True))
+
+    def record_export(
+        self,
+        described: Mapping[str, object],
+        *,
+        rows: int,
+        size: int,
+        outcome: str,
+        latency_ms: float,
+    ) -> None:
+        """The audit line of one export (refused ones too): its filter, rows, bytes, outcome."""
+        if self.audit is not None:
+            self.audit.record(
+                AuditEntry(
+                    client=self.scope.client,
+                    action=Action.EXPORT.value,
+                    execution_id=None,
+                    instance=None,
+                    outcome=outcome,
+                    latency_ms=latency_ms,
+                    filter=described,
+                    rows=rows,
+                    bytes=size,
+                )
+            )
+
     async def get_executions(
         self, instance: str, native_ids: Sequence[str], *, include_nodes: bool
     ) -> Mapping[str, Execution]:
@@ -399,4 +591,18 @@ class Gateway:
             outcome = await actions.retry(backend, key, read, force=force)
         else:
             outcome = await actions.delete(backend, key, read)
+            if outcome.error is None and self.stats_cache is not None:
+                self.stats_cache.forget(key)
         return self._clean_outcome(outcome)
+
+
+def _reworded(error: BackendError, message: str) -> BackendError:
+    """A copy of ``error`` (same type, code and attributes) that says ``message``."""
+    copy = BackendError.__new__(type(error))
+    BackendError.__init__(copy, error.instance, message)
+    copy.__dict__.update({k: v for k, v in vars(error).items() if k != "message"})
+    return copy
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

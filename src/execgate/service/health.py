@@ -15,7 +15,9 @@ an entry in ``skippedInstances``.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +43,8 @@ from execgate.domain.models import (
 from execgate.domain.ports import Backend
 
 T = TypeVar("T")
+
+log = logging.getLogger("execgate.health")
 
 _UNHEALTHY = (UpstreamUnavailable, UpstreamTimeout, UpstreamBadResponse)
 
@@ -86,6 +90,9 @@ class Circuit:
         self._count = 0
         self._probing = False
         self._last_error: str | None = None
+        self.last_result: tuple[float, bool] | None = None
+        """When the last request that told something about the instance ended, and whether
+        it succeeded (``None`` before any)."""
 
     def health(self) -> Health:
         return Health(self._state, self._since, self._last_error)
@@ -118,6 +125,9 @@ class Circuit:
         if probe:
             self._probing = False
         self._count = 0
+        self.last_result = (self.clock(), True)
+        if self._state is not CircuitState.CLOSED:
+            log.info("instance %r answers again", self.instance, extra={"instance": self.instance})
         self._move(CircuitState.CLOSED)
 
     def failed(self, error: BackendError, probe: bool) -> None:
@@ -125,6 +135,15 @@ class Circuit:
             self._probing = False
         self._count += 1
         self._last_error = error.message
+        self.last_result = (self.clock(), False)
+        if (probe or self._count >= self.failures) and self._state is not CircuitState.OPEN:
+            log.warning(
+                "instance %r skipped for %gs after %d failures in a row",
+                self.instance,
+                self.cool_down,
+                self._count,
+                extra={"instance": self.instance},
+            )
         if probe or self._count >= self.failures:
             self._move(CircuitState.OPEN)
 
@@ -163,9 +182,12 @@ class GuardedBackend:
         return self.inner.costs()
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
-        return self.inner.position_after(previous, consumed)
+        return self.inner.position_after(previous, consumed, page)
 
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
@@ -198,3 +220,66 @@ class GuardedBackend:
 
     async def delete(self, native_id: str) -> None:
         await self.circuit.call(lambda: self.inner.delete(native_id))
+
+
+class Readiness:
+    """Each instance's reachability as its circuit last saw it, for ``/readyz``.
+
+    Asking costs no backend request, except for an instance that no request has told anything
+    about for ``quiet_seconds``: it gets one probe (a list of one execution, through its
+    circuit), at most one at a time, and the answer after it shows the result. So a probe
+    every few seconds reaches each backend at most once per ``quiet_seconds``, and not at all
+    while traffic flows.
+    """
+
+    def __init__(
+        self,
+        backends: Mapping[str, GuardedBackend],
+        *,
+        quiet_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backends = dict(backends)
+        self.quiet_seconds = quiet_seconds
+        self.clock = clock
+        self._probes: dict[str, asyncio.Task[None]] = {}
+
+    def report(self) -> dict[str, dict[str, str]]:
+        """Instance → ``{"reachable": "yes" | "no" | "unknown", "circuit": state, "since"}``."""
+        found: dict[str, dict[str, str]] = {}
+        for name, backend in self.backends.items():
+            circuit = backend.circuit
+            health = circuit.health()
+            last = circuit.last_result
+            if health.state is CircuitState.OPEN or (last is not None and not last[1]):
+                reachable = "no"
+            else:
+                reachable = "unknown" if last is None else "yes"
+            found[name] = {
+                "reachable": reachable,
+                "circuit": health.state.value,
+                "since": health.since.isoformat(timespec="seconds"),
+            }
+            if health.state is not CircuitState.OPEN and (
+                last is None or self.clock() - last[0] >= self.quiet_seconds
+            ):
+                self._probe(name, backend)
+        return found
+
+    def _probe(self, name: str, backend: GuardedBackend) -> None:
+        running = self._probes.get(name)
+        if running is not None and not running.done():
+            return
+        self._probes[name] = asyncio.get_running_loop().create_task(self._read_one(backend))
+
+    @staticmethod
+    async def _read_one(backend: GuardedBackend) -> None:
+        try:
+            await backend.list_executions(ExecutionQuery(), limit=1)
+        except Exception:  # the circuit has counted it; the next report shows it
+            return
+
+    async def aclose(self) -> None:
+        for task in self._probes.values():
+            task.cancel()
+        await asyncio.gather(*self._probes.values(), return_exceptions=True)

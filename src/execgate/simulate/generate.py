@@ -6,7 +6,8 @@ loop or a Wait node) and executions spread over the last 30 days, denser near ``
 execution's node runs follow one branch at every if/switch, carry plausible JSON (orders, leads,
 invoices, with e-mail addresses and now and then an API-key-like value) and stop at the failing
 node when the execution failed. n8n-style stores also hold retry chains and ``waiting`` and
-``crashed`` executions; team-style stores never do.
+``crashed`` executions; team-style stores never do, but about a third of their cancelled
+executions were cancelled while still queued (no start time, no node runs).
 
 Everything comes from ``random.Random(seed)``: the same seed and ``now`` give identical data,
 and another ``now`` shifts every timestamp by the same amount and changes nothing else.
@@ -104,12 +105,28 @@ def generate_store(
     anchor = _anchor(now or utcnow())
     graphs = _workflows(rng, style, max(1, workflows))
     plans = _Builder(rng, style, anchor, graphs).build(max(0, executions))
+    if style == "team":
+        _cancel_some_while_queued(plans, random.Random(f"queued/{seed}"))
     return SimStore(
         [g.workflow for g in graphs],
         [p.execution for p in plans],
         id_style="uuid" if style == "team" else "numeric",
         clock=clock or utcnow,
     )
+
+
+def _cancel_some_while_queued(plans: list[_Plan], rng: random.Random) -> None:
+    """Make about a third of the cancelled executions ones stopped before they started: no
+    start, no node runs, cancelled a few seconds to a few minutes after they were queued.
+    (Its own ``rng``, so the rest of the data is what it would be without them.)"""
+    for plan in plans:
+        execution = plan.execution
+        if execution.status != "canceled" or rng.random() >= 1 / 3:
+            continue
+        execution.started_at = None
+        execution.runs = []
+        execution.input = execution.output = execution.error_message = None
+        execution.finished_at = execution.created_at + _ms(rng.randint(2_000, 300_000))
 
 
 def demo_stores(seed: int = 7, now: datetime | None = None) -> dict[str, tuple[str, SimStore]]:

@@ -6,9 +6,20 @@ Routes: ``GET /api/executions/team/{teamId}`` (offset pages, filters), ``GET /ap
 JSON, with PII and credential values redacted by ``team_export``).
 
 Every route needs ``Authorization: Bearer <token>`` (401 otherwise); another team's id is 403.
-Lists are ordered by start time (creation time for a pending execution) descending, ties by id
-descending, at the millisecond precision the API renders, so a client that pages by time bounds
-sees exactly what it filtered on. ``size`` defaults to 20 and is capped at 100.
+Lists are ordered by start time descending, ties by id descending, at the millisecond precision
+the API renders, so a client that pages by time bounds sees exactly what it filtered on.
+``size`` defaults to 20 and is capped at 100.
+
+List items carry no ``createdAt`` (as in the seed; details do), so an execution that has not
+started — pending, or cancelled before it started — is listed with no time at all. Where it
+goes is the app's ``undated`` setting, for tests of every plausible server:
+
+- ``"created"`` (the default): by its creation time, and ``from``/``to`` compare that time;
+- ``"first"`` or ``"last"``: before or after every execution that started (among themselves
+  by id, descending), and ``from``/``to`` (which compare start times) leave it out.
+
+``list_created_at=True`` adds ``createdAt`` to list items (a server that says more than the
+seed).
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -119,8 +130,15 @@ def _run_end(run: SimNodeRun) -> datetime | None:
     return run.started_at + timedelta(milliseconds=run.duration_ms)
 
 
-def summary(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, Any]:
-    return {
+Undated = Literal["created", "first", "last"]
+"""Where a list puts executions that have not started (see the module docstring)."""
+
+
+def summary(
+    execution: SimExecution, workflow: SimWorkflow | None, *, created_at: bool = False
+) -> dict[str, Any]:
+    """A list item: the seed's fields (``createdAt`` too when ``created_at``)."""
+    item = {
         "id": execution.id,
         "workflowId": execution.workflow_id,
         "workflowName": workflow.name if workflow else None,
@@ -131,8 +149,10 @@ def summary(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, 
         "triggerType": _trigger(execution, workflow),
         "nodeCount": len(execution.runs),
         "errorMessage": execution.error_message,
-        "createdAt": iso_ms(execution.created_at),
     }
+    if created_at:
+        item["createdAt"] = iso_ms(execution.created_at)
+    return item
 
 
 def details(execution: SimExecution, workflow: SimWorkflow | None) -> dict[str, Any]:
@@ -198,13 +218,15 @@ def _date(raw: str | None, name: str) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _paged(rows: list[tuple[SimExecution, SimWorkflow | None]], request: Request) -> JSONBody:
+def _paged(
+    rows: list[tuple[SimExecution, SimWorkflow | None]], request: Request, *, created_at: bool
+) -> JSONBody:
     page = _int(request.query_params.get("page"), "page", 0, 0)
     size = min(_int(request.query_params.get("size"), "size", DEFAULT_SIZE, 1), MAX_SIZE)
     chunk = rows[page * size : (page + 1) * size]
     return JSONBody(
         {
-            "content": [summary(e, w) for e, w in chunk],
+            "content": [summary(e, w, created_at=created_at) for e, w in chunk],
             "totalElements": len(rows),
             "totalPages": math.ceil(len(rows) / size),
             "number": page,
@@ -225,11 +247,21 @@ class _TeamApi:
     """The routes of one team. Handlers are synchronous and run under the store's lock, so a
     test thread that edits the store never sees a half-rendered answer."""
 
-    def __init__(self, store: SimStore, team_id: str, token: str, latency_ms: float) -> None:
+    def __init__(
+        self,
+        store: SimStore,
+        team_id: str,
+        token: str,
+        latency_ms: float,
+        undated: Undated = "created",
+        list_created_at: bool = False,
+    ) -> None:
         self.store = store
         self.team_id = team_id
         self.token = token.encode()
         self.latency_ms = latency_ms
+        self.undated = undated
+        self.list_created_at = list_created_at
 
     def guarded(self, handler: Handler) -> Endpoint:
         async def run(request: Request) -> Response:
@@ -260,17 +292,24 @@ class _TeamApi:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[tuple[SimExecution, SimWorkflow | None]]:
-        rows = []
+        by_creation = self.undated == "created"
+        rows, undated = [], []
         for execution in self.store.visible():
-            moment = sort_time(execution)
             if status is not None and team_status(execution) != status:
                 continue
             if workflow_id is not None and execution.workflow_id != workflow_id:
                 continue
+            if execution.started_at is None and not by_creation:
+                if start is None and end is None:
+                    undated.append(execution)
+                continue
+            moment = sort_time(execution)
             if (start is not None and moment < start) or (end is not None and moment > end):
                 continue
             rows.append(execution)
         rows.sort(key=lambda e: (sort_time(e), e.id), reverse=True)
+        undated.sort(key=lambda e: e.id, reverse=True)
+        rows = undated + rows if self.undated == "first" else rows + undated
         return [(e, self.store.workflows.get(e.workflow_id)) for e in rows]
 
     def _execution(self, request: Request) -> SimExecution:
@@ -297,13 +336,13 @@ class _TeamApi:
             start=_date(query.get("from"), "from"),
             end=_date(query.get("to"), "to"),
         )
-        return _paged(rows, request)
+        return _paged(rows, request, created_at=self.list_created_at)
 
     def list_workflow(self, request: Request) -> Response:
         workflow_id = request.query_params.get("workflowId")
         if not workflow_id:
             raise ApiError(400, "Parameter 'workflowId' is required")
-        return _paged(self._rows(workflow_id=workflow_id), request)
+        return _paged(self._rows(workflow_id=workflow_id), request, created_at=self.list_created_at)
 
     def get(self, request: Request) -> Response:
         execution = self._execution(request)
@@ -313,7 +352,9 @@ class _TeamApi:
         execution = self._execution(request)
         if execution.status not in ACTIVE_STATUSES:
             raise ApiError(409, "Only executions with RUNNING or PENDING status can be cancelled")
+        started = execution.started_at
         finish(execution, "canceled", self.store.now())
+        execution.started_at = started  # one cancelled while pending never started
         return Response(status_code=200)
 
     def export(self, request: Request) -> Response:
@@ -334,10 +375,17 @@ class _TeamApi:
 
 
 def create_team_app(
-    store: SimStore, *, team_id: str, token: str, latency_ms: float = 0.0
+    store: SimStore,
+    *,
+    team_id: str,
+    token: str,
+    latency_ms: float = 0.0,
+    undated: Undated = "created",
+    list_created_at: bool = False,
 ) -> Starlette:
-    """The team-style API of one team over ``store``, answering to Bearer ``token`` only."""
-    api = _TeamApi(store, team_id, token, latency_ms)
+    """The team-style API of one team over ``store``, answering to Bearer ``token`` only;
+    ``undated`` and ``list_created_at`` as in the module docstring."""
+    api = _TeamApi(store, team_id, token, latency_ms, undated, list_created_at)
     g = api.guarded
     return Starlette(
         routes=[
