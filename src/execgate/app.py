@@ -108,6 +108,7 @@ from execgate.security.request_id import RequestIDMiddleware
 from execgate.service.gateway import Gateway
 from execgate.service.health import Readiness
 from execgate.shared.executions import RedisExecutions
+from execgate.shared.live import RedisRelay
 from execgate.shared.persisted import SharedQueryStore
 from execgate.shared.ratelimit import SharedBuckets
 from execgate.shared.redis import SharedRedis
@@ -501,12 +502,14 @@ def create_app(
                 redact=redactor.clean,
                 observer=observer,
                 shared=executions,
+                relay=RedisRelay(redis) if redis is not None else None,
             ) as opened:
                 if metrics is not None:
                     metrics.watch_cache(
                         opened.cache, executions if opened.cache is not None else None
                     )
                     metrics.watch_redis(None if redis is None else lambda: redis.up)
+                    metrics.watch_live(opened.live)
                 runtime.gateway = opened.gateway
                 runtime.readiness = opened.readiness
                 app.state.registry = opened.registry

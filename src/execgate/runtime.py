@@ -5,8 +5,8 @@
 circuit breaker and, when ``[cache]`` is on, the shared execution cache (reads of many
 executions, statistics and exports, go around it) and the statistics' segments, and builds the
 ``Gateway`` over them, with the masking rules of ``[export]`` and the ``LiveHub`` behind live
-subscriptions (its pollers start with their first subscriber); on exit it stops the pollers and
-closes the clients.
+subscriptions (its pollers start with their first subscriber; with a ``relay``, the replicas
+share each instance's poll); on exit it stops the pollers and closes the clients.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend, Readiness
 from execgate.service.live import LiveHub
 from execgate.service.masking import Masker
+from execgate.service.relay import Relay
 from execgate.service.stats import StatsCache
 from execgate.telemetry.seam import BackendObserver
 
@@ -48,11 +49,13 @@ async def open_gateway(
     redact: Callable[[str], str],
     observer: BackendObserver | None = None,
     shared: SharedExecutions | None = None,
+    relay: Relay | None = None,
 ) -> AsyncIterator[Opened]:
     """The gateway over the instances of ``settings`` (``transports`` replace the network for
     some of them), writing its audit trail to ``audit``, each backend request reporting to
     ``observer`` (metrics, spans), sharing finished executions with the other replicas
-    through ``shared`` when there is one; the clients close on exit."""
+    through ``shared`` when there is one, and each instance's live poll through ``relay``; the
+    clients close on exit."""
     registry = Registry.open(settings, transports, observer)
     readiness: Readiness | None = None
     live: LiveHub | None = None
@@ -89,6 +92,7 @@ async def open_gateway(
             backends,
             interval=settings.live.poll_interval_seconds,
             max_per_client=settings.limits.max_subscriptions_per_client,
+            relay=relay,
         )
         gateway = Gateway(
             backends,

@@ -19,6 +19,10 @@ that leaves the active lists without showing in the window (a long run ending fa
 named by ``vanished`` for the poller to read directly. A status never goes back: a read that
 shows a finished execution as active again (two lists read a moment apart) changes nothing.
 The first poll is the baseline and yields no change.
+
+``Tracker.state`` is what it remembers, as a value (``TrackerState``): replicas that share an
+instance's poll pass it on with each poll, so the one that takes the poll over diffs from
+where the last one stopped rather than from a new baseline.
 """
 
 from __future__ import annotations
@@ -102,6 +106,14 @@ def compare(before: Execution | None, now: Execution, at: datetime) -> Change | 
     return Change(kind, now, before.status, at)
 
 
+@dataclass(frozen=True, slots=True)
+class TrackerState:
+    """What a started ``Tracker`` remembers: the executions it knows and its window."""
+
+    known: tuple[Execution, ...]
+    window: tuple[ExecutionKey, ...]
+
+
 class Tracker:
     """One instance's last poll, and the changes since (see the module docstring)."""
 
@@ -109,6 +121,18 @@ class Tracker:
         self.known: dict[ExecutionKey, Execution] = {}
         self.window: tuple[ExecutionKey, ...] = ()
         self.started = False
+
+    def state(self) -> TrackerState | None:
+        """What it remembers (``None`` before the first poll)."""
+        if not self.started:
+            return None
+        return TrackerState(tuple(self.known.values()), self.window)
+
+    def restore(self, state: TrackerState) -> None:
+        """Remember ``state`` in place of the last poll (another replica's, passed on)."""
+        self.known = {execution.key: execution for execution in state.known}
+        self.window = state.window
+        self.started = True
 
     def vanished(self, recent: Iterable[Execution], active: Iterable[Execution]) -> list[str]:
         """Native ids of known active executions that this poll did not list: read them."""

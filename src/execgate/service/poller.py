@@ -14,6 +14,12 @@ nothing is diffed: the poller waits ``interval * 2 ** (failures - 1)`` seconds, 
 ``MAX_BACKOFF_SECONDS`` (or the interval, if that is longer), and tries again; the first failure
 of an outage is published as a ``Notice``. The next successful poll diffs against what was
 seen before the outage, so what changed meanwhile is published then.
+
+When replicas share the poll (``service/live.py``), a replica whose poll another one runs
+clears ``polling``: its poller then waits, without asking the instance anything, until that
+replica is gone or stops. ``every_poll`` publishes after every poll, changes or not (the
+replica that polls passes its tracker's state on each time); ``report`` hears each poll's
+outcome (``ok``, the error code in lower case, or ``error``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ UNDATED_READS = 25
 MAX_BACKOFF_SECONDS = 30.0
 
 Publish = Callable[[str, Sequence[Change | Notice]], None]
+Report = Callable[[str, str], None]
 
 
 def utcnow() -> datetime:
@@ -77,6 +84,13 @@ class Poller:
         """Backend requests made by polls and refreshes."""
         self.settled = asyncio.Event()
         """Set once the first poll has ended, well or not."""
+        self.polling = asyncio.Event()
+        """Set while this poller polls; cleared while another replica polls the instance."""
+        self.polling.set()
+        self.every_poll = False
+        """Publish after every poll, even one that found no change."""
+        self.report: Report | None = None
+        """Told of each poll's outcome (metrics)."""
         self._lock = asyncio.Lock()
 
     def backoff(self) -> float:
@@ -87,11 +101,14 @@ class Poller:
     async def run(self) -> None:
         """Poll until cancelled."""
         while True:
+            await self.polling.wait()
             started = self.clock()
             wait = self.interval
+            outcome = "ok"
             try:
                 await self.poll_once()
             except BackendError as exc:
+                outcome = exc.code.lower()
                 self.failures += 1
                 wait = self.backoff()
                 log.warning(
@@ -103,6 +120,7 @@ class Poller:
                 if self.failures == 1:
                     self.publish(self.name, [Notice(self.name, exc, retry_in=wait)])
             except Exception:
+                outcome = "error"
                 self.failures += 1
                 wait = self.backoff()
                 log.exception("live poll of instance %r failed unexpectedly", self.name)
@@ -112,6 +130,8 @@ class Poller:
                 self.failures = 0
             finally:
                 self.settled.set()
+            if self.report is not None:
+                self.report(self.name, outcome)
             await self.sleep(max(0.0, started + wait - self.clock()))
 
     async def poll_once(self) -> None:
@@ -119,7 +139,7 @@ class Poller:
         async with self._lock:
             changes = await self._poll()
         self.polls += 1
-        if changes:
+        if changes or self.every_poll:
             self.publish(self.name, changes)
 
     async def _poll(self) -> list[Change]:
@@ -172,11 +192,16 @@ class Poller:
         return {ExecutionKey(self.name, i): found.get(i) for i in native_ids}
 
     async def refresh(
-        self, found: dict[ExecutionKey, Execution | None] | None = None, *, read: Sequence[str] = ()
+        self,
+        found: dict[ExecutionKey, Execution | None] | None = None,
+        *,
+        read: Sequence[str] = (),
+        publish: Publish | None = None,
     ) -> None:
         """Publish at once what a mutation changed: ``found`` as known (``None``: deleted),
-        and the executions ``read`` as read now. Before the first poll there is nothing to
-        compare with, and the poll itself will see it."""
+        and the executions ``read`` as read now (to ``publish``, when given, instead of the
+        poll's). Before the first poll there is nothing to compare with, and the poll itself
+        will see it."""
         async with self._lock:
             if not self.tracker.started:
                 return
@@ -184,4 +209,4 @@ class Poller:
             known.update(await self._read(list(read)))
             changes = self.tracker.apply(known, self.now())
         if changes:
-            self.publish(self.name, changes)
+            (publish or self.publish)(self.name, changes)
