@@ -448,13 +448,19 @@ def render(
     return "\n".join(parts)
 
 
-def write_results(path: Path, body: str, skeleton: str) -> None:
-    """Replace the generated section of ``path`` (or create it from ``skeleton``)."""
-    section = f"{BEGIN}\n{body}\n{END}"
+def write_results(
+    path: Path, body: str, skeleton: str, *, begin: str = BEGIN, end: str = END
+) -> None:
+    """Replace the generated section of ``path`` between ``begin`` and ``end`` (appended when
+    the file has no such section; the file is made from ``skeleton`` when it does not exist)."""
+    section = f"{begin}\n{body}\n{end}"
     if path.exists():
         text = path.read_text()
-        if BEGIN in text and END in text:
-            pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+        if begin in text and end in text:
+            pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
             path.write_text(pattern.sub(lambda _: section, text, count=1))
+            return
+        if begin != BEGIN:
+            path.write_text(text.rstrip("\n") + "\n\n" + section + "\n")
             return
     path.write_text(skeleton.replace("{generated}", section))

@@ -23,6 +23,7 @@ from execgate.domain.models import (
     ExecutionQuery,
     ExecutionStatus,
     Page,
+    Watch,
     Workflow,
 )
 
@@ -77,7 +78,7 @@ class FakeBackend:
 
     def costs(self) -> CostModel:
         """One list request per page, a detail read per execution, one read for a total."""
-        return CostModel(page_size=100, detail_reads=1, count_reads=1)
+        return CostModel(page_size=100, detail_reads=1, count_reads=1, watch_reads=1)
 
     def _matching(self, query: ExecutionQuery) -> list[Execution]:
         found = []
@@ -116,6 +117,17 @@ class FakeBackend:
             items=tuple(chunk),
             position=self.position_after(None, chunk) if (more and last) else None,
             total=None,
+        )
+
+    async def watch(self, recent: int) -> Watch:
+        """The newest ``recent`` executions and every active one, in one call."""
+        self._check()
+        ordered = self._matching(ExecutionQuery())
+        return Watch(
+            recent=tuple(ordered[:recent]),
+            active=tuple(e for e in ordered if e.status.is_active),
+            more=len(ordered) > recent,
+            calls=1,
         )
 
     @staticmethod
@@ -182,10 +194,17 @@ class ListsWithoutNodes(FakeBackend):
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page:
         page = await super().list_executions(query, limit=limit, position=position)
-        bare = tuple(
-            replace(e, node_executions=None, input_data=None, output_data=None) for e in page.items
+        return replace(page, items=self._bare(page.items))
+
+    async def watch(self, recent: int) -> Watch:
+        watch = await super().watch(recent)
+        return replace(watch, recent=self._bare(watch.recent), active=self._bare(watch.active))
+
+    @staticmethod
+    def _bare(items: Sequence[Execution]) -> tuple[Execution, ...]:
+        return tuple(
+            replace(e, node_executions=None, input_data=None, output_data=None) for e in items
         )
-        return replace(page, items=bare)
 
     async def get_executions(
         self, native_ids: Sequence[str], *, include_nodes: bool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import socket
@@ -317,3 +318,21 @@ def test_mcp_with_a_broken_config_exits_2(
     captured = capsys.readouterr()
     assert "[mcp]: key 'default_instance'" in captured.err
     assert captured.out == ""
+
+
+async def test_the_demos_instances_keep_starting_executions_unless_asked_not_to(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli._parser().parse_args(["demo"]).activity == cli.DEMO_ACTIVITY > 0
+    feed = "{ executions(first: 1) { edges { node { createdAt status } } } }"
+    for argv, grows in ((["demo", "--activity", "4"], True), (["demo", "--activity", "0"], False)):
+        assert cli.main(argv) == 0
+        key = capsys.readouterr().err.split("Authorization: Bearer ", 1)[1].split()[0]
+        app = served.calls[-1][0]
+        async with serving(app, "http://localhost") as client:
+            headers = {"Authorization": f"Bearer {key}"}
+            first = await client.post("/graphql", json={"query": feed}, headers=headers)
+            await asyncio.sleep(0.6)  # more than one execution's interval (0.25 s)
+            later = await client.post("/graphql", json={"query": feed}, headers=headers)
+        newest = [r.json()["data"]["executions"]["edges"][0]["node"] for r in (first, later)]
+        assert (newest[0] != newest[1]) is grows, newest

@@ -12,6 +12,13 @@ error leaving it is stripped of backend credentials and addresses. ``/mcp`` (unl
 same client keys and body limit); each tool call runs under its client's scope and rate limit.
 ``/healthz`` stays open.
 
+Subscriptions (``api/subscriptions.py``) are served on ``/graphql`` three ways, all strawberry's
+own transports: graphql-transport-ws over a WebSocket (``websocket.py`` adds the key check at
+``connection_init``, the rate limit and the redaction), GraphQL over Server-Sent Events (the
+graphql-sse protocol's distinct connections mode: ``Accept: text/event-stream``) and multipart
+HTTP subscriptions as Apollo Client asks for them (``Accept: multipart/mixed;
+subscriptionSpec=1.0``); the two HTTP ones pass the same guard as any request.
+
 ``/graphql`` speaks GraphQL over HTTP as its specification defines it (``api/media.py``): the
 ``Accept`` header chooses ``application/graphql-response+json`` (a request error is then a 4xx
 without ``data``) or ``application/json`` (200 for every well-formed request), and neither is
@@ -36,12 +43,17 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -96,12 +108,14 @@ from execgate.security.request_id import RequestIDMiddleware
 from execgate.service.gateway import Gateway
 from execgate.service.health import Readiness
 from execgate.shared.executions import RedisExecutions
+from execgate.shared.live import RedisRelay
 from execgate.shared.persisted import SharedQueryStore
 from execgate.shared.ratelimit import SharedBuckets
 from execgate.shared.redis import SharedRedis
 from execgate.telemetry.context import REQUEST_ID_HEADER
 from execgate.telemetry.metrics import CONTENT_TYPE, Metrics
 from execgate.telemetry.seam import BackendObserver
+from execgate.websocket import TextFrames, TransportWS, WebSocketGate
 
 if TYPE_CHECKING:
     from execgate.telemetry.tracing import Tracing
@@ -109,6 +123,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("execgate.app")
 
 _IDE_HEADERS_MARK = "const defaultHeaders = {};"
+_IDE_SUBSCRIPTION_MARK = "subscriptionUrl,\n"
+"""Where the preset page adds the same headers as the WebSocket's connection parameters."""
+
+SUBSCRIPTION_PROTOCOLS = (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_SSE_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
+"""graphql-transport-ws, graphql-sse and multipart subscriptions (not the legacy graphql-ws)."""
 
 _HTTP_CODES = {
     404: "NOT_FOUND",
@@ -124,19 +147,27 @@ NOT_ACCEPTABLE = (
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWS
+    websocket_adapter_class = TextFrames
+
     def __init__(
         self,
         runtime: Runtime,
         schema: ExecgateSchema,
         *,
+        gate: WebSocketGate,
         ide_headers: Mapping[str, str] | None = None,
-        redactor: Redactor | None = None,
         request_timeout: float = ServerSettings().request_timeout_seconds,
         metrics: Metrics | None = None,
         persisted: PersistedQueries | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(schema, **kwargs)
+        super().__init__(
+            schema,
+            subscription_protocols=SUBSCRIPTION_PROTOCOLS,
+            max_subscriptions_per_connection=schema.limits.max_subscriptions_per_client,
+            **kwargs,
+        )
         self.metrics = metrics
         self.persisted = persisted
         self._offline_page: str | None = None
@@ -147,10 +178,20 @@ class GraphQLApp(GraphQL[Context, None]):
                 log.error("GraphiQL is not served: %s", exc)
 
         self.runtime = runtime
+        self.gate = gate
         self.request_timeout = request_timeout
         self.node_runs = schema.node_runs
         self.ide_headers = dict(ide_headers or {})
-        self.redactor = redactor or Redactor(())
+        self.redactor = gate.redactor
+        self._streams = [
+            self.stream_transport_classes_by_protocol[p]()
+            for p in SUBSCRIPTION_PROTOCOLS
+            if p in self.stream_transport_classes_by_protocol
+        ]
+
+    def streams(self, accept: str | None) -> bool:
+        """Whether ``accept`` asks for a stream (SSE, multipart subscriptions)."""
+        return accept is not None and any(t.accepts(accept) for t in self._streams)
 
     @property
     def graphql_ide_html(self) -> str:
@@ -184,7 +225,15 @@ class GraphQLApp(GraphQL[Context, None]):
             log.warning("this GraphiQL page cannot carry default headers; paste them yourself")
             return html
         preset = orjson.dumps(self.ide_headers).decode().replace("<", "\\u003c")
-        return html.replace(_IDE_HEADERS_MARK, f"const defaultHeaders = {preset};")
+        html = html.replace(_IDE_HEADERS_MARK, f"const defaultHeaders = {preset};")
+        if _IDE_SUBSCRIPTION_MARK not in html:
+            log.warning("this GraphiQL page cannot carry the key to its subscriptions")
+            return html
+        return html.replace(
+            _IDE_SUBSCRIPTION_MARK,
+            _IDE_SUBSCRIPTION_MARK + "        wsConnectionParams: defaultHeaders,\n",
+            1,
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         client = request.scope.get(CLIENT_SCOPE_KEY)
@@ -233,13 +282,25 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response.media_type = negotiate(request.headers.get("accept")) or APPLICATION_JSON
         return sub_response
 
+    async def create_streaming_response(
+        self,
+        request: Any,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        """The stream, as strawberry writes it; the media type is the transport's."""
+        sub_response.media_type = None
+        return await super().create_streaming_response(request, stream, sub_response, headers)
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's reading of the request, after the ``Accept`` header is found usable
         and a JSON body is found to be an object (or an array: a batch, refused later), and
         with ``operationName`` checked like the other parameters."""
-        if negotiate(request.headers.get("accept")) is None:
+        accept = request.headers.get("accept")
+        if negotiate(accept) is None and not self.streams(accept):
             raise HTTPException(406, NOT_ACCEPTABLE)
         if (
             request.method == "POST"
@@ -441,12 +502,14 @@ def create_app(
                 redact=redactor.clean,
                 observer=observer,
                 shared=executions,
+                relay=RedisRelay(redis) if redis is not None else None,
             ) as opened:
                 if metrics is not None:
                     metrics.watch_cache(
                         opened.cache, executions if opened.cache is not None else None
                     )
                     metrics.watch_redis(None if redis is None else lambda: redis.up)
+                    metrics.watch_live(opened.live)
                 runtime.gateway = opened.gateway
                 runtime.readiness = opened.readiness
                 app.state.registry = opened.registry
@@ -560,20 +623,21 @@ def _http_app(
     tracing: Tracing | None = None,
     export_days: int = ExportSettings().default_days,
 ) -> Starlette:
-    graphql = GraphQLApp(
-        runtime,
-        schema,
-        request_timeout=request_timeout,
-        ide_headers=ide_headers,
-        redactor=redactor,
-        graphql_ide="graphiql" if graphiql else None,
-        metrics=metrics,
-        persisted=persisted,
-    )
     directory = ClientDirectory(clients)
     limiter = RateLimiter(clients, rate_clock or time.monotonic, shared_buckets)
     if metrics is not None:
         limiter.refused = metrics.refused
+    gate = WebSocketGate(lambda: runtime.gateway, directory, limiter, redactor or Redactor(()))
+    graphql = GraphQLApp(
+        runtime,
+        schema,
+        gate=gate,
+        request_timeout=request_timeout,
+        ide_headers=ide_headers,
+        graphql_ide="graphiql" if graphiql else None,
+        metrics=metrics,
+        persisted=persisted,
+    )
     guarded = SecurityMiddleware(
         graphql, directory=directory, limiter=limiter, max_body_bytes=max_body_bytes
     )
@@ -599,6 +663,7 @@ def _http_app(
     routes: list[BaseRoute] = [
         # Every method reaches the view, which answers the others with a coded 405.
         Route("/graphql", guarded),
+        WebSocketRoute("/graphql", guarded),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(

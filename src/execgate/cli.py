@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEMO_ACTIVITY = 0.2
+"""New executions a second on each demo instance, so live subscriptions have something to show."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default=DEFAULT_HOST)
     demo.add_argument("--port", type=int, default=DEFAULT_PORT)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--activity",
+        type=float,
+        default=DEMO_ACTIVITY,
+        help="new executions a second on each instance, each queued, then running, then "
+        f"finished (default: {DEMO_ACTIVITY}; 0 for none)",
+    )
 
     mcp = sub.add_parser(
         "mcp",
@@ -52,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--executions", type=int, default=400)
     simulate.add_argument("--latency-ms", type=float, default=0.0)
+    simulate.add_argument(
+        "--activity",
+        type=float,
+        default=0.0,
+        help="new executions a second, each queued, then running, then finished (default: 0)",
+    )
     simulate.add_argument(
         "--token", help="team-style: the Bearer token to expect (default: random)"
     )
@@ -166,13 +181,18 @@ def _say(message: str) -> None:
     print(f"execgate: {message}", file=sys.stderr, flush=True)
 
 
-def _run_demo(host: str, port: int, seed: int) -> int:
+def _run_demo(host: str, port: int, seed: int, activity: float = 0.0) -> int:
     from execgate.app import create_app
     from execgate.security.audit import AuditError
     from execgate.security.middleware import is_loopback
     from execgate.simulate.embedded import embedded, with_demo_client
 
     demo = embedded(seed)
+    if activity > 0:
+        from execgate.simulate.activity import Activity
+
+        for number, store in enumerate(demo.stores.values()):
+            Activity(activity, seed=seed + number).attach(store)
     settings, key = with_demo_client(demo.settings)
     header = f"Authorization: Bearer {key}"
     local = is_loopback(host)
@@ -435,6 +455,10 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from execgate.simulate.generate import DEMO_TEAM_ID, generate_store
 
     store = generate_store(args.seed, style=args.kind, executions=args.executions)
+    if args.activity > 0:
+        from execgate.simulate.activity import Activity
+
+        Activity(args.activity, seed=args.seed).attach(store)
     listener = _listen(args.host, args.port)
     if listener is None:
         return 2
@@ -563,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(export_schema(federation=args.federation))
         return 0
     if args.command == "demo":
-        return _run_demo(args.host, args.port, args.seed)
+        return _run_demo(args.host, args.port, args.seed, args.activity)
     if args.command == "serve":
         if args.config is None:
             return _run_demo(args.host, args.port, 7)

@@ -4,7 +4,9 @@
 ``open_gateway`` opens each instance's client (the registry), puts each adapter behind its
 circuit breaker and, when ``[cache]`` is on, the shared execution cache (reads of many
 executions, statistics and exports, go around it) and the statistics' segments, and builds the
-``Gateway`` over them, with the masking rules of ``[export]``; on exit it closes the clients.
+``Gateway`` over them, with the masking rules of ``[export]`` and the ``LiveHub`` behind live
+subscriptions (its pollers start with their first subscriber; with a ``relay``, the replicas
+share each instance's poll); on exit it stops the pollers and closes the clients.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
 from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend, Readiness
+from execgate.service.live import LiveHub
 from execgate.service.masking import Masker
+from execgate.service.relay import Relay
 from execgate.service.stats import StatsCache
 from execgate.telemetry.seam import BackendObserver
 
@@ -33,6 +37,7 @@ class Opened:
     cache: ExecutionCache | None
     readiness: Readiness
     stats: StatsCache | None
+    live: LiveHub
 
 
 @contextlib.asynccontextmanager
@@ -44,13 +49,16 @@ async def open_gateway(
     redact: Callable[[str], str],
     observer: BackendObserver | None = None,
     shared: SharedExecutions | None = None,
+    relay: Relay | None = None,
 ) -> AsyncIterator[Opened]:
     """The gateway over the instances of ``settings`` (``transports`` replace the network for
     some of them), writing its audit trail to ``audit``, each backend request reporting to
     ``observer`` (metrics, spans), sharing finished executions with the other replicas
-    through ``shared`` when there is one; the clients close on exit."""
+    through ``shared`` when there is one, and each instance's live poll through ``relay``; the
+    clients close on exit."""
     registry = Registry.open(settings, transports, observer)
     readiness: Readiness | None = None
+    live: LiveHub | None = None
     try:
         circuits = {
             i.name: Circuit(
@@ -80,20 +88,29 @@ async def open_gateway(
                 max_executions=2 * settings.limits.max_stats_executions,
             )
         secret = settings.server.cursor_secret
+        live = LiveHub(
+            backends,
+            interval=settings.live.poll_interval_seconds,
+            max_per_client=settings.limits.max_subscriptions_per_client,
+            relay=relay,
+        )
         gateway = Gateway(
             backends,
             max_first=settings.limits.max_first,
             redact=redact,
             audit=audit,
             cursor_secret=secret.encode() if secret is not None else PROCESS_SECRET,
+            live=live,
             circuits=circuits,
             bulk=bulk,
             stats_cache=stats,
             masker=Masker(settings.export.mask_keys, settings.export.mask_patterns),
             max_stats_executions=settings.limits.max_stats_executions,
         )
-        yield Opened(gateway, registry, kept, readiness, stats)
+        yield Opened(gateway, registry, kept, readiness, stats, live)
     finally:
+        if live is not None:
+            await live.aclose()
         if readiness is not None:
             await readiness.aclose()
         await registry.aclose()

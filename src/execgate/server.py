@@ -11,6 +11,11 @@ is closed. The protocol class is uvicorn's, so the subclass is guarded: it is us
 uvicorn's version is one it was written against and the methods it extends exist; otherwise
 uvicorn's own protocol serves, with a warning. ``[server] header_timeout_seconds = 0``
 switches it off.
+
+WebSockets (live subscriptions) are served without per-message compression: each connection's
+zlib state cost the gateway about 45 KB (and a thousand subscribers that much times a
+thousand) to shrink events of a few hundred bytes. A message may be as large as a request
+body (``[server] max_body_bytes``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ log = logging.getLogger("execgate.server")
 TESTED_UVICORN = ("0.55",)
 """uvicorn minor versions the header deadline was written against."""
 _EXTENDED = ("connection_made", "connection_lost", "on_headers_complete", "on_response_complete")
+
+WS_MAX_SIZE = 1024 * 1024
+"""The largest WebSocket message read, when the app has no settings to say."""
 
 SERVE_GC_THRESHOLDS = (5000, 10, 10)
 """The cycle collector's thresholds while serving (Python's defaults: 700, 10, 10)."""
@@ -122,6 +130,8 @@ def serve(
     gc.freeze()
     gc.set_threshold(*SERVE_GC_THRESHOLDS)
     protocol = header_deadline(header_timeout) if header_timeout > 0 else None
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    server = getattr(settings, "server", None)
     logs: dict[str, Any] = (
         {} if log_format == "text" else {"log_config": logging_config(log_format)}
     )
@@ -130,6 +140,8 @@ def serve(
         log_level="info",
         access_log=False,
         http=protocol if protocol is not None else "auto",
+        ws_per_message_deflate=False,
+        ws_max_size=getattr(server, "max_body_bytes", WS_MAX_SIZE),
         **logs,
     )
     uvicorn.Server(config).run(sockets=[listener])

@@ -82,3 +82,31 @@ def test_every_first_is_checked_even_where_nothing_is_read(document: str) -> Non
     for costs in ({"a": TEAM}, {}):
         with pytest.raises(FirstOutOfRange):
             _estimate(document, costs)
+
+
+@pytest.mark.parametrize(
+    ("document", "team", "both"),
+    [
+        # an event carries a listed execution: its scalars cost nothing
+        ("subscription { executionEvents { type execution { id status } } }", 0, 0),
+        # node data is one read per event; an n8n workflow name one more
+        (
+            "subscription { executionEvents { execution { nodeExecutions { nodeName } } } }",
+            1,
+            1,
+        ),
+        ("subscription { executionEvents { execution { workflow { name } } } }", 0, 1),
+        # naming the team-style instance alone leaves n8n's workflow name out
+        (
+            'subscription { executionEvents(filter: {instances: ["a"]}) '
+            "{ execution { workflow { name } } } }",
+            0,
+            0,
+        ),
+        # one execution: read in full once, then its own fields
+        ('subscription { executionChanged(id: "x") { status retryOf { id } } }', 2, 2),
+    ],
+)
+def test_a_subscription_is_priced_per_event(document: str, team: int, both: int) -> None:
+    assert _estimate(document, {"a": TEAM}) == team
+    assert _estimate(document, {"a": TEAM, "b": N8N}) == both

@@ -182,6 +182,26 @@ class TestListing:
         listed = next(item for item in page.items if item.native_id == running)
         assert listed.status is ExecutionStatus.RUNNING
 
+    async def test_a_live_poll_reads_the_newest_page_and_each_active_stream_once(
+        self, n8n_target: N8nTarget
+    ) -> None:
+        # given a running execution, which n8n's plain list hides
+        running = await n8n_target.fresh_running()
+        http = n8n_target.http
+        before = http.calls
+        # when the live poller reads the instance
+        watch = await n8n_target.backend.watch(10)
+        # then four requests: the plain list's newest ten, and the running, waiting and new
+        # streams, which hold the running execution
+        assert watch.calls == http.calls - before == n8n_target.backend.costs().watch_reads
+        assert watch.calls == 4
+        plain = [item["id"] for item in await raw_list(n8n_target.client, limit=11)]
+        assert [e.native_id for e in watch.recent] == plain[:10]
+        assert watch.more == (len(plain) > 10)
+        assert running in {e.native_id for e in watch.active}
+        assert running not in {e.native_id for e in watch.recent}
+        assert all(e.status.is_active for e in watch.active)
+
     async def test_status_filters_return_only_that_status(self, n8n_target: N8nTarget) -> None:
         for raw, native_id in n8n_target.ids.items():
             status = STATUSES[raw]

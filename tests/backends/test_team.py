@@ -264,6 +264,25 @@ async def test_a_first_page_of_twenty_is_one_list_call_and_the_pending_list(rig:
     assert _ids(list(page.items)) == expected_order(rig.store)[:20] == _ids(list(again.items))
 
 
+async def test_a_live_poll_is_the_newest_page_and_the_running_and_pending_filters(
+    rig: Rig,
+) -> None:
+    # given more executions than the newest page holds, some active
+    http = rig.backend.http
+    calls = http.calls
+    # when the live poller reads the instance
+    watch = await rig.backend.watch(5)
+    # then three requests: the newest five, and every running and pending one
+    assert watch.calls == http.calls - calls == rig.backend.costs().watch_reads == 3
+    assert _ids(list(watch.recent)) == expected_order(rig.store)[:5]
+    assert watch.more
+    active = {e.id for e in rig.store.visible() if e.status in ("new", "running", "waiting")}
+    assert active and {e.native_id for e in watch.active} == active
+    assert all(e.status.is_active for e in watch.active)
+    # and a page that holds everything says nothing more follows
+    assert not (await rig.backend.watch(100)).more
+
+
 async def test_limit_above_the_api_cap_reads_more_pages(rig: Rig) -> None:
     # given more executions than one capped page holds
     for i in range(110):

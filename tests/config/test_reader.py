@@ -1108,3 +1108,41 @@ def test_bad_mcp_tables(tmp_path: Path, table: str, problem: str) -> None:
     found = only(problems(tmp_path, DOCUMENTED + f"\n[mcp]\n{table}\n"))
     assert found == problem
     assert "egk_pasted" not in found
+
+
+# -- live subscriptions ----------------------------------------------------------------------
+
+
+def test_live_settings_have_their_defaults_and_can_be_set(tmp_path: Path) -> None:
+    default = load(tmp_path, TEAM)
+    assert default.live.poll_interval_seconds == 2.0
+    assert default.limits.max_subscriptions_per_client == 20
+    text = (
+        TEAM
+        + "\n[live]\npoll_interval_seconds = 0.5\n\n[limits]\nmax_subscriptions_per_client = 3\n"
+    )
+    chosen = load(tmp_path, text)
+    assert chosen.live.poll_interval_seconds == 0.5
+    assert chosen.limits.max_subscriptions_per_client == 3
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            "[live]\npoll_interval_seconds = 0",
+            "[live]: key 'poll_interval_seconds': must be a positive, finite number of seconds",
+        ),
+        (
+            "[live]\npoll_interval_seconds = 'fast'",
+            "[live]: key 'poll_interval_seconds': must be a number of seconds, not a string",
+        ),
+        ("[live]\ninterval = 2", "[live]: unknown key 'interval'"),
+        (
+            "[limits]\nmax_subscriptions_per_client = 0",
+            "[limits]: key 'max_subscriptions_per_client': must be at least 1",
+        ),
+    ],
+)
+def test_bad_live_settings_are_named(tmp_path: Path, table: str, problem: str) -> None:
+    assert only(problems(tmp_path, TEAM + "\n" + table + "\n")).startswith(problem)

@@ -4,7 +4,7 @@ Both replicas serve the same n8n-style simulator with the same config (``[shared
 Proven with counts: requests a rate-limited client gets through across both, backend detail
 reads across both, a persisted query registered on one and run by hash on the other, and then
 — Redis stopped — both go on answering, alone, with a log line and ``execgate_redis_up 0``.
-The subscriptions' poller lease is not here: it belongs to the live branch.
+The subscriptions' shared poll (its lease, a replica killed mid-stream) is in test_live_replicas.py.
 """
 
 from __future__ import annotations

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from prometheus_client.parser import text_string_to_metric_families
 
+from execgate.domain.errors import UpstreamUnavailable
+from execgate.service.live import LiveHub
 from execgate.telemetry.metrics import ANONYMOUS, OTHER, Metrics, OperationNames
+from tests.fakes import FakeBackend, make_execution
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -77,3 +83,40 @@ def test_operations_are_recorded_with_bounded_labels() -> None:
     assert found[("execgate_graphql_operation_duration_seconds_sum", key)] == 0.22
     anonymous = (("operation", "anonymous"), ("outcome", "error"), ("type", "mutation"))
     assert found[("execgate_graphql_operation_duration_seconds_count", anonymous)] == 1
+
+
+async def reach(check: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached in time")
+
+
+async def test_live_subscribers_and_polls_after_a_known_workload() -> None:
+    fake = FakeBackend("acme", [make_execution("acme", "1", minutes=1)])
+    metrics = Metrics(["acme", "beta"])
+    hub = LiveHub({"acme": fake, "beta": FakeBackend("beta")}, interval=0.02)
+    metrics.watch_live(hub)
+    try:
+        first = hub.subscribe(["acme"], lambda c: True, client="x")
+        hub.subscribe(["acme"], lambda c: True, client="y")
+        await asyncio.wait_for(first.settled(), 2)
+        await reach(lambda: hub.polls["acme", "ok"] >= 3)
+        fake.failure = UpstreamUnavailable("acme", "instance 'acme' is down")
+        await reach(lambda: hub.polls["acme", "upstream_unavailable"] >= 1)
+        first.close()
+        found = samples(metrics)
+    finally:
+        await hub.aclose()
+    assert found[("execgate_live_subscribers", (("instance", "acme"),))] == 1
+    assert found[("execgate_live_subscribers", (("instance", "beta"),))] == 0
+    ok = found[("execgate_live_polls_total", (("instance", "acme"), ("outcome", "ok")))]
+    assert ok == hub.polls["acme", "ok"] >= 3
+    failed = (
+        "execgate_live_polls_total",
+        (("instance", "acme"), ("outcome", "upstream_unavailable")),
+    )
+    assert found[failed] >= 1
+    # no relay: no lease to report
+    assert not any(name.startswith("execgate_live_lease") for name, _ in found)

@@ -28,6 +28,10 @@ many objects it returns. The same walk checks every ``first`` against ``max_firs
   every time (``volatile``).
 - A node list (``nodeExecutions``) counts as ``NODES_PER_EXECUTION`` objects for what is
   selected below it.
+- Subscriptions are priced per event, the selection each event executes: an
+  ``ExecutionEvent``'s ``execution`` costs 1 when node data is selected (an event carries a
+  listed execution, without it) plus its fields; ``executionChanged`` 1 (the execution read
+  in full) plus its fields. The live poll itself is shared and costs a subscription nothing.
 
 Fields the model does not know cost nothing themselves; their children still count (and are
 still checked), as do the children of fields that read nothing (an unknown instance).
@@ -54,6 +58,8 @@ BY_ID = frozenset({"node", "execution", "workflow"})
 COSTED_FIELDS: dict[str, frozenset[str]] = {
     "Query": frozenset({"instances", "instance", "executions", "nodes", "executionStats"} | BY_ID),
     "Mutation": SINGLE_MUTATIONS | BULK_MUTATIONS,
+    "Subscription": frozenset({"executionEvents", "executionChanged"}),
+    "ExecutionEvent": frozenset({"execution"}),
     "Instance": frozenset({"executions"}),
     "Workflow": frozenset({"executions", "name"}),
     "Execution": frozenset({"nodeExecutions", "retries"} | LINKS | DETAIL_FIELDS),
@@ -152,6 +158,11 @@ class CostEstimate:
             return self._query_field(field, name, args, where)
         if parent == "Mutation":
             return self._mutation_field(field, name, args, where)
+        if parent == "Subscription":
+            return self._subscription_field(field, name, args, where)
+        if name == "execution" and parent == "ExecutionEvent":
+            detail = any(f.name in DETAIL_FIELDS for f in self._fields_of(field))
+            return int(detail) + self._children(field, where)
         if name == "executions" and parent in ("Instance", "Workflow"):
             costs = [self._feed(field, args, frozenset({one})) for one in where]
             return max(costs) if costs else self._checked(self._feed(field, args, where), 0)
@@ -214,6 +225,16 @@ class CostEstimate:
         if name in BULK_MUTATIONS:
             return _length(args.get("ids")) * each
         return self._children(field, where)
+
+    def _subscription_field(
+        self, field: Selected, name: str, args: Mapping[str, Any], where: Instances
+    ) -> int:
+        """One event of a subscription (see the module docstring)."""
+        if name == "executionChanged":
+            return 1 + self._children(field, where)
+        raw_filter = args.get("filter") or {}
+        named = raw_filter.get("instances") if isinstance(raw_filter, Mapping) else None
+        return self._children(field, where if not named else where & frozenset(named))
 
     def _feed(self, field: Selected, args: Mapping[str, Any], where: Instances) -> int:
         """One page of the executions connection over the instances in ``where``."""

@@ -81,6 +81,14 @@ class ErrorCodes(SchemaExtension):
                 )
         result.errors = errors or None
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a stream (a subscription's events, an operation over SSE or
+        multipart): its errors coded like any other, before it is sent."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [e if _coded(e) else with_code(e) for e in errors]
+        yield
+
     def on_validate(self) -> Iterator[None]:
         yield
         errors = self.execution_context.pre_execution_errors
@@ -88,6 +96,10 @@ class ErrorCodes(SchemaExtension):
             # The result already holds this list (and the validation cache): replace its items
             # in place; errors that carry a code already stay as they are.
             errors[:] = [with_code(e) for e in errors]
+
+
+def _coded(error: GraphQLError) -> bool:
+    return error.original_error is None and bool((error.extensions or {}).get("code"))
 
 
 def ensure_codes(errors: list[GraphQLError]) -> list[GraphQLError]:

@@ -259,8 +259,15 @@ class OperationLimits(SchemaExtension):
         self.passed = passed
 
     def on_validate(self) -> Iterator[None]:
-        yield
         execution = self.execution_context
+        if execution.pre_execution_errors == [] and self._subscription():
+            # A subscription's stream starts right after validation (its execution step does
+            # not look at a result set here), so its refusal is a validation error of its own,
+            # set before the step ends (the validation cache has validated it by now).
+            refused = self._refusal()
+            if refused is not None:
+                execution.pre_execution_errors = [refused]  # a new list: the cache keeps its own
+        yield
         errors = execution.pre_execution_errors
         refusals = [e for e in errors or () if isinstance(e, Refusal)]
         if errors and refusals:
@@ -271,16 +278,30 @@ class OperationLimits(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
-        if execution.graphql_document is not None and execution.result is None:
-            passed = self._passed_key()
-            if passed is None or not PassedOperations.holds(passed):
-                refused, checked = self._check()
-                if refused is not None:
-                    execution.result = GraphQLExecutionResult(data=None, errors=[refused])
-                    self._audit(refused)
-                elif checked and passed is not None:
-                    PassedOperations.put(passed)
+        if (
+            execution.graphql_document is not None
+            and execution.result is None
+            and not self._subscription()
+        ):
+            refused = self._refusal()
+            if refused is not None:
+                execution.result = GraphQLExecutionResult(data=None, errors=[refused])
+                self._audit(refused)
         yield
+
+    def _subscription(self) -> bool:
+        operation = self._operation()
+        return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+    def _refusal(self) -> Refusal | None:
+        """The operation's refusal by ``first`` or its cost, unless it passed before."""
+        passed = self._passed_key()
+        if passed is not None and PassedOperations.holds(passed):
+            return None
+        refused, checked = self._check()
+        if refused is None and checked and passed is not None:
+            PassedOperations.put(passed)
+        return refused
 
     def _passed_key(self) -> Any:
         """Where this request's pass is remembered (``api/passes.py``), or ``None``."""

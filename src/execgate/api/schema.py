@@ -46,6 +46,7 @@ from execgate.api.mutations import Mutation
 from execgate.api.observe import OperationName
 from execgate.api.operation import OperationChoice
 from execgate.api.queries import Query
+from execgate.api.subscriptions import Subscription
 from execgate.api.types import ExecutionNode, InstanceNode, NodeExecutionNode, WorkflowNode
 from execgate.config.settings import CacheSettings, LimitSettings, ServerSettings
 from execgate.domain.errors import ExecgateError
@@ -124,6 +125,7 @@ def build_schema(
         built = ExecgateSchema(
             query=Query,
             mutation=Mutation,
+            subscription=Subscription,
             types=[InstanceNode, WorkflowNode, ExecutionNode, NodeExecutionNode],
             extensions=stock,
         )

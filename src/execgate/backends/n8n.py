@@ -43,6 +43,7 @@ from execgate.domain.models import (
     ExecutionQuery,
     Page,
     Unreadable,
+    Watch,
     Workflow,
 )
 
@@ -65,6 +66,9 @@ _CAPABILITIES = frozenset(
 MAX_PAGE = 250
 PLAIN = "*"
 RUNNING = "running"
+ACTIVE_STREAMS = ("running", "waiting", "new")
+"""The streams a live poll reads beside the plain one: n8n's plain list hides running
+executions, and waiting or queued ones older than the newest page need their own stream."""
 
 COSTS = CostModel(
     page_size=MAX_PAGE,
@@ -73,6 +77,7 @@ COSTS = CostModel(
     undated_reads=UNDATED_READS,
     workflow_name_reads=1,
     list_errors=False,
+    watch_reads=1 + len(ACTIVE_STREAMS),
 )
 """Lists carry node data but no workflow names (one read per workflow) and no creation time
 (queued executions are read one by one, at most ``UNDATED_READS`` per page); no totals; an
@@ -351,6 +356,22 @@ class N8nBackend:
             for e in items
         ]
         return dated, len(undated)
+
+    async def watch(self, recent: int) -> Watch:
+        """The plain list's newest ``recent`` executions and the running, waiting and queued
+        streams (``MAX_PAGE`` each), four requests at once. Queued executions keep no creation
+        time here (their single read has it): the poller reads that once per execution."""
+        query = ExecutionQuery()
+        plain, *active = await asyncio.gather(
+            self._fetch(PLAIN, query, None, _page_size(recent)),
+            *(self._fetch(stream, query, None, MAX_PAGE) for stream in ACTIVE_STREAMS),
+        )
+        return Watch(
+            recent=tuple(plain.items),
+            active=tuple(item for fetched in active for item in fetched.items),
+            more=not plain.exhausted,
+            calls=1 + len(active),
+        )
 
     def position_after(
         self,

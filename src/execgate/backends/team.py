@@ -60,6 +60,8 @@ from execgate.domain.models import (
     Execution,
     ExecutionQuery,
     Page,
+    Unreadable,
+    Watch,
     Workflow,
 )
 
@@ -88,6 +90,7 @@ COSTS = CostModel(
     undated_lists=1 + TAIL_PAGES,
     detail_reads=1,
     count_reads=1,
+    watch_reads=3,
 )
 """Lists carry workflow names but no node data: one detail read per execution for it; one
 read for a total. Executions without a time (of any status: one cancelled before it started
@@ -199,6 +202,22 @@ class TeamBackend:
             unreadable=(*scan.unreadable.values(), *placed.unreadable),
             carry=placed.owed,
         )
+
+    async def watch(self, recent: int) -> Watch:
+        """The newest page (``recent`` executions, at most ``MAX_PAGE_SIZE``) and the first page
+        of the ``RUNNING`` and ``PENDING`` filters: three requests at once (two on a server
+        that does not take ``status=PENDING``)."""
+        size = max(1, min(recent, MAX_PAGE_SIZE))
+        newest, running, (pending, pending_calls) = await asyncio.gather(
+            self.lists.page({}, 0, size),
+            self.lists.page({"status": "RUNNING"}, 0, MAX_PAGE_SIZE),
+            self.lists.pending(ExecutionQuery()) if self.lists.pending_filter else nothing(),
+        )
+        unreadable: dict[str | None, Unreadable] = {}
+        items = tuple(self.lists.readable(newest.content, unreadable))
+        active = (*self.lists.readable(running.content, unreadable), *pending)
+        more = bool(newest.content) and newest.number + 1 < newest.total_pages
+        return Watch(recent=items, active=active, more=more, calls=2 + pending_calls)
 
     async def _states(self, native_ids: Sequence[str]) -> dict[str, State]:
         """Each execution's details now: the execution, ``None`` if it is gone, or what went

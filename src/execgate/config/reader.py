@@ -6,9 +6,9 @@ once in a ``ConfigError``, one line each, naming the file, the instance or clien
 by position such as ``instances[2]`` when it has no usable name) and the key. No message ever
 carries a credential, a pasted client key or a URL's user and password.
 
-The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]``, ``[export]``
-and of each instance are checked against the fields of their settings dataclass
-(``config.settings``), which give their kind, range and default.
+The option keys of ``[server]``, ``[limits]``, ``[cache]``, ``[audit]``, ``[mcp]``,
+``[export]``, ``[live]`` and of each instance are checked against the fields of their settings
+dataclass (``config.settings``), which give their kind, range and default.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from execgate.config.settings import (
     InstanceSettings,
     Kind,
     LimitSettings,
+    LiveSettings,
     MCPSettings,
     ServerSettings,
     Settings,
@@ -58,6 +59,7 @@ _TOP_KEYS = (
     "mcp",
     "shared",
     "export",
+    "live",
 )
 _KIND_KEYS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.TEAM: ("team_id", "token_env"),
@@ -330,6 +332,7 @@ class _Reader:
         limits, _ = self.table("limits", document.get("limits"), LimitSettings)
         limits = self._legacy_max_first(limits, legacy.get("max_first"), document.get("limits"))
         cache, _ = self.table("cache", document.get("cache"), CacheSettings)
+        live, _ = self.table("live", document.get("live"), LiveSettings)
         instances = self.instances(document.get("instances"))
         names = frozenset(i.name for i in instances) | _named_instances(document)
         return Settings(
@@ -342,6 +345,7 @@ class _Reader:
             mcp=self.mcp(document.get("mcp"), names),
             shared=self.shared(document.get("shared")),
             export=self.table("export", document.get("export"), ExportSettings)[0],
+            live=live,
             source=source,
         )
 

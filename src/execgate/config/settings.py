@@ -131,6 +131,8 @@ class LimitSettings:
     max_stats_executions: int = option(200_000, Kind.COUNT)
     """The most executions one statistics window may hold (``executionStats`` reads them all,
     from its ``startedAfter`` to now; a larger window is refused)."""
+    max_subscriptions_per_client: int = option(20, Kind.COUNT)
+    """Live subscriptions one client may hold at a time, over every transport together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,14 @@ class CacheSettings:
     @property
     def max_bytes(self) -> int:
         return int(self.max_mb * MIB)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """``[live]``: the pollers behind live subscriptions."""
+
+    poll_interval_seconds: float = option(2.0, Kind.SECONDS)
+    """How often each instance that has a subscriber is asked what changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,5 +289,6 @@ class Settings:
     mcp: MCPSettings = field(default_factory=MCPSettings)
     shared: SharedSettings = field(default_factory=SharedSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
     source: str = "embedded demo"
     """Where the settings came from, for the start-up banner."""

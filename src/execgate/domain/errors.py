@@ -16,6 +16,7 @@ carries a credential or a backend URL: adapters name the instance, never its add
     ├── Conflict                     the backend refused the action in the item's current state
     ├── Forbidden                    the client's scope does not allow this
     ├── InvalidCursor                a cursor that is not one of ours, or tampered, or stale
+    ├── TooManySubscriptions         a client already holds its most live subscriptions
     └── InvalidArgument              an argument out of range (first, filter values, ids)
         ├── UnknownInstance          a filter names an instance that is not configured
         └── TooManyExecutions        a statistics window holds more than the scan may read
@@ -127,6 +128,12 @@ class Forbidden(ExecgateError):
 
 class InvalidCursor(ExecgateError):
     code = "INVALID_CURSOR"
+
+
+class TooManySubscriptions(ExecgateError):
+    """A client already holds ``[limits] max_subscriptions_per_client`` live subscriptions."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"
 
 
 class InvalidArgument(ExecgateError):

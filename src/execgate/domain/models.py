@@ -221,6 +221,23 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class Watch:
+    """What one live poll of an instance read (``Backend.watch``).
+
+    ``recent`` holds its newest executions in the instance's own stream order (newest first,
+    the order ``Backend.position_after`` resumes), as many as the poll asked for when
+    ``more`` is true; ``active`` holds its pending, running and waiting executions, whatever
+    their age (an execution may be in both). ``calls`` counts the requests made.
+    """
+
+    recent: tuple[Execution, ...]
+    active: tuple[Execution, ...]
+    more: bool
+    """Whether older executions follow ``recent``."""
+    calls: int = field(default=1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class CostModel:
     """What reading one instance costs, in backend requests, the way its adapter reads it.
 
@@ -263,6 +280,9 @@ class CostModel:
     """Whether list items carry an execution's error message; when not, learning it means a
     list read with node data (``error_page_size`` executions a request)."""
     error_page_size: int = 50
+    watch_reads: int = 0
+    """Requests one live poll makes (``Backend.watch``): the newest page and the streams of
+    active executions."""
 
     def list_reads(
         self, first: int, statuses: Collection[str], *, dated: bool, resuming: bool

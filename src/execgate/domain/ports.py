@@ -21,6 +21,7 @@ from execgate.domain.models import (
     Execution,
     ExecutionQuery,
     Page,
+    Watch,
     Workflow,
 )
 
@@ -46,6 +47,11 @@ class Backend(Protocol):
     async def list_executions(
         self, query: ExecutionQuery, *, limit: int, position: Mapping[str, Any] | None = None
     ) -> Page: ...
+
+    async def watch(self, recent: int) -> Watch:
+        """The newest ``recent`` executions and every active one, read with the fewest requests
+        this API allows (``CostModel.watch_reads``), for the live poller."""
+        ...
 
     def position_after(
         self,

@@ -21,6 +21,13 @@ GraphQL-shaped JSON (``errors`` with ``extensions.code``, no ``data``), and each
 one warning in the ``execgate.security`` log (method, path, peer, status, why); no refusal and
 no log line carries a presented key or header.
 
+A WebSocket (graphql-transport-ws on ``/graphql``) cannot carry a key in its handshake from a
+browser, so it presents it in ``connection_init``'s payload (``{"Authorization": "Bearer
+<key>"}``, as GraphiQL sends its headers there): ``connection_client`` checks it when that
+message comes, with the same reasons, and the refusal closes the socket with 4401
+(``UNAUTHENTICATED: …``) or 4403 (``FORBIDDEN: …``). The handshake itself passes, except
+without clients, where the anonymous loopback rules refuse it (HTTP 403) like a request.
+
 ``MCPGuard`` is the same guard in front of ``/mcp`` (the MCP tools): the same keys, loopback
 rule and body limit, but every request needs a client (there is no page to open), refusals
 are JSON-RPC errors that MCP clients show (the code in ``error.data.code``), and the rate
@@ -32,6 +39,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -186,6 +194,9 @@ class SecurityMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await error_response(400, "only HTTP is served here", "BAD_REQUEST")(
                 scope, receive, send
@@ -233,6 +244,24 @@ class SecurityMiddleware:
             return await receive()
 
         await self.app({**scope, CLIENT_SCOPE_KEY: client}, replay, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake: its key comes later (``connection_client``); without
+        clients, the anonymous loopback rules apply now, and a refusal answers HTTP 403."""
+        if self.directory:
+            await self.app(scope, receive, send)
+            return
+        peer = scope.get("client")
+        why = None
+        if not is_loopback(peer[0] if peer else None):
+            why = "no clients are configured and the peer is not on loopback"
+        elif not loopback_request(Headers(scope=scope)):
+            why = "an anonymous WebSocket naming a host or origin that is not loopback"
+        if why is not None:
+            log_refusal({**scope, "method": "WebSocket"}, 403, why)
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app({**scope, CLIENT_SCOPE_KEY: ANONYMOUS}, receive, send)
 
     def _authenticate(
         self, scope: Scope, headers: Headers
@@ -325,6 +354,66 @@ def _is_ide_page(scope: Scope) -> bool:
     raw = scope.get("query_string", b"").decode("latin-1")
     params = parse_qs(raw, keep_blank_values=True)
     return "query" not in params and "extensions" not in params
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why a WebSocket's ``connection_init`` is refused: its close code and reason (what the
+    client sees), and the log's words."""
+
+    code: int
+    reason: str
+    why: str
+
+
+UNAUTHORIZED_CLOSE = 4401
+FORBIDDEN_CLOSE = 4403
+
+
+def connection_client(
+    directory: ClientDirectory, payload: Mapping[str, Any], scope: Scope
+) -> Client | Refused:
+    """The client a WebSocket's ``connection_init`` payload presents its key for
+    (``Authorization: Bearer <key>``, the name in any case), or why not (logged)."""
+    found = scope.get(CLIENT_SCOPE_KEY)
+    if isinstance(found, Client):
+        return found  # the anonymous client, admitted by the handshake
+    header = next(
+        (v for k, v in payload.items() if isinstance(k, str) and k.lower() == "authorization"),
+        None,
+    )
+    presented = presented_key(header if isinstance(header, str) else None)
+    if presented is KeyProblem.MISSING:
+        refused = Refused(
+            UNAUTHORIZED_CLOSE,
+            "UNAUTHENTICATED: a client key is required: connectionParams "
+            '{"Authorization": "Bearer <key>"}',
+            "no client key",
+        )
+    elif presented is KeyProblem.MALFORMED:
+        refused = Refused(
+            UNAUTHORIZED_CLOSE,
+            "UNAUTHENTICATED: the Authorization parameter is malformed: send 'Bearer <key>'",
+            "an Authorization parameter that is not 'Bearer <key>'",
+        )
+    else:
+        client = directory.authenticate(presented)
+        if client is not None:
+            return client
+        refused = Refused(
+            UNAUTHORIZED_CLOSE,
+            "UNAUTHENTICATED: the client key is not valid",
+            "a client key that no client has",
+        )
+    peer = scope.get("client")
+    log.warning(
+        "refused WebSocket %s from %s with close %d: %s",
+        scope.get("path", "?"),
+        peer[0] if peer else "an unknown peer",
+        refused.code,
+        refused.why,
+    )
+    return refused
 
 
 class MCPGuard(SecurityMiddleware):

@@ -37,6 +37,7 @@ from execgate.domain.models import (
     Execution,
     ExecutionQuery,
     Page,
+    Watch,
     Workflow,
 )
 from execgate.domain.ports import Backend, SharedExecutions
@@ -237,6 +238,10 @@ class CachedBackend:
             known = sum(1 for item in page.items if self.cache.holds(item.key))
             self._lean = len(page.items) - known <= _lean_misses(limit)
         return self._with_cached_details(page)
+
+    async def watch(self, recent: int) -> Watch:
+        """The live poll, never coalesced or cached: each poller reads its own state."""
+        return await self.inner.watch(recent)
 
     async def _lean_page(
         self, query: ExecutionQuery, limit: int, position: Mapping[str, Any] | None

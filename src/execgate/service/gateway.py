@@ -10,6 +10,10 @@ others answer exactly as if they were not configured) and only its actions. Read
 Every mutation attempt is written once to the audit trail (the ``AuditSink`` port): by
 ``perform``, whatever its outcome, or by ``refused`` for attempts refused before they reached
 it (the operation's limits, too many ids).
+
+Live changes (``watch``, ``watch_execution``) come from the ``LiveHub`` every view shares:
+a subscription sees only its scope's instances, narrowed by its filter like a feed page, and
+an action done through ``perform`` reaches subscribers at once.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from execgate.domain.errors import (
     InvalidArgument,
     NotFound,
     UnknownInstance,
+    Unsupported,
     shown,
 )
-from execgate.domain.keys import WorkflowKey
+from execgate.domain.keys import ExecutionKey, WorkflowKey
 from execgate.domain.models import (
     BackendKind,
     Capability,
@@ -51,10 +56,12 @@ from execgate.service.actions import (
     ActionTarget,
     Reader,
 )
+from execgate.service.changes import Change
 from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
 from execgate.service.export import merged
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed
 from execgate.service.health import Circuit, Health
+from execgate.service.live import LiveHub, Subscriber
 from execgate.service.masking import Masker
 from execgate.service.normalise import normalise_error
 from execgate.service.segments import ERROR_STATUSES
@@ -94,6 +101,12 @@ class FeedFilter:
         return filter_digest(fields)
 
 
+def _check_dates(feed_filter: FeedFilter) -> None:
+    after, before = feed_filter.started_after, feed_filter.started_before
+    if after and before and after > before:
+        raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
+
+
 _VERBS = {Action.CANCEL: "cancel", Action.RETRY: "retry", Action.DELETE: "delete"}
 
 
@@ -117,6 +130,7 @@ class Gateway:
         masker: Masker | None = None,
         max_stats_executions: int = 200_000,
         now: Callable[[], datetime] | None = None,
+        live: LiveHub | None = None,
     ) -> None:
         self.scope = scope or Scope.full()
         self.cursor_secret = cursor_secret
@@ -140,6 +154,8 @@ class Gateway:
         self.max_stats_executions = max_stats_executions
         self.now = now or _utcnow
         """The wall clock (statistics' default window, exports' ``days``)."""
+        self.live = live
+        """The pollers behind live subscriptions (shared by every scoped view)."""
 
     def scoped(self, scope: Scope, *, max_first: int | None = None) -> Gateway:
         """The view of this gateway that ``scope`` allows (never wider than this one), with
@@ -158,6 +174,7 @@ class Gateway:
             masker=self.masker,
             max_stats_executions=self.max_stats_executions,
             now=self.now,
+            live=self.live,
         )
 
     def health(self, name: str) -> Health | None:
@@ -280,12 +297,7 @@ class Gateway:
     ) -> FeedPage:
         self._require_read()
         size = self.check_first(first)
-        if (
-            feed_filter.started_after
-            and feed_filter.started_before
-            and feed_filter.started_after > feed_filter.started_before
-        ):
-            raise InvalidArgument("'startedAfter' is later than 'startedBefore'")
+        _check_dates(feed_filter)
         names = self._selected(feed_filter)
         cursors = Cursors(self.cursor_secret, feed_filter.digest())
         state = cursors.decode(after) if after is not None else FeedState()
@@ -293,6 +305,36 @@ class Gateway:
         streams = {name: (self.backends[name], query) for name in names}
         page = await read_feed(streams, state, size, cursors=cursors, started=after is not None)
         return self._clean_page(page)
+
+    def watch(self, feed_filter: FeedFilter) -> Subscriber:
+        """Live changes to the executions ``feed_filter`` selects, on this view's instances
+        (validated and scoped like ``feed``); ``TooManySubscriptions`` over the client's
+        limit. The caller closes the subscriber."""
+        self._require_read()
+        _check_dates(feed_filter)
+        names = self._selected(feed_filter)
+        query = self._query(feed_filter, include_nodes=False)
+
+        def wants(change: Change) -> bool:
+            return query.matches(change.execution)
+
+        return self._hub().subscribe(names, wants, client=self.scope.client)
+
+    def watch_execution(self, key: ExecutionKey) -> Subscriber:
+        """Live changes to one execution (``NotFound`` for one outside this view)."""
+        self._require_read()
+        if key.instance not in self.backends:
+            raise NotFound("the execution does not exist")
+
+        def wants(change: Change) -> bool:
+            return change.key == key
+
+        return self._hub().subscribe([key.instance], wants, client=self.scope.client)
+
+    def _hub(self) -> LiveHub:
+        if self.live is None:
+            raise Unsupported("live subscriptions are not served by this gateway")
+        return self.live
 
     async def count(self, feed_filter: FeedFilter) -> int | None:
         """Exact total when every selected instance reports one, else ``None``."""
@@ -484,6 +526,8 @@ class Gateway:
         outcome: ActionOutcome | None = None
         try:
             outcome = await self._perform(action, verb, target, read, force)
+            if outcome.ok and outcome.key is not None and self.live is not None:
+                await self.live.acted(action, outcome.key, outcome.retry)
             return outcome
         finally:
             key = outcome.key if outcome is not None else None

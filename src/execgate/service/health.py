@@ -37,6 +37,7 @@ from execgate.domain.models import (
     Execution,
     ExecutionQuery,
     Page,
+    Watch,
     Workflow,
 )
 from execgate.domain.ports import Backend
@@ -194,6 +195,9 @@ class GuardedBackend:
         return await self.circuit.call(
             lambda: self.inner.list_executions(query, limit=limit, position=position)
         )
+
+    async def watch(self, recent: int) -> Watch:
+        return await self.circuit.call(lambda: self.inner.watch(recent))
 
     async def count_executions(self, query: ExecutionQuery) -> int | None:
         return await self.circuit.call(lambda: self.inner.count_executions(query))

@@ -73,14 +73,24 @@ class SharedRedis:
             async with asyncio.timeout(self.timeout):
                 answer = await command(self.client)
         except (RedisError, OSError, TimeoutError) as exc:
-            self._failed(operation, exc)
+            self.failed(operation, exc)
             raise SharedUnavailable(operation) from exc
+        self.answered()
+        return answer
+
+    @property
+    def resting(self) -> bool:
+        """Whether Redis is taken to be down for now (``run`` fails at once)."""
+        return self._down and self.clock() < self._down_until
+
+    def answered(self) -> None:
+        """Redis answered (``run`` says so itself; the live relay's listener too)."""
         if self._down:
             self._down = False
             log.warning("Redis answers again: replicas share state again")
-        return answer
 
-    def _failed(self, operation: str, exc: BaseException) -> None:
+    def failed(self, operation: str, exc: BaseException) -> None:
+        """Redis did not answer ``operation``: down for ``retry_after`` seconds."""
         if self.metrics is not None:
             self.metrics.redis_failures.labels(operation).inc()
         if not self._down:

@@ -77,6 +77,8 @@ class SimExecution:
     retry_of: str | None = None
     retry_success_id: str | None = None
     wait_till: datetime | None = None
+    starts_at: datetime | None = None
+    """For a queued (``new``) execution: when it starts running (see ``SimStore.advance``)."""
     finishes_at: datetime | None = None
     """For an active execution: when it completes on its own (see ``SimStore.advance``)."""
     final_status: str | None = None

@@ -1,8 +1,10 @@
 """A mutable, clock-driven store of simulated executions, shared by both simulators.
 
 Active executions progress on their own: ``advance()`` (called by the simulators before every
-request) completes each one whose ``finishes_at`` has passed, so a running execution in the demo
-really finishes, or can be stopped before it does.
+request) starts each queued one whose ``starts_at`` has passed and completes each one whose
+``finishes_at`` has passed, so a running execution in the demo really finishes, or can be
+stopped before it does. Whatever is in ``spawners`` (``simulate/activity.py``) runs first and
+may add executions: the store then keeps meeting new ones.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class SimStore:
             (int(e.id) for e in self.executions.values() if e.id.isdigit()), default=0
         )
         self._uuid_counter = 0
+        self.spawners: list[Callable[[SimStore, datetime], None]] = []
+        """Called by ``advance`` with the time, before anything progresses."""
 
     def now(self) -> datetime:
         return self.clock()
@@ -60,10 +64,20 @@ class SimStore:
             )
 
     def advance(self) -> None:
-        """Complete every active execution whose planned finish time has passed."""
+        """Start every queued execution, and complete every active one, whose time has come."""
         now = self.now()
         with self.lock:
+            for spawn in self.spawners:
+                spawn(self, now)
             for execution in self.executions.values():
+                if (
+                    execution.status == "new"
+                    and execution.starts_at is not None
+                    and execution.starts_at <= now
+                ):
+                    execution.status = "running"
+                    execution.started_at = execution.starts_at
+                    execution.starts_at = None
                 if (
                     execution.status in ACTIVE_STATUSES
                     and execution.finishes_at is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client import (
@@ -60,6 +60,23 @@ class SharedCounts(Protocol):
     misses: int
 
 
+class LiveCounts(Protocol):
+    """What the live hub tells a scrape (``service.live.LiveHub`` has it)."""
+
+    @property
+    def shared(self) -> bool: ...
+
+    @property
+    def polls(self) -> Mapping[tuple[str, str], int]: ...
+
+    @property
+    def received(self) -> Mapping[str, int]: ...
+
+    def subscriber_counts(self) -> Mapping[str, int]: ...
+
+    def roles(self) -> Mapping[str, str]: ...
+
+
 class OperationNames:
     """GraphQL operation names as label values: at most ``limit`` distinct ones."""
 
@@ -89,6 +106,7 @@ class _Readings(Collector):
         self.cache: CacheCounts | None = None
         self.shared: SharedCounts | None = None
         self.redis: Callable[[], bool] | None = None
+        self.live: LiveCounts | None = None
 
     def collect(self) -> Iterable[Metric]:
         cache = self.cache
@@ -124,6 +142,57 @@ class _Readings(Collector):
                 "1 while the shared Redis answers, 0 while each replica works on its own",
                 1.0 if redis() else 0.0,
             )
+        if self.live is not None:
+            yield from _live(self.live)
+
+
+def _live(live: LiveCounts) -> Iterable[Metric]:
+    subscribers = GaugeMetricFamily(
+        "execgate_live_subscribers",
+        "Live subscriptions on this replica, by instance (one spanning several instances "
+        "counts once for each)",
+        labels=["instance"],
+    )
+    counts = live.subscriber_counts()
+    for instance, count in counts.items():
+        subscribers.add_metric([instance], count)
+    yield subscribers
+    polls = CounterMetricFamily(
+        "execgate_live_polls",
+        "Live polls this replica made, by instance and outcome (ok, or the error code in "
+        "lower case: a failed poll)",
+        labels=["instance", "outcome"],
+    )
+    for (instance, outcome), count in sorted(live.polls.items()):
+        polls.add_metric([instance, outcome], count)
+    yield polls
+    if not live.shared:
+        return
+    roles = live.roles()
+    held = GaugeMetricFamily(
+        "execgate_live_lease_held",
+        "1 while this replica holds the instance's live-poll lease and polls it for every replica",
+        labels=["instance"],
+    )
+    alone = GaugeMetricFamily(
+        "execgate_live_alone",
+        "1 while this replica polls the instance on its own because the shared Redis does "
+        "not answer",
+        labels=["instance"],
+    )
+    for instance in counts:
+        held.add_metric([instance], 1.0 if roles.get(instance) == "leads" else 0.0)
+        alone.add_metric([instance], 1.0 if roles.get(instance) == "alone" else 0.0)
+    yield held
+    yield alone
+    received = CounterMetricFamily(
+        "execgate_live_received_polls",
+        "Live polls of another replica (the lease holder) received from Redis, by instance",
+        labels=["instance"],
+    )
+    for instance in counts:
+        received.add_metric([instance], live.received.get(instance, 0))
+    yield received
 
 
 class Metrics:
@@ -184,6 +253,10 @@ class Metrics:
     def watch_redis(self, up: Callable[[], bool] | None) -> None:
         """Report whether the shared Redis answers (``None``: no Redis configured)."""
         self._readings.redis = up
+
+    def watch_live(self, live: LiveCounts | None) -> None:
+        """Report the live hub's subscribers, polls and leases at each scrape."""
+        self._readings.live = live
 
     def operation(self, name: str | None, kind: str, outcome: str, seconds: float) -> None:
         self.operations.labels(self.names.label(name), kind, outcome).observe(seconds)
