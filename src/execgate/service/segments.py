@@ -108,6 +108,10 @@ class Segment:
         """Whether it holds everything from ``lo`` on (a failed or new one is read in full)."""
         self.scanned_at = 0.0
         """When it was last read in full (the clock of its cache)."""
+        self.uncounted = 0
+        """Executions the instance's total counts in this segment's range but its lists give
+        no start time (never started: a team-style server may date them by creation), as
+        found after the last full read; the deletion check allows for them."""
         self.ids: list[str] = []
         self.index: dict[str, int] = {}
         self._sort = array("d")

@@ -182,6 +182,8 @@ class _Refresh:
             query = replace(base, started_after=segment.lo)
             await _scan(segment, backend, query, self.budget, SCAN_PAGE)
             segment.ready, segment.scanned_at = True, self.cache.clock()
+            if model.count_reads:
+                await self._count(baseline=True)
             return
         if self.window.after < segment.lo:
             older = replace(base, started_after=self.window.after, started_before=segment.lo)
@@ -233,15 +235,22 @@ class _Refresh:
             else:
                 segment.put(execution)
 
-    async def _count(self) -> None:
-        """Compare the segment with the instance's own total: a difference means deletions."""
+    async def _count(self, *, baseline: bool = False) -> None:
+        """Compare the segment with the instance's own total: a difference means deletions.
+        With ``baseline`` (after a full read) the difference found is what the instance counts
+        but never lists with a time, allowed for from then on."""
         segment = self.segment
         newest = segment.newest()
         if math.isinf(newest):
             return
         query = replace(segment.base, started_after=segment.lo, started_before=moment(newest))
         total = await self.backend.count_executions(query)
-        if total is not None and total != segment.count_between(segment.lo.timestamp(), newest):
+        if total is None:
+            return
+        held = segment.count_between(segment.lo.timestamp(), newest)
+        if baseline:
+            segment.uncounted = max(0, total - held)
+        elif total - segment.uncounted != held:
             raise _Stale
 
     async def _read_errors(self) -> None:
