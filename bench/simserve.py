@@ -71,8 +71,10 @@ def main(argv: list[str]) -> int:
 
     original = cli._serve_app
 
-    def serve_counted(app: object, listener: Any, header_timeout: float) -> None:
-        original(Counting(app), listener, header_timeout)  # type: ignore[arg-type]
+    def serve_counted(
+        app: object, listener: Any, header_timeout: float, log_format: str = "text"
+    ) -> None:
+        original(Counting(app), listener, header_timeout, log_format)  # type: ignore[arg-type]
 
     cli._serve_app = serve_counted
     return cli.main(["simulate", *argv])

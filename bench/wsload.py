@@ -8,7 +8,7 @@ receives, the delay from the moment the backend changed — the execution's ``cr
 CREATED, ``startedAt`` for a change to RUNNING, ``finishedAt`` for FINISHED, which the
 simulators set to the exact moment of the change (``execgate.simulate.activity``) — to the
 moment it arrived here. Then it prints ``done <json>`` (counts and delay percentiles) and
-closes every connection.
+closes every connection, or with ``--hold`` keeps them open until it is terminated.
 
     python -m bench.wsload --url ws://127.0.0.1:8000/graphql --subscribers 1000 --seconds 60
     (the key comes from the environment variable EXECGATE_BENCH_KEY)
@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import websockets
+from websockets import Subprotocol
 
 QUERY = (
     "subscription { executionEvents { type previousStatus at "
@@ -78,9 +79,14 @@ def record(tally: Tally, message: dict[str, Any], arrived: float) -> None:
 async def subscriber(url: str, key: str, tally: Tally, opened: asyncio.Semaphore) -> Any:
     async with opened:
         ws = await websockets.connect(
-            url, subprotocols=["graphql-transport-ws"], max_queue=None, open_timeout=60  # type: ignore[list-item]
+            url,
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            max_queue=None,
+            open_timeout=60,
         )
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+        )
         ack = json.loads(await ws.recv())
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"no connection_ack: {ack}")
@@ -127,7 +133,13 @@ def summary(tally: Tally, subscribers: int, seconds: float) -> dict[str, Any]:
 
 
 async def run(
-    url: str, key: str, count: int, seconds: float, concurrency: int, warmup: float
+    url: str,
+    key: str,
+    count: int,
+    seconds: float,
+    concurrency: int,
+    warmup: float,
+    hold: bool = False,
 ) -> None:
     tally = Tally()
     opened = asyncio.Semaphore(concurrency)
@@ -142,6 +154,8 @@ async def run(
     tally.measuring = False
     elapsed = time.monotonic() - started
     print("done " + json.dumps(summary(tally, count, elapsed)), flush=True)
+    if hold:
+        await asyncio.Event().wait()  # until terminated
     for ws in sockets:
         await ws.close()
     for task in listeners:
@@ -155,12 +169,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes at a time")
     parser.add_argument("--warmup", type=float, default=0.0, help="seconds before measuring")
+    parser.add_argument("--hold", action="store_true", help="stay connected after measuring")
     args = parser.parse_args(argv)
     key = os.environ.get(KEY_ENV)
     if not key:
         parser.error(f"set {KEY_ENV} to the client key")
     asyncio.run(
-        run(args.url, key, args.subscribers, args.seconds, args.concurrency, args.warmup)
+        run(
+            args.url,
+            key,
+            args.subscribers,
+            args.seconds,
+            args.concurrency,
+            args.warmup,
+            args.hold,
+        )
     )
     return 0
 

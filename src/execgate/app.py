@@ -697,12 +697,33 @@ def _http_app(
 
         middleware.append(Middleware(TracingMiddleware, tracing=tracing))
     middleware += cors(cors_origins)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app = GatewayApp(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.websocket = guarded
     app.state.clients = directory
     app.state.limiter = limiter
     app.state.metrics = metrics
     app.state.schema = schema
     return app
+
+
+class GatewayApp(Starlette):
+    """Starlette, with WebSockets on ``/graphql`` handed straight to their guard.
+
+    Every layer an ASGI call passes through stays on the stack for as long as the call lasts,
+    which for a live subscription is hours. The middleware (request IDs, CORS, tracing, error
+    pages) acts on HTTP only and the router would pick the same guard, so a WebSocket skips
+    them: each open subscription then holds the guard's and strawberry's frames, not six more.
+    """
+
+    websocket: Any = None
+    """The ASGI app of WebSockets on ``/graphql`` (the guarded GraphQL view)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/graphql" and self.websocket:
+            scope["app"] = self
+            await self.websocket(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 CORS_HEADERS = (

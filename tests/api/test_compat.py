@@ -14,7 +14,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from execgate.api import compat, execution
 from execgate.api.context import build_context
-from execgate.api.execution import InlineExecutor
+from execgate.api.execution import EventExecutor, InlineExecutor
 from execgate.api.schema import ExecgateSchema, build_schema
 from execgate.config import ServerSettings
 from execgate.domain.keys import NodeExecutionKey
@@ -32,7 +32,11 @@ def test_the_installed_frameworks_pass_the_guard() -> None:
 
 def _fell_back(built: ExecgateSchema, caplog: pytest.LogCaptureFixture, *words: str) -> None:
     assert not built.fast
-    assert built.execution_context_class is StrawberryGraphQLCoreExecutionContext
+    # strawberry's own executor, each subscription event with its own memo
+    assert built.execution_context_class is EventExecutor
+    assert EventExecutor.__bases__ == (StrawberryGraphQLCoreExecutionContext,)
+    own = {name for name in vars(EventExecutor) if not name.startswith("__")}
+    assert own == {"build_per_event_executor"}
     [record] = [r for r in caplog.records if r.name == "execgate.api"]
     assert record.levelno == logging.WARNING
     assert "fast executor off" in record.getMessage()

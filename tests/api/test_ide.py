@@ -3,6 +3,7 @@ with no network but loopback."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import urllib.parse
@@ -22,6 +23,8 @@ from execgate.api.ide import (
     sri_of,
 )
 from execgate.app import create_app
+from execgate.config import LiveSettings
+from execgate.simulate.activity import Activity
 from execgate.simulate.embedded import embedded, with_demo_client
 from execgate.simulate.server import BackgroundServer
 
@@ -127,3 +130,63 @@ def test_graphiql_runs_a_query_in_chromium_with_no_network_but_loopback(gateway:
     assert '"name": "acme"' in text and '"kind": "TEAM"' in text
     assert '"name": "n8n-prod"' in text
     assert elsewhere == [] and failed == []
+
+
+@pytest.fixture(scope="module")
+def live_gateway() -> Iterator[str]:
+    """The demo gateway with executions starting and finishing, polled every half second."""
+    demo = embedded(seed=7)
+    for number, store in enumerate(demo.stores.values()):
+        Activity(2.0, seed=number).attach(store)
+    settings, key = with_demo_client(demo.settings)
+    settings = dataclasses.replace(settings, live=LiveSettings(poll_interval_seconds=0.5))
+    app = create_app(
+        settings, transports=demo.transports, ide_headers={"Authorization": f"Bearer {key}"}
+    )
+    with BackgroundServer(app) as server:
+        yield server.base_url
+
+
+def test_graphiql_runs_a_subscription_over_its_websocket_in_chromium(live_gateway: str) -> None:
+    from playwright.sync_api import WebSocket, sync_playwright
+
+    executable = _chromium()
+    query = (
+        "subscription Live { executionEvents { type execution { nativeId status "
+        "instance { name } } } }"
+    )
+    sockets: list[str] = []
+    frames: list[str] = []
+
+    def watch(socket: WebSocket) -> None:
+        sockets.append(socket.url)
+        socket.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<loopback>"],
+        )
+        try:
+            page = browser.new_page()
+            page.on("websocket", watch)
+            page.goto(f"{live_gateway}/graphql?q={urllib.parse.quote(query)}")
+            page.locator(".graphiql-execute-button").click(timeout=20_000)
+            response = page.locator(".graphiql-response")
+            response.filter(has_text='"executionEvents"').wait_for(timeout=20_000)
+            first = response.inner_text()
+            # the pane shows each result pushed since: it changes while nothing is clicked
+            for _ in range(200):
+                page.wait_for_timeout(100)
+                later = response.inner_text()
+                if later != first and '"executionEvents"' in later:
+                    break
+            page.locator(".graphiql-execute-button").click()  # stops the subscription
+        finally:
+            browser.close()
+    assert '"type"' in first and '"instance"' in first and '"errors"' not in first
+    assert later != first, "no second result was pushed"
+    assert [urllib.parse.urlsplit(url).path for url in sockets] == ["/graphql"]
+    assert sockets[0].startswith("ws://127.0.0.1:")
+    assert any('"connection_ack"' in frame for frame in frames)
+    assert sum('"type":"next"' in frame for frame in frames) >= 2

@@ -12,6 +12,7 @@ under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections import Counter
@@ -149,9 +150,10 @@ def test_a_subscription_survives_a_backend_restart(tools: tuple[str, Path]) -> N
             restarted = time.time() * 1000
             out, _ = clients.communicate(timeout=60)
         assert clients.returncode == 0
-        import json
-
         result = json.loads(out)
+        # when each execution was created, as the simulator made it (a team-style list item
+        # has no createdAt, so one first seen running carries none in its event either)
+        created = {e.id: e.created_at for name, e in rig.spawned() if name == "acme"}
         for record in [*result["ws"], *result["sse"]]:
             # then: the stream said so, coded and naming the instance, and went on
             assert record["error"] is None and not record["completed"]
@@ -174,6 +176,6 @@ def test_a_subscription_survives_a_backend_restart(tools: tuple[str, Path]) -> N
                 e
                 for e in after
                 if e["type"] == "CREATED"
-                and stopped < _ms(datetime.fromisoformat(e["execution"]["createdAt"])) < restarted
+                and stopped < _ms(created[e["execution"]["nativeId"]]) < restarted
             ]
             assert created_meanwhile

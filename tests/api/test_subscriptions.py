@@ -128,6 +128,37 @@ async def test_events_carry_the_subscribers_selection_through_either_executor(fa
         assert world.hub.running() == frozenset()  # the last subscriber left
 
 
+@pytest.mark.parametrize("fast", [True, False])
+async def test_each_event_collects_its_selection_afresh_and_keeps_nothing_of_the_last(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memos: list[dict[Any, Any]] = []
+    async with live(fast=fast) as world:
+        executor = world.schema.execution_context_class
+        build = executor.build_per_event_executor  # type: ignore[attr-defined]
+
+        def per_event(self: Any, payload: Any) -> Any:
+            event = build(self, payload)
+            memos.append(event._relevant_sub_fields)
+            return event
+
+        monkeypatch.setattr(executor, "build_per_event_executor", per_event)
+        stream = await world.stream(EVENTS)
+        pending = asyncio.ensure_future(next_result(stream))
+        await settled(world.hub)
+        for native_id in range(10, 16):
+            world.add("acme", native_id, S.RUNNING)
+            assert (await pending).errors is None
+            pending = asyncio.ensure_future(next_result(stream))
+        pending.cancel()
+        await stream.aclose()
+    assert len(memos) == 6
+    assert len({id(memo) for memo in memos}) == 6  # graphql-core's copies would share one
+    # the first event collects the selection; the next ones no more than it (the fast
+    # executor's shared row plans spare them some of it), never the sum of all before
+    assert memos[0] and all(len(memo) <= len(memos[0]) for memo in memos)
+
+
 async def test_node_data_of_an_event_is_read_through_the_loaders() -> None:
     async with live(lists_without_nodes=True) as world:
         query = "subscription { executionEvents { execution { nativeId nodeExecutions { id } } } }"

@@ -32,6 +32,12 @@ depends on variables only through directives (``@skip``/``@include``), so the sh
 keyed by the document's operation and the values of the variables its directives use, never by
 the other variables. ``InlineExecutor`` is only used when ``api/compat.py`` finds the installed
 strawberry and graphql-core to be the ones it was written against.
+
+Both executors (``InlineExecutor`` and, with the fast executor off, ``EventExecutor`` alone) give
+each event of a subscription its own memo of collected subfields. graphql-core runs every event
+on a shallow copy of the subscription's executor, which shares that memo; the memo is keyed by
+the identity of field lists that each event collects anew, so, shared, it would keep every
+event's field lists for as long as the subscription lasts (kilobytes per event delivered).
 """
 
 from __future__ import annotations
@@ -102,7 +108,17 @@ class SharedPlans(NamedTuple):
     """Values of ``variables`` → (type name, field node ids) → row plan."""
 
 
-class InlineExecutor(StrawberryGraphQLCoreExecutionContext):
+class EventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, each subscription event with its own memo (module docstring)."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        if isinstance(getattr(executor, "_relevant_sub_fields", None), dict):
+            executor._relevant_sub_fields = {}
+        return executor
+
+
+class InlineExecutor(EventExecutor):
     """Strawberry's executor, completing planned fields inline (see the module docstring).
 
     ``executor_for`` makes one subclass per schema, with that schema's plans and memo.

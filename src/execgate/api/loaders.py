@@ -87,12 +87,27 @@ class Loaders:
     """
 
     def __init__(self, gateway: Gateway) -> None:
-        self.execution = DataLoader(_execution_batch(gateway))
-        self.workflow = DataLoader(_workflow_batch(gateway))
+        self._gateway = gateway
+        self._execution: DataLoader[ExecutionKey, Execution | None] | None = None
+        self._workflow: DataLoader[WorkflowKey, Workflow | None] | None = None
         self._listed: dict[ExecutionKey, Execution] = {}
         """Executions a list read in full: answered before the loader is asked (a plain dict
         costs less than priming the loader with a future per execution of every page)."""
         self._named: dict[WorkflowKey, str] = {}
+
+    @property
+    def execution(self) -> DataLoader[ExecutionKey, Execution | None]:
+        """Executions with their node data, by key (made at first use: a live subscription
+        holds its loaders for as long as it lasts, and most never read through them)."""
+        if self._execution is None:
+            self._execution = DataLoader(_execution_batch(self._gateway))
+        return self._execution
+
+    @property
+    def workflow(self) -> DataLoader[WorkflowKey, Workflow | None]:
+        if self._workflow is None:
+            self._workflow = DataLoader(_workflow_batch(self._gateway))
+        return self._workflow
 
     def prime(self, execution: Execution) -> None:
         """Remember an execution read in full (with its nodes) by a list call."""
@@ -131,11 +146,14 @@ class Loaders:
 
     def forget(self, key: ExecutionKey) -> None:
         self._listed.pop(key, None)
-        self.execution.clear(key)
+        if self._execution is not None:
+            self._execution.clear(key)
 
     def release(self) -> None:
         """Drop everything read for this request (called when its answer is built)."""
         self._listed.clear()
         self._named.clear()
-        self.execution.clear_all()
-        self.workflow.clear_all()
+        if self._execution is not None:
+            self._execution.clear_all()
+        if self._workflow is not None:
+            self._workflow.clear_all()

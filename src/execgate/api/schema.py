@@ -34,7 +34,7 @@ from strawberry.types import ExecutionContext
 from execgate.api import compat
 from execgate.api.context import Info, NodeRunsMemo
 from execgate.api.errors import ErrorCodes
-from execgate.api.execution import executor_for
+from execgate.api.execution import EventExecutor, executor_for
 from execgate.api.federation import (
     ENTITIES,
     FEDERATION_VERSION,
@@ -133,6 +133,7 @@ def build_schema(
     # Node runs come back as the same tuple only from the execution cache.
     built.node_runs = NodeRunsMemo(operations if cache.enabled else 0)
     built.fast = False
+    built.execution_context_class = EventExecutor
     if server.fast_executor:
         differences = compat.check()
         if differences:

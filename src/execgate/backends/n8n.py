@@ -358,14 +358,17 @@ class N8nBackend:
         return dated, len(undated)
 
     async def watch(self, recent: int) -> Watch:
-        """The plain list's newest ``recent`` executions and the running, waiting and queued
-        streams (``MAX_PAGE`` each), four requests at once. Queued executions keep no creation
+        """The running, waiting and queued streams (``MAX_PAGE`` each, three requests at once),
+        then the plain list's newest ``recent`` executions. In that order an execution that
+        finishes meanwhile is in one of them: n8n's plain list hides running executions, so
+        read first it could miss one that then left the running stream before it was read,
+        and the poller would have to read it by itself. Queued executions keep no creation
         time here (their single read has it): the poller reads that once per execution."""
         query = ExecutionQuery()
-        plain, *active = await asyncio.gather(
-            self._fetch(PLAIN, query, None, _page_size(recent)),
-            *(self._fetch(stream, query, None, MAX_PAGE) for stream in ACTIVE_STREAMS),
+        active = await asyncio.gather(
+            *(self._fetch(stream, query, None, MAX_PAGE) for stream in ACTIVE_STREAMS)
         )
+        plain = await self._fetch(PLAIN, query, None, _page_size(recent))
         return Watch(
             recent=tuple(plain.items),
             active=tuple(item for fetched in active for item in fetched.items),

@@ -34,7 +34,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from execgate.domain.access import Action
@@ -79,9 +79,10 @@ class Subscriber:
         self.client = client
         self.mailbox = Mailbox(capacity)
 
-    async def next(self) -> Change | Notice:
-        """The next change or notice (``mailbox.Closed`` once closed)."""
-        return await self.mailbox.get()
+    def next(self) -> Awaitable[Change | Notice]:
+        """The next change or notice (``mailbox.Closed`` once closed): the mailbox's own
+        wait, with no coroutine of this object's held around it while it waits."""
+        return self.mailbox.get()
 
     async def settled(self) -> None:
         """Wait until every instance of this subscription has been polled once."""

@@ -30,7 +30,9 @@ class Mailbox:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
         self._items: OrderedDict[Hashable, Change | Notice] = OrderedDict()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+        """The reader's wake-up while it waits (made then: an idle box holds no future, so a
+        thousand waiting subscribers cost no more than their boxes)."""
         self._closed = False
         self.dropped = 0
         """Changes dropped and not yet reported."""
@@ -55,12 +57,17 @@ class Mailbox:
             if len(self._items) > self.capacity:
                 self._items.popitem(last=False)
                 self.dropped += 1
-        self._ready.set()
+        self._wake()
 
     def close(self) -> None:
         """Wake the reader, which then gets ``Closed`` once the box is empty."""
         self._closed = True
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def get_nowait(self) -> Change | Notice | None:
         """The next item, or ``None`` when nothing waits."""
@@ -80,5 +87,8 @@ class Mailbox:
                 return item
             if self._closed:
                 raise Closed
-            self._ready.clear()
-            await self._ready.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
