@@ -10,9 +10,11 @@ over all instances, then over the healthy two.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
@@ -88,11 +90,32 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+@contextlib.asynccontextmanager
+async def _frozen_heap() -> AsyncIterator[None]:
+    """What earlier tests left in this process (the load's client and the simulators run here)
+    is kept out of the cycle collector while measuring, as ``execgate serve`` does with what it
+    built: a full collection over a whole suite's leftovers would otherwise land in one window
+    as a pause of hundreds of milliseconds."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 async def _alternating(
     first: tuple[str, str], second: tuple[str, str]
 ) -> tuple[list[float], list[float], list[float], list[dict[str, Any]]]:
     """Throughput of ``first`` and ``second`` (url, query) over ``ROUNDS`` alternating windows,
     with ``second``'s latencies and answers."""
+    async with _frozen_heap():
+        return await _rounds(first, second)
+
+
+async def _rounds(
+    first: tuple[str, str], second: tuple[str, str]
+) -> tuple[list[float], list[float], list[float], list[dict[str, Any]]]:
     rates_first: list[float] = []
     rates_second: list[float] = []
     latencies: list[float] = []
