@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import heapq
 import hmac
 import json
 import re
@@ -135,6 +136,11 @@ def _encode_cursor(last_id: str, limit: int) -> str:
 def _number(execution_id: str) -> int:
     """The numeric order of an id (n8n ids are "1", "2", ...; anything else sorts last)."""
     return int(execution_id) if execution_id.isdigit() else -1
+
+
+def _order(execution: SimExecution) -> int:
+    """The list order's key: newest id first."""
+    return _number(execution.id)
 
 
 def _execution_id(raw: str) -> str:
@@ -275,8 +281,12 @@ class N8nSimulator:
                 and (before is None or (e.started_at is not None and e.started_at <= before))
                 and (last_id is None or _number(e.id) < last_id)
             ]
-            rows.sort(key=lambda e: _number(e.id), reverse=True)
-            page = rows if limit == 0 else rows[:limit]
+            if limit > 0 and limit * 4 < len(rows):
+                # the page alone, without sorting everything that matched
+                page = heapq.nlargest(limit, rows, key=_order)
+            else:
+                rows.sort(key=_order, reverse=True)
+                page = rows if limit == 0 else rows[:limit]
             more = len(rows) > len(page)
             data = [
                 list_item(
