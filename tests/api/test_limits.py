@@ -23,6 +23,8 @@ from tests.security.world import Grant, World, simulated, world
 
 TEAMS = ("acme", "beta")
 TEAM_UNDATED = team.UNDATED_READS + 1 + team.TAIL_PAGES
+COUNT = team.COSTS.count_reads
+"""A team-style total: one read, two with a date filter (the estimate takes the larger)."""
 """What a team-style page may spend on executions that have not started (no date filter): a
 read each, and the lists that look for them when the stream starts."""
 PAGE = """
@@ -77,12 +79,12 @@ async def test_one_page_of_100_with_nodes_on_two_team_instances_passes(teams: Wo
     before = teams.calls()
     body = await teams.query(page_query(1), as_client="teams", first=100)
     spent = sum(teams.calls()[n] - before[n] for n in before)
-    # then it ran, within the estimate: 2 list pages + 1 count per instance, and what it may
+    # then it ran, within the estimate: 2 list pages + a count per instance, and what it may
     # spend on executions that have not started; 100 details
     assert "errors" not in body, body["errors"]
     assert len(body["data"]["p0"]["edges"]) == 100
     estimate = await estimate_of(teams.backends, page_query(1), TEAMS, first=100)
-    assert estimate == 2 * (2 + 1 + TEAM_UNDATED) + 100 < 250
+    assert estimate == 2 * (2 + COUNT + TEAM_UNDATED) + 100 < 250
     assert 100 <= spent <= estimate
 
 
@@ -94,7 +96,7 @@ async def test_four_such_pages_in_one_operation_are_refused_before_any_call(
     body = await teams.query(page_query(4), as_client="teams", first=100)
     # then
     extensions = refusal(body)
-    page = 2 * (2 + 1 + TEAM_UNDATED) + 100
+    page = 2 * (2 + COUNT + TEAM_UNDATED) + 100
     assert extensions == {"code": "QUERY_TOO_EXPENSIVE", "estimate": 4 * page, "limit": 250}
     assert f"about {4 * page} backend requests" in body["errors"][0]["message"]
     assert teams.calls() == before
@@ -107,7 +109,7 @@ async def test_the_estimate_follows_the_clients_instances(teams: World) -> None:
     # spend on executions that have not started, plus 50 details; the n8n instance adds its
     # two list streams (its lists carry nodes) and its reads for executions that have not
     # started, up to UNDATED_READS (no total)
-    teams_only = 2 * (2 * (2 + TEAM_UNDATED) + 50)
+    teams_only = 2 * (2 * (1 + COUNT + TEAM_UNDATED) + 50)
     assert await estimate_of(teams.backends, document, TEAMS, first=50) == teams_only
     wide = await estimate_of(teams.backends, document, None, first=50)
     assert wide == teams_only + 2 * (2 + UNDATED_READS)

@@ -11,8 +11,8 @@ def test_team_style_costs_follow_its_page_size_and_reads() -> None:
     assert isinstance(costs, CostModel)
     assert costs.page_size == team.MAX_PAGE_SIZE
     assert costs.local_filter_factor == team.LOCAL_FILTER_PAGES
-    # lists carry names but no node data; a total costs one read
-    assert (costs.detail_reads, costs.count_reads, costs.workflow_name_reads) == (1, 1, 0)
+    # lists carry names but no node data; a total costs one read, two with a date filter
+    assert (costs.detail_reads, costs.count_reads, costs.workflow_name_reads) == (1, 2, 0)
     # executions without a time: a read each (any status: one cancelled before it started has
     # none either), on every page; the first page also lists them where they may hide
     assert costs.undated_reads == team.UNDATED_READS and costs.undated_any_status

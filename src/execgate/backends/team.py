@@ -89,13 +89,15 @@ COSTS = CostModel(
     undated_any_status=True,
     undated_lists=1 + TAIL_PAGES,
     detail_reads=1,
-    count_reads=1,
+    count_reads=2,
     watch_reads=3,
 )
 """Lists carry workflow names but no node data: one detail read per execution for it; one
-read for a total. Executions without a time (of any status: one cancelled before it started
-has none either) cost a detail read each, at most ``UNDATED_READS`` a page, and the start of a
-stream looks for them with a pending list and up to ``TAIL_PAGES`` pages from the list's end."""
+read for a total (two with a date filter: the pending executions a server counts by their
+creation time are counted apart and taken out). Executions without a time (of any status: one
+cancelled before it started has none either) cost a detail read each, at most
+``UNDATED_READS`` a page, and the start of a stream looks for them with a pending list and up
+to ``TAIL_PAGES`` pages from the list's end."""
 
 
 def _undated(query: ExecutionQuery) -> bool:
@@ -252,7 +254,18 @@ class TeamBackend:
             return 0
         if sent.local:
             return None
-        return (await self.lists.page(sent.params, 0, 1)).total
+        status = sent.params.get("status")
+        if _undated(query) or status not in (None, "PENDING") or not self.lists.pending_filter:
+            return (await self.lists.page(sent.params, 0, 1)).total
+        # A date filter matches no execution that has not started, but a server may date those
+        # by their creation time and count them: its pending ones in the window are taken out.
+        if status == "PENDING":
+            return 0
+        total, pending = await asyncio.gather(
+            self.lists.page(sent.params, 0, 1),
+            self.lists.page({**sent.params, "status": "PENDING"}, 0, 1),
+        )
+        return max(0, total.total - pending.total)
 
     async def _detail(self, native_id: str) -> Execution | None:
         segment = _segment(native_id)
