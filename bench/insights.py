@@ -368,8 +368,10 @@ def run(args: argparse.Namespace) -> list[str]:
             f"| *recipe ÷ stats repeated* | {recipe_ms / statistics.median(repeat_ms):,.0f}x | "
             f"{recipe_calls / max(statistics.median(repeat_calls), 1):,.0f}x | |",
             "",
-            f"Every repeated answer read only each instance's head and active executions (and "
-            f"one count on the team-style instance): at most {max(repeat_calls)} requests. "
+            f"Repeated answers that read only each instance's head and active executions (and "
+            f"two counts on the team-style instance): {sum(1 for c in repeat_calls if c < 100)} "
+            f"of {len(repeat_calls)}; the others read an instance in full "
+            f"({max(repeat_calls)} requests at most). "
             f"Per-workflow counts agree with the recipe's: {'yes' if same else 'NO'}.",
             "",
             f"Aggregation alone, {args.executions:,} executions grouped by workflow with "
