@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
@@ -29,27 +28,10 @@ from execgate.shared.redis import SharedRedis
 from execgate.simulate.server import free_port
 from execgate.telemetry.metrics import Metrics
 from tests.fakes import FakeBackend, make_execution
-from tests.shared.redis_server import RunningRedis, redis_server
 from tests.telemetry.test_metrics import samples
 
 S = ExecutionStatus
 INTERVAL = 0.1
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningRedis]:
-    with redis_server() as running:
-        yield running
-
-
-@pytest.fixture
-async def shared(
-    server: RunningRedis, request: pytest.FixtureRequest
-) -> AsyncIterator[SharedRedis]:
-    redis = SharedRedis(server.url, prefix=f"t-{request.node.name[:40]}:")
-    await redis.client.flushdb()
-    yield redis
-    await redis.aclose()
 
 
 class Vanishing(RedisRelay):

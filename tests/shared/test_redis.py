@@ -4,7 +4,6 @@ each replica on its own — quickly, with a log line and a metric — when Redis
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import pytest
@@ -22,22 +21,6 @@ from execgate.telemetry.metrics import Metrics
 from tests.fakes import make_execution
 from tests.shared.redis_server import RunningRedis, redis_server
 from tests.telemetry.test_metrics import samples
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningRedis]:
-    with redis_server() as running:
-        yield running
-
-
-@pytest.fixture
-async def shared(
-    server: RunningRedis, request: pytest.FixtureRequest
-) -> AsyncIterator[SharedRedis]:
-    redis = SharedRedis(server.url, prefix=f"t-{request.node.name[:40]}:")
-    await redis.client.flushdb()
-    yield redis
-    await redis.aclose()
 
 
 def _with_nodes(
