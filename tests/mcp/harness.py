@@ -24,22 +24,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from execgate.app import create_app
 from execgate.config import AuditSettings, ClientSettings, MCPSettings, Settings
-from execgate.domain.access import ALL_ACTIONS, Action
+from execgate.domain.access import ALL_ACTIONS
 from execgate.security.clients import hash_key, new_key
 from execgate.simulate.server import BackgroundServer
 from tests.faults.backends import FaultyBackend, faulty_backend
-
-READ = frozenset({Action.READ})
-
-
-@dataclass(frozen=True)
-class Grant:
-    name: str
-    instances: tuple[str, ...] | None = None
-    actions: frozenset[Action] = READ
-    rate_per_second: float | None = None
-    burst: int | None = None
-
+from tests.security.world import Grant
 
 GRANTS = (
     Grant("operator", actions=ALL_ACTIONS),
