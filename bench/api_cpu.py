@@ -131,7 +131,10 @@ class MemoryBackend:
         return Page(items=tuple(items), position={"after": items[-1].native_id} if more else None)
 
     def position_after(
-        self, previous: Mapping[str, Any] | None, consumed: Sequence[Execution]
+        self,
+        previous: Mapping[str, Any] | None,
+        consumed: Sequence[Execution],
+        page: Page | None = None,
     ) -> Mapping[str, Any]:
         return {"after": consumed[-1].native_id}
 
@@ -159,7 +162,7 @@ class MemoryBackend:
 async def call(app: Any, body: bytes, key: str | None) -> bytes:
     """One POST /graphql through the ASGI app, from a loopback peer."""
     headers = [
-        (b"host", b"gateway"),
+        (b"host", b"127.0.0.1"),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
