@@ -1,6 +1,6 @@
 """Statistics and exports at scale: 100,000 executions over three simulated instances.
 
-    python -m bench.insights [--executions 100000] [--repeats 5] [--no-write]
+    python -m bench.insights [--executions 100000] [--repeats 5] [--no-write] [--stats-only]
 
 Starts the three simulators (``bench/simserve.py``: ``execgate simulate`` with a request
 counter; one team-style, two n8n) and ``execgate serve`` over them, each its own process, then:
@@ -66,7 +66,11 @@ query Recipe($after: DateTime, $cursor: String) {
 
 
 def _calls(urls: dict[str, str]) -> int:
-    return sum(int(get_json(url + "/__stats")["requests"]) for url in urls.values())
+    return sum(_by_instance(urls).values())
+
+
+def _by_instance(urls: dict[str, str]) -> dict[str, int]:
+    return {name: int(get_json(url + "/__stats")["requests"]) for name, url in urls.items()}
 
 
 def _post(client: httpx.Client, query: str, **variables: Any) -> dict[str, Any]:
@@ -297,13 +301,16 @@ def run(args: argparse.Namespace) -> list[str]:
         repeats = []
         for _ in range(args.repeats):
             time.sleep(args.pause)
-            before = _calls(urls)
+            each = _by_instance(urls)
             t = time.perf_counter()
             again = _post(client, STATS, after=after)["executionStats"]
-            repeats.append(
-                ((time.perf_counter() - t) * 1000, _calls(urls) - before, again["scanned"])
-            )
-            print(f"repeat: {repeats[-1]}", file=sys.stderr)
+            ms = (time.perf_counter() - t) * 1000
+            each = {k: v - each[k] for k, v in _by_instance(urls).items()}
+            repeats.append((ms, sum(each.values()), again["scanned"]))
+            print(f"repeat: {ms:.0f} ms, requests {each}, {again['scanned']} read", file=sys.stderr)
+        if args.stats_only:
+            client.close()
+            return [f"stats cold {cold_ms:,.0f} ms; repeated {[round(r[0]) for r in repeats]} ms"]
         before = _calls(urls)
         t = time.perf_counter()
         listed, health = recipe(client, after)
@@ -395,11 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between repeats")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--stats-only", action="store_true", help="only the statistics, cold and repeated"
+    )
     args = parser.parse_args(argv)
     lines = run(args)
     text = "\n".join(lines)
     print(text)
-    if not args.no_write:
+    if not (args.no_write or args.stats_only):
         current = RESULTS.read_text()
         block = f"{BEGIN}\n{text}\n{END}"
         if BEGIN in current:

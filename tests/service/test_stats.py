@@ -200,8 +200,8 @@ async def test_a_repeat_reads_only_what_changed_and_stays_exact(world: World) ->
     again = await world.gateway.stats(FeedFilter(started_after=after), dims)
     repeat = world.calls() - cold
     # the head of each instance, its active executions, and on team-style one count of the
-    # window and one of its pending executions
-    assert repeat <= 13, repeat
+    # window, one of its pending executions and one of its cancelled ones
+    assert repeat <= 14, repeat
     assert again.scanned < first.scanned / 10
     await _check(world, again, after)
 
@@ -251,6 +251,41 @@ async def test_queued_executions_coming_and_starting_cost_a_team_repeat_no_full_
         assert answer.scanned < 50
         await _check(world, answer, after, "acme")
         queued[steps].status, queued[steps].started_at = "running", NOW - timedelta(seconds=30)
+
+
+async def test_a_queued_execution_cancelled_before_it_starts_costs_no_full_read(
+    world: World,
+) -> None:
+    # Cancelled before it started, it has no start time: the server counts it (by creation)
+    # but never lists it in a dated window, so the segment cannot hold it.
+    after = NOW - timedelta(days=2)
+    scope = FeedFilter(started_after=after, instances=("acme",))
+    store = world.stores["acme"]
+    template = max(store.visible(), key=lambda e: e.created_at)
+    queued = [_started(store, template, minutes, "new") for minutes in (30, 20)]
+    for e in queued:
+        e.started_at = None
+    await world.gateway.stats(scope, [])
+    for e in queued:
+        finish(e, "canceled", NOW - timedelta(minutes=1))
+        e.started_at = None
+        cold = world.calls()
+        answer = await world.gateway.stats(scope, [])
+        assert world.calls() - cold <= 6  # the head, its active ones and three counts
+        assert answer.scanned < 50
+        await _check(world, answer, after, "acme")
+    # ... and a cancelled execution deleted elsewhere still shows at once
+    victim = next(
+        e
+        for e in store.visible()
+        if e.status == "canceled"
+        and e.started_at is not None
+        and after < e.started_at < NOW - timedelta(hours=1)
+    )
+    store.remove(victim.id)
+    answer = await world.gateway.stats(scope, [])
+    assert answer.scanned > 50  # read in full again
+    await _check(world, answer, after, "acme")
 
 
 async def test_a_deletion_through_the_gateway_is_forgotten_at_once(world: World) -> None:

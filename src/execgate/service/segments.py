@@ -109,9 +109,14 @@ class Segment:
         self.scanned_at = 0.0
         """When it was last read in full (the clock of its cache)."""
         self.uncounted = 0
-        """Executions the instance's total counts in this segment's range but its lists give
-        no start time (never started: a team-style server may date them by creation), as
-        found after the last full read; the deletion check allows for them."""
+        """Executions other than cancelled ones that the instance's total counts in this
+        segment's range but its lists give no start time (never started: a team-style server
+        may date them by creation), as found after the last full read; the deletion check
+        allows for them."""
+        self.uncounted_cancelled = 0
+        """The same for cancelled executions (one cancelled before it started has no start
+        time), as found by the last check: their number grows whenever a queued execution is
+        cancelled, so each check counts them again."""
         self.ids: list[str] = []
         self.index: dict[str, int] = {}
         self._sort = array("d")
@@ -250,9 +255,15 @@ class Segment:
         mask = c.alive & (c.error == UNKNOWN_ERROR) & (c.sort >= after) & (c.sort <= before)
         return [(self.ids[row], float(c.sort[row])) for row in self._where(mask)]
 
-    def count_between(self, after: float, before: float) -> int:
+    def count_between(
+        self, after: float, before: float, status: ExecutionStatus | None = None
+    ) -> int:
+        """Live rows in ``[after, before]`` (of ``status`` only, if given)."""
         c = self.columns()
-        return int(np.count_nonzero(c.alive & (c.sort >= after) & (c.sort <= before)))
+        mask = c.alive & (c.sort >= after) & (c.sort <= before)
+        if status is not None:
+            mask &= c.status == STATUS_CODE[status]
+        return int(np.count_nonzero(mask))
 
     def columns(self) -> Columns:
         """The columns as numpy arrays of their own (a copy is a memcpy of a few megabytes;

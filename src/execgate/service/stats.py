@@ -14,8 +14,9 @@ reads only what may have changed since:
 2. the executions still active that sort before the head: one list read per active status
    (running, waiting, pending) finds those still active; the others changed (finished, or were
    deleted) and are read by id;
-3. where the instance reports totals (team-style), one count of the whole segment: a
-   difference means executions were deleted elsewhere, and the segment is read in full again.
+3. where the instance reports totals (team-style), a count of the whole segment and one of its
+   cancelled executions: a difference means executions were deleted elsewhere, and the
+   segment is read in full again (``_Refresh._count`` says what it allows for).
    An instance without totals (n8n) is read in full again once the segment is
    ``ttl_seconds`` old; deletions made through the gateway are forgotten at once (``forget``).
 
@@ -31,6 +32,7 @@ reads with node data of ``error_page_size`` executions, and remembered with the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -46,6 +48,8 @@ from execgate.domain.ports import Backend
 from execgate.domain.stats import StatsAnswer, StatsDimension, Window
 from execgate.service.aggregate import aggregate
 from execgate.service.segments import ERROR_STATUSES, Segment, Snapshot, moment
+
+log = logging.getLogger("execgate.stats")
 
 HEAD_MARGIN = 120.0
 """Seconds before the newest execution held from which every refresh reads again."""
@@ -120,6 +124,10 @@ class StatsCache:
         for (instance, _, _), segment in self._segments.items():
             if instance == key.instance:
                 segment.remove(key.native_id)
+
+
+async def _none() -> None:
+    return None
 
 
 def active_statuses(base: ExecutionQuery) -> list[ExecutionStatus]:
@@ -236,22 +244,54 @@ class _Refresh:
                 segment.put(execution)
 
     async def _count(self, *, baseline: bool = False) -> None:
-        """Compare the segment with the instance's own total: a difference means deletions.
-        With ``baseline`` (after a full read) the difference found is what the instance counts
-        but never lists with a time, allowed for from then on."""
+        """Compare the segment with the instance's own totals: a difference means deletions.
+
+        Two totals of the segment's range, at once: all its executions, and its cancelled
+        ones. A server may count executions that never started by their creation time while
+        listing them with no start time, so the segment never holds them: with ``baseline``
+        (after a full read) the difference found beside the cancelled ones is allowed for from
+        then on. Cancelled ones are counted apart because their number of that kind grows on
+        its own (a queued execution cancelled before it starts): one fewer than last time
+        means a deletion, more is taken as such cancellations. Left unseen: a cancelled
+        execution deleted elsewhere while, in the same interval, a queued one is cancelled.
+        """
         segment = self.segment
         newest = segment.newest()
         if math.isinf(newest):
             return
         query = replace(segment.base, started_after=segment.lo, started_before=moment(newest))
-        total = await self.backend.count_executions(query)
+        cancelled = ExecutionStatus.CANCELLED
+        counts_cancelled = not segment.base.statuses or cancelled in segment.base.statuses
+        total, cancelled_total = await asyncio.gather(
+            self.backend.count_executions(query),
+            self.backend.count_executions(replace(query, statuses=frozenset({cancelled})))
+            if counts_cancelled
+            else _none(),
+        )
         if total is None:
             return
-        held = segment.count_between(segment.lo.timestamp(), newest)
+        lo = segment.lo.timestamp()
+        held = segment.count_between(lo, newest)
+        undated_cancelled = 0
+        if cancelled_total is not None:
+            undated_cancelled = cancelled_total - segment.count_between(lo, newest, cancelled)
+        others = total - undated_cancelled - held
         if baseline:
-            segment.uncounted = max(0, total - held)
-        elif total - segment.uncounted != held:
+            segment.uncounted = max(0, others)
+        elif others != segment.uncounted or undated_cancelled < segment.uncounted_cancelled:
+            log.info(
+                "statistics: instance %r counts %d executions in a kept range (%d cancelled "
+                "ones not listed with a time, %d before), which holds %d (%d allowed for): "
+                "reading it in full",
+                segment.instance,
+                total,
+                undated_cancelled,
+                segment.uncounted_cancelled,
+                held,
+                segment.uncounted,
+            )
             raise _Stale
+        segment.uncounted_cancelled = max(0, undated_cancelled)
 
     async def _read_errors(self) -> None:
         """The error messages a lean list left out, for the rows of this window."""

@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from execgate.simulate import n8n_actions
-from execgate.simulate.data import SimExecution
+from execgate.simulate.data import ACTIVE_STATUSES, SimExecution
 from execgate.simulate.n8n_records import list_item, record, retry_answer
 from execgate.simulate.n8n_render import EPOCH_ISO, PROJECT_ID, render_workflow
 from execgate.simulate.store import SimStore
@@ -271,14 +271,16 @@ class N8nSimulator:
         workflow_id = query.get("workflowId")
         project_id = query.get("projectId")
         with self.store.lock:
+            # the dated window first: most of a large store falls outside it
             rows = [
                 e
-                for e in self.store.visible()
-                if (e.status == status if status is not None else e.status != "running")
+                for e in self.store.window(after, before, active=status in ACTIVE_STATUSES)
+                if (after is None or (e.started_at is not None and e.started_at >= after))
+                and (before is None or (e.started_at is not None and e.started_at <= before))
+                and not e.deleted
+                and (e.status == status if status is not None else e.status != "running")
                 and (workflow_id is None or e.workflow_id == workflow_id)
                 and (project_id is None or project_id == PROJECT_ID)
-                and (after is None or (e.started_at is not None and e.started_at >= after))
-                and (before is None or (e.started_at is not None and e.started_at <= before))
                 and (last_id is None or _number(e.id) < last_id)
             ]
             if limit > 0 and limit * 4 < len(rows):

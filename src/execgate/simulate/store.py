@@ -3,17 +3,28 @@
 Active executions progress on their own: ``advance()`` (called by the simulators before every
 request) starts each queued one whose ``starts_at`` has passed and completes each one whose
 ``finishes_at`` has passed, so a running execution in the demo really finishes, or can be
-stopped before it does. Whatever is in ``spawners`` (``simulate/activity.py``) runs first and
+stopped before it does. It looks only at the executions that were active when the store got
+them (``add``), so a request costs the same over a store of a hundred thousand.
+
+``window`` hands a list request the executions whose time may fall in a dated window: from an
+index by time once the store is large, so a list over a narrow window of a large store does not
+look at every execution. Whatever is in ``spawners`` (``simulate/activity.py``) runs first and
 may add executions: the store then keeps meeting new ones.
 """
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from execgate.simulate.data import ACTIVE_STATUSES, SimExecution, SimNodeRun, SimWorkflow
+
+INDEX_FROM = 5_000
+"""Stores at least this large keep the index by time; smaller ones are scanned whole (a scan
+of 5,000 executions costs a few milliseconds)."""
+_MS = timedelta(milliseconds=1)
 
 
 def utcnow() -> datetime:
@@ -37,6 +48,14 @@ class SimStore:
     ) -> None:
         self.workflows: dict[str, SimWorkflow] = {w.id: w for w in workflows}
         self.executions: dict[str, SimExecution] = {e.id: e for e in executions}
+        self._moving: dict[str, SimExecution] = {
+            e.id: e for e in self.executions.values() if e.status in ACTIVE_STATUSES
+        }
+        """The executions ``advance`` may move: active when added, dropped once final."""
+        self._moments: list[datetime] | None = None
+        """With ``_rows``: the executions that are not moving, by time (start, else creation);
+        built by the first ``window`` over a large store, kept up to date from then on."""
+        self._rows: list[SimExecution] = []
         self.id_style = id_style
         self.clock = clock
         self.lock = threading.RLock()
@@ -69,7 +88,8 @@ class SimStore:
         with self.lock:
             for spawn in self.spawners:
                 spawn(self, now)
-            for execution in self.executions.values():
+            moving = self._moving
+            for execution in list(moving.values()):
                 if (
                     execution.status == "new"
                     and execution.starts_at is not None
@@ -84,10 +104,22 @@ class SimStore:
                     and execution.finishes_at <= now
                 ):
                     finish(execution, execution.final_status or "success", execution.finishes_at)
+                if execution.status not in ACTIVE_STATUSES:
+                    del moving[execution.id]
+                    self._index(execution)
 
     def add(self, execution: SimExecution) -> SimExecution:
         with self.lock:
+            indexed = (
+                self.executions.get(execution.id) is execution and execution.id not in self._moving
+            )
             self.executions[execution.id] = execution
+            if execution.status in ACTIVE_STATUSES:
+                self._moving[execution.id] = execution
+            else:
+                self._moving.pop(execution.id, None)
+                if not indexed:
+                    self._index(execution)
             if execution.id.isdigit():
                 self._next_numeric = max(self._next_numeric, int(execution.id) + 1)
             return execution
@@ -99,7 +131,46 @@ class SimStore:
 
     def remove(self, execution_id: str) -> SimExecution | None:
         with self.lock:
+            self._moving.pop(execution_id, None)
             return self.executions.pop(execution_id, None)
+
+    def _index(self, execution: SimExecution) -> None:
+        if self._moments is None:
+            return
+        moment = execution.started_at or execution.created_at
+        at = bisect_right(self._moments, moment)
+        self._moments.insert(at, moment)
+        self._rows.insert(at, execution)
+
+    def window(
+        self, after: datetime | None, before: datetime | None, *, active: bool = False
+    ) -> list[SimExecution]:
+        """Every execution (deleted ones too) whose start time, or creation time when it has
+        none, may lie in ``[after, before]`` (and, with ``active``, that may be active): more
+        than that, never fewer; callers filter."""
+        with self.lock:
+            if len(self.executions) < INDEX_FROM:
+                return list(self.executions.values())
+            if active:
+                return list(self._moving.values())
+            if after is None and before is None:
+                return list(self.executions.values())
+            if self._moments is None:
+                settled = sorted(
+                    (e for e in self.executions.values() if e.id not in self._moving),
+                    key=lambda e: e.started_at or e.created_at,
+                )
+                self._rows = settled
+                self._moments = [e.started_at or e.created_at for e in settled]
+            # a millisecond each side: callers compare times cut to the millisecond
+            lo = 0 if after is None else bisect_left(self._moments, after - _MS)
+            hi = len(self._moments) if before is None else bisect_right(self._moments, before + _MS)
+            executions, moving = self.executions, self._moving
+            found = [
+                e for e in self._rows[lo:hi] if executions.get(e.id) is e and e.id not in moving
+            ]
+            found.extend(moving.values())
+            return found
 
     def visible(self) -> list[SimExecution]:
         with self.lock:

@@ -323,19 +323,27 @@ class _TeamApi:
         by_creation = self.undated == "created"
         dated: list[tuple[datetime, str, SimExecution]] = []
         undated: list[SimExecution] = []
-        for execution in self.store.visible():
-            if status is not None and team_status(execution) != status:
+        for execution in self.store.window(start, end, active=status in ("RUNNING", "PENDING")):
+            # the cheapest tests first: most of a large store falls outside a dated window
+            if execution.deleted:
                 continue
-            if workflow_id is not None and execution.workflow_id != workflow_id:
-                continue
-            if execution.started_at is None and not by_creation:
-                if start is None and end is None:
-                    undated.append(execution)
-                continue
-            moment = sort_time(execution)
+            moment = execution.started_at
+            if moment is None:
+                if not by_creation:
+                    if (
+                        start is None
+                        and end is None
+                        and self._matches(execution, status, workflow_id)
+                    ):
+                        undated.append(execution)
+                    continue
+                moment = execution.created_at
+            if moment.tzinfo is not UTC or moment.microsecond % 1000:
+                moment = to_utc_ms(moment)
             if (start is not None and moment < start) or (end is not None and moment > end):
                 continue
-            dated.append((moment, execution.id, execution))
+            if self._matches(execution, status, workflow_id):
+                dated.append((moment, execution.id, execution))
         order = itemgetter(0, 1)
         if first is not None and first * HEAD_FRACTION < len(dated):
             head = heapq.nlargest(first, dated, key=order)
@@ -345,6 +353,12 @@ class _TeamApi:
         ordered = [e for _, _, e in head]
         rows = undated + ordered if self.undated == "first" else ordered + undated
         return Listed(rows, len(dated) + len(undated))
+
+    @staticmethod
+    def _matches(execution: SimExecution, status: str | None, workflow_id: str | None) -> bool:
+        return (workflow_id is None or execution.workflow_id == workflow_id) and (
+            status is None or team_status(execution) == status
+        )
 
     def _execution(self, request: Request) -> SimExecution:
         raw = request.path_params["execution_id"]
