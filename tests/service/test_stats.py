@@ -3,7 +3,7 @@ executions start, finish and are deleted between two answers; repeated answers c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,9 +37,13 @@ ALL = [d for d in StatsDimension]
 class Counting:
     inner: InProcessTransport
     sent: list[str] = field(default_factory=list)
+    arriving: Callable[[Request], None] | None = None
+    """Called as each request arrives: a test changes the backend's data between two."""
 
     async def send(self, request: Request) -> Response:
         self.sent.append(request.url)
+        if self.arriving is not None:
+            self.arriving(request)
         return await self.inner.send(request)
 
     async def aclose(self) -> None:
@@ -285,6 +289,36 @@ async def test_a_queued_execution_cancelled_before_it_starts_costs_no_full_read(
     store.remove(victim.id)
     answer = await world.gateway.stats(scope, [])
     assert answer.scanned > 50  # read in full again
+    await _check(world, answer, after, "acme")
+
+
+async def test_a_queued_execution_starting_between_two_counts_costs_no_full_read(
+    world: World,
+) -> None:
+    # The totals are two requests: an execution queued a moment ago that starts between them
+    # is in one (by its creation time) and not the other. The check stops before the head.
+    after = NOW - timedelta(days=2)
+    scope = FeedFilter(started_after=after, instances=("acme",))
+    store = world.stores["acme"]
+    template = max(store.visible(), key=lambda e: e.created_at)
+    await world.gateway.stats(scope, [])
+    queued = _started(store, template, 0.5, "new")
+    queued.started_at = None
+
+    def start(request: Request) -> None:
+        if "status=PENDING" in request.url and queued.status == "new":
+            queued.status, queued.started_at = "running", NOW - timedelta(seconds=1)
+
+    world.transports["acme"].arriving = start
+    cold = world.calls()
+    answer = await world.gateway.stats(scope, [])
+    assert queued.status == "running"
+    assert world.calls() - cold <= 6
+    assert answer.scanned < 50
+    # it started after the head was read: the next answer has it
+    world.transports["acme"].arriving = None
+    answer = await world.gateway.stats(scope, [])
+    assert answer.scanned < 50
     await _check(world, answer, after, "acme")
 
 

@@ -191,15 +191,13 @@ class _Refresh:
             await _scan(segment, backend, query, self.budget, SCAN_PAGE)
             segment.ready, segment.scanned_at = True, self.cache.clock()
             if model.count_reads:
-                await self._count(baseline=True)
+                await self._count(self._floor(), baseline=True)
             return
         if self.window.after < segment.lo:
             older = replace(base, started_after=self.window.after, started_before=segment.lo)
             await _scan(segment, backend, older, self.budget, SCAN_PAGE)
             segment.lo = self.window.after
-        newest = segment.newest()
-        floor = segment.lo.timestamp() if math.isinf(newest) else newest - HEAD_MARGIN
-        floor = max(floor, segment.lo.timestamp())
+        floor = self._floor()
         held = segment.ids_from(floor)
         head = replace(base, started_after=moment(floor))
         seen = await _scan(segment, backend, head, self.budget, SCAN_PAGE)
@@ -207,7 +205,14 @@ class _Refresh:
             segment.remove(gone)
         await self._recheck_active(floor)
         if model.count_reads:
-            await self._count()
+            await self._count(floor)
+
+    def _floor(self) -> float:
+        """Where the head starts: ``HEAD_MARGIN`` before the newest execution held."""
+        segment = self.segment
+        newest = segment.newest()
+        lo = segment.lo.timestamp()
+        return lo if math.isinf(newest) else max(lo, newest - HEAD_MARGIN)
 
     async def _recheck_active(self, floor: float) -> None:
         """Active executions older than the head: still active, or read again by id."""
@@ -243,23 +248,26 @@ class _Refresh:
             else:
                 segment.put(execution)
 
-    async def _count(self, *, baseline: bool = False) -> None:
-        """Compare the segment with the instance's own totals: a difference means deletions.
+    async def _count(self, floor: float, *, baseline: bool = False) -> None:
+        """Compare the segment before the head with the instance's own totals: a difference
+        means deletions there (the head is listed again whole, so the scan sees those).
 
-        Two totals of the segment's range, at once: all its executions, and its cancelled
-        ones. A server may count executions that never started by their creation time while
-        listing them with no start time, so the segment never holds them: with ``baseline``
-        (after a full read) the difference found beside the cancelled ones is allowed for from
-        then on. Cancelled ones are counted apart because their number of that kind grows on
-        its own (a queued execution cancelled before it starts): one fewer than last time
-        means a deletion, more is taken as such cancellations. Left unseen: a cancelled
-        execution deleted elsewhere while, in the same interval, a queued one is cancelled.
+        Two totals of the range from ``lo`` to ``floor``, at once: all its executions, and its
+        cancelled ones. A server may count executions that never started by their creation
+        time while listing them with no start time, so the segment never holds them: with
+        ``baseline`` (after a full read) the difference found beside the cancelled ones is
+        allowed for from then on. Cancelled ones are counted apart because their number of
+        that kind grows on its own (a queued execution cancelled before it starts): one fewer
+        than last time means a deletion, more is taken as such cancellations. Left unseen: a
+        cancelled execution deleted elsewhere while, in the same interval, a queued one is
+        cancelled. The range stops at the head, where executions are queued, start and finish
+        between the two counts (and a count taken a moment apart would differ).
         """
         segment = self.segment
-        newest = segment.newest()
-        if math.isinf(newest):
+        lo = segment.lo.timestamp()
+        if floor <= lo:
             return
-        query = replace(segment.base, started_after=segment.lo, started_before=moment(newest))
+        query = replace(segment.base, started_after=segment.lo, started_before=moment(floor))
         cancelled = ExecutionStatus.CANCELLED
         counts_cancelled = not segment.base.statuses or cancelled in segment.base.statuses
         total, cancelled_total = await asyncio.gather(
@@ -270,11 +278,10 @@ class _Refresh:
         )
         if total is None:
             return
-        lo = segment.lo.timestamp()
-        held = segment.count_between(lo, newest)
+        held = segment.count_between(lo, floor)
         undated_cancelled = 0
         if cancelled_total is not None:
-            undated_cancelled = cancelled_total - segment.count_between(lo, newest, cancelled)
+            undated_cancelled = cancelled_total - segment.count_between(lo, floor, cancelled)
         others = total - undated_cancelled - held
         if baseline:
             segment.uncounted = max(0, others)
