@@ -275,3 +275,28 @@ async def test_a_deletion_and_a_retry_are_pushed_without_a_read() -> None:
         await hub.acted(Action.DELETE, ExecutionKey("zz", "1"))
     finally:
         await hub.aclose()
+
+
+async def test_the_relay_sender_stops_when_a_send_swallows_its_cancellation() -> None:
+    # The Redis client may swallow a cancellation that lands mid-publish: the sender still
+    # ends (before, it went back to wait on its empty outbox, and the hub's aclose with it).
+    from execgate.service.relay import Broadcast
+
+    sending = asyncio.Event()
+
+    class Swallowing:
+        async def send(self, broadcast: Broadcast) -> bool:
+            sending.set()
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                return False
+            return True
+
+    outbox: asyncio.Queue[Broadcast] = asyncio.Queue()
+    outbox.put_nowait(Broadcast("a", ()))
+    sender = asyncio.create_task(LiveHub._send_all(Swallowing(), outbox))  # type: ignore[arg-type]
+    await sending.wait()
+    sender.cancel()
+    await asyncio.wait_for(sender, 1.0)
+    assert sender.done()

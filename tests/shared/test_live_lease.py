@@ -62,7 +62,10 @@ async def until(check: object, timeout: float = 3.0) -> None:
 async def changes(subscriber: Subscriber, quiet: float = 4 * INTERVAL) -> list[Change]:
     """Every change the subscriber receives until none came for ``quiet`` seconds."""
     found = []
+    deadline = time.monotonic() + 5.0
     while True:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"changes never stopped coming: {found[:20]}")
         try:
             item = await asyncio.wait_for(subscriber.next(), quiet)
         except TimeoutError:

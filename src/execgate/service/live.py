@@ -319,7 +319,10 @@ class LiveHub:
 
     @staticmethod
     async def _send_all(relay: Relay, outbox: asyncio.Queue[Broadcast]) -> None:
-        while True:
+        task = asyncio.current_task()
+        # A cancellation the Redis client swallows mid-send still ends the loop (without this
+        # check the task waits on the empty outbox for good, and ``aclose`` with it).
+        while task is None or not task.cancelling():
             await relay.send(await outbox.get())
 
     def stats(self) -> dict[str, PollerStats]:
