@@ -472,8 +472,9 @@ class Bench:
             bodies = gateway_bodies(
                 workload, ids, start=self.bodies_start(), identical=identical or self.args.identical
             )
+            label = workload if cold else f"{workload}-warm"
             if profile:
-                spy = self.start_profile(gateway, workload)
+                spy = self.start_profile(gateway, label)
             return self.measure(
                 group,
                 workload,
@@ -490,7 +491,7 @@ class Bench:
             return self.failed(group, workload, target, exc)
         finally:
             if spy is not None:
-                self.finish_profile(spy, workload)
+                self.finish_profile(spy, label)
             self.procs.stop(gateway)
 
     def run_baseline(self, group: Group, workload: str, concurrency: int | None = None) -> Cell:
@@ -574,7 +575,8 @@ class Bench:
             spy.wait(timeout=10)
         out = self.workdir / f"profile-{workload}.txt"
         if out.exists():
-            text = summarise_collapsed(out.read_text(), title=f"cold {workload}")
+            title = f"warm {workload[:-5]}" if workload.endswith("-warm") else f"cold {workload}"
+            text = summarise_collapsed(out.read_text(), title=title)
             self.profiles.append(text)
             keep = Path(tempfile.gettempdir()) / f"execgate-bench-profile-{workload}.txt"
             shutil.copy(out, keep)
@@ -620,9 +622,14 @@ class Bench:
                             trials.setdefault(cell.target, []).append(cell)
                     self.cells.extend(median_trial(cells) for cells in trials.values())
                     print("\n" + workload_table(self.cells, latency, workload) + "\n", flush=True)
-                for workload in args.profile if latency == 0 else []:
-                    self.log(f"profiling a cold {workload} gateway with py-spy (not in the tables)")
-                    self.run_gateway(group, workload, cold=True, profile=True)
+                for entry in args.profile if latency == 0 else []:
+                    workload, _, mode = entry.partition(":")
+                    cold = mode != "WARM"
+                    self.log(
+                        f"profiling a {'cold' if cold else 'warm'} {workload} gateway with py-spy "
+                        "(not in the tables)"
+                    )
+                    self.run_gateway(group, workload, cold=cold, profile=True)
             finally:
                 self.stop_group(group)
         if args.soak_live > 0:
@@ -877,7 +884,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="new executions a second on each API of the live feed",
     )
     parser.add_argument(
-        "--profile", metavar="W1,W2", default="", help="py-spy a cold gateway on these workloads"
+        "--profile",
+        metavar="W1,W2:warm",
+        default="",
+        help="py-spy a cold gateway (W2:warm: a warm one) on these workloads",
     )
     parser.add_argument(
         "--trials",
@@ -923,7 +933,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if quick and "--identical-workloads" not in " ".join(argv):
         args.identical_workloads &= {"W1"}
     args.profile = [w.strip().upper() for w in args.profile.split(",") if w.strip()]
-    unknown = [w for w in [*args.workloads, *args.profile] if w not in WORKLOADS]
+    profiled = [w.partition(":")[0] for w in args.profile]
+    unknown = [w for w in [*args.workloads, *profiled] if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workload(s): {unknown}; known: {', '.join(WORKLOADS)}")
     return args

@@ -142,3 +142,25 @@ def test_unknown_modes_and_statuses_keep_their_raw_value() -> None:
 def test_wrong_shapes_raise_wire_errors(body: Any) -> None:
     with pytest.raises(WireError):
         parse(body)
+
+
+def test_runs_in_sort_order_skip_the_dependency_walk_and_keep_its_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given runs whose indexes already follow their sources, and a retry's that do not
+    import heapq
+
+    walks = []
+    real = heapq.heapify
+
+    def counting(items: list[Any]) -> None:
+        walks.append(len(items))
+        real(items)
+
+    monkeypatch.setattr(heapq, "heapify", counting)
+    plain = parse(sample_json("execution-get-error-includeData.json"))
+    assert walks == []  # sorted by executionIndex: already in dependency order
+    retry = parse(sample_json("execution-get-retry-error-includeData.json"))
+    assert len(walks) == 1  # renumbered: the walk decides
+    assert [n.node_name for n in plain.node_executions] == ["Webhook", "Set", "Code"]
+    assert [n.node_name for n in retry.node_executions] == ["Webhook", "Set", "Code"]

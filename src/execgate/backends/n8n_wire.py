@@ -195,12 +195,36 @@ def parse_execution(instance: str, body: Any, *, include_nodes: bool) -> Executi
     )
 
 
+def _sources(body: dict[str, Any]) -> tuple[tuple[str, int, int] | None, ...]:
+    """``(previousNode, previousNodeRun, previousNodeOutput)`` per input (None: unknown)."""
+    raw = body.get("source")
+    if not isinstance(raw, list):
+        return ()
+    found: list[tuple[str, int, int] | None] = []
+    for entry in raw:
+        if isinstance(entry, dict) and isinstance(entry.get("previousNode"), str):
+            run = entry.get("previousNodeRun", 0)
+            output = entry.get("previousNodeOutput", 0)
+            found.append(
+                (
+                    entry["previousNode"],
+                    run if isinstance(run, int) else 0,
+                    output if isinstance(output, int) else 0,
+                )
+            )
+        else:
+            found.append(None)
+    return tuple(found)
+
+
 @dataclass(frozen=True, slots=True)
 class _Run:
     node: str
     index: int
     node_order: int
     body: dict[str, Any]
+    sources: tuple[tuple[str, int, int] | None, ...]
+    """Read once from the body (see ``_sources``)."""
 
     @property
     def ref(self) -> tuple[str, int]:
@@ -214,35 +238,38 @@ class _Run:
         moment = float(start) if _is_number(start) else float("inf")
         return (1, moment, self.node_order, self.index)
 
-    def sources(self) -> list[tuple[str, int, int] | None]:
-        """``(previousNode, previousNodeRun, previousNodeOutput)`` per input (None: unknown)."""
-        raw = self.body.get("source")
-        if not isinstance(raw, list):
-            return []
-        found: list[tuple[str, int, int] | None] = []
-        for entry in raw:
-            if isinstance(entry, dict) and isinstance(entry.get("previousNode"), str):
-                run = entry.get("previousNodeRun", 0)
-                output = entry.get("previousNodeOutput", 0)
-                found.append(
-                    (
-                        entry["previousNode"],
-                        run if isinstance(run, int) else 0,
-                        output if isinstance(output, int) else 0,
-                    )
-                )
-            else:
-                found.append(None)
-        return found
+
+def _in_dependency_order(ordered: list[_Run]) -> bool:
+    """Whether every run comes after the runs it depends on (its sources, and its node's
+    previous run) that are there."""
+    refs = {run.ref for run in ordered}
+    done: set[tuple[str, int]] = set()
+    for run in ordered:
+        for source in run.sources:
+            if source is not None:
+                dep = (source[0], source[1])
+                if dep in refs and dep not in done and dep != run.ref:
+                    return False
+        if run.index > 0 and (run.node, run.index - 1) not in done:
+            return False  # the node's runs are numbered from 0: its previous one is there
+        done.add(run.ref)
+    return True
 
 
 def execution_order(runs: list[_Run]) -> list[_Run]:
-    """Runs in the order they ran: by sort key, never before a run they depend on."""
+    """Runs in the order they ran: by sort key, never before a run they depend on.
+
+    Usually the sort keys already put every run after its dependencies, and the sorted list is
+    the answer (the walk below would pop the smallest ready run each time: the same list);
+    a retry that renumbered its runs takes the walk."""
+    by_key = sorted(runs, key=_Run.sort_key)
+    if _in_dependency_order(by_key):
+        return by_key
     by_ref = {run.ref: run for run in runs}
     needs: dict[tuple[str, int], set[tuple[str, int]]] = {}
     dependents: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for run in runs:
-        deps = {(s[0], s[1]) for s in run.sources() if s is not None and (s[0], s[1]) in by_ref}
+        deps = {(s[0], s[1]) for s in run.sources if s is not None and (s[0], s[1]) in by_ref}
         if run.index > 0:
             deps.add((run.node, run.index - 1))
         deps.discard(run.ref)
@@ -317,7 +344,9 @@ def parse_run_data(
         if not isinstance(node_runs, list):
             raise WireError(f"{where}: runData of a node is not a list")
         for index, body in enumerate(node_runs):
-            runs.append(_Run(node, index, order, _dict(body, f"{where}: a node run")))
+            if type(body) is not dict:
+                body = _dict(body, f"{where}: a node run")
+            runs.append(_Run(node, index, order, body, _sources(body)))
     ordered = execution_order(runs)
     outputs = {run.ref: run.body.get("data") for run in runs}
     types = _node_types(workflow_data)
@@ -325,8 +354,10 @@ def parse_run_data(
     trigger_output: JSONValue = None
     for position, run in enumerate(ordered):
         body = run.body
-        run_where = f"{where}: run {run.index} of a node"
-        started = _epoch_ms(body.get("startTime"), f"{run_where}: startTime")
+        try:
+            started = _epoch_ms(body.get("startTime"), "startTime")
+        except WireError as exc:
+            raise WireError(f"{where}: run {run.index} of a node: {exc}") from None
         elapsed = body.get("executionTime")
         duration = int(elapsed) if _is_number(elapsed) and elapsed >= 0 else None
         finished = (
@@ -335,15 +366,15 @@ def parse_run_data(
             else None
         )
         raw_status = body.get("executionStatus")
-        if raw_status is not None and not isinstance(raw_status, str):
-            raise WireError(f"{run_where}: executionStatus is not a string")
         if raw_status is None:
             status = ExecutionStatus.FAILED if "error" in body else ExecutionStatus.SUCCESS
-        else:
+        elif type(raw_status) is str:
             status = _RUN_STATUSES.get(raw_status, ExecutionStatus.UNKNOWN)
-        sources = run.sources()
+        else:
+            raise WireError(f"{where}: run {run.index} of a node: executionStatus is not a string")
+        sources = run.sources
         input_data: JSONValue = None
-        if any(source is not None for source in sources):
+        if sources and any(source is not None for source in sources):
             input_data = {
                 "main": [
                     _output_items(outputs.get((s[0], s[1])), s[2]) if s is not None else []
