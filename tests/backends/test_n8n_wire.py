@@ -144,6 +144,21 @@ def test_wrong_shapes_raise_wire_errors(body: Any) -> None:
         parse(body)
 
 
+def test_a_wire_error_names_the_execution_and_the_field() -> None:
+    body = {"id": "7", "status": "success", "workflowId": "w", "stoppedAt": 12}
+    with pytest.raises(WireError, match=r"^execution 7: stoppedAt is not a timestamp$"):
+        parse(body)
+    runs = {"A": [{"startTime": 1, "executionStatus": "success"}, {"executionStatus": 3}]}
+    body = {
+        "id": "8",
+        "status": "success",
+        "workflowId": "w",
+        "data": {"resultData": {"runData": runs}},
+    }
+    with pytest.raises(WireError, match=r"^execution 8: run 1 of a node: executionStatus is not"):
+        parse(body)
+
+
 def test_runs_in_sort_order_skip_the_dependency_walk_and_keep_its_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -141,37 +141,46 @@ def _error_message(error: Any) -> str | None:
 
 
 def parse_execution(instance: str, body: Any, *, include_nodes: bool) -> Execution:
-    """One execution from a list item, a single read or a retry answer."""
+    """One execution from a list item, a single read or a retry answer.
+
+    A failure names the execution (``execution 12: startedAt is not a timestamp``); the
+    message is put together only then, as every answer's executions are parsed here."""
     item = _dict(body, "an execution")
     native_id = identifier(item.get("id"), "execution id")
-    where = f"execution {native_id}"
+    try:
+        return _parse(instance, native_id, item, include_nodes)
+    except WireError as exc:
+        raise WireError(f"execution {native_id}: {exc}") from None
+
+
+def _parse(instance: str, native_id: str, item: dict[str, Any], include_nodes: bool) -> Execution:
     status_raw = item.get("status")
     if not isinstance(status_raw, str):
-        raise WireError(f"{where}: status is not a string")
+        raise WireError("status is not a string")
     mode_raw = item.get("mode")
     if mode_raw is not None and not isinstance(mode_raw, str):
-        raise WireError(f"{where}: mode is not a string")
-    workflow_id = identifier(item.get("workflowId"), f"{where}: workflowId")
+        raise WireError("mode is not a string")
+    workflow_id = identifier(item.get("workflowId"), "workflowId")
     finished = item.get("finished", status_raw == "success")
     if not isinstance(finished, bool):
-        raise WireError(f"{where}: finished is not a boolean")
-    started = timestamp(item.get("startedAt"), f"{where}: startedAt")
-    stopped = timestamp(item.get("stoppedAt"), f"{where}: stoppedAt")
+        raise WireError("finished is not a boolean")
+    started = timestamp(item.get("startedAt"), "startedAt")
+    stopped = timestamp(item.get("stoppedAt"), "stoppedAt")
     duration = None
     if started is not None and stopped is not None:
         duration = max(0, (stopped - started) // timedelta(milliseconds=1))
-    workflow_data = _optional_dict(item.get("workflowData"), f"{where}: workflowData")
+    workflow_data = _optional_dict(item.get("workflowData"), "workflowData")
     workflow_name = None
     if workflow_data is not None and isinstance(workflow_data.get("name"), str):
         workflow_name = workflow_data["name"]
     key = ExecutionKey(instance, native_id)
-    data = _optional_dict(item.get("data"), f"{where}: data")
-    result = _optional_dict((data or {}).get("resultData"), f"{where}: resultData") or {}
+    data = _optional_dict(item.get("data"), "data")
+    result = _optional_dict((data or {}).get("resultData"), "resultData") or {}
     nodes: tuple[NodeExecution, ...] | None = None
     input_data: JSONValue = None
     output_data: JSONValue = None
     if include_nodes and data is not None:
-        parsed = parse_run_data(key, result, workflow_data, where)
+        parsed = parse_run_data(key, result, workflow_data)
         nodes, input_data, output_data = parsed.nodes, parsed.input_data, parsed.output_data
     return Execution(
         key=key,
@@ -182,15 +191,15 @@ def parse_execution(instance: str, body: Any, *, include_nodes: bool) -> Executi
         mode_raw=mode_raw,
         finished=finished,
         workflow_name=workflow_name,
-        created_at=timestamp(item.get("createdAt"), f"{where}: createdAt"),
+        created_at=timestamp(item.get("createdAt"), "createdAt"),
         started_at=started,
         finished_at=stopped,
         duration_ms=duration,
         error_message=_error_message(result.get("error")),
         input_data=input_data,
         output_data=output_data,
-        retry_of=_optional_id(item.get("retryOf"), f"{where}: retryOf"),
-        retry_success_id=_optional_id(item.get("retrySuccessId"), f"{where}: retrySuccessId"),
+        retry_of=_optional_id(item.get("retryOf"), "retryOf"),
+        retry_success_id=_optional_id(item.get("retrySuccessId"), "retrySuccessId"),
         node_executions=nodes,
     )
 
@@ -332,20 +341,19 @@ def parse_run_data(
     key: ExecutionKey,
     result: dict[str, Any],
     workflow_data: dict[str, Any] | None,
-    where: str,
 ) -> ParsedRuns:
     run_data = result.get("runData", {})
     if run_data is None:
         run_data = {}
     if not isinstance(run_data, dict):
-        raise WireError(f"{where}: runData is not an object")
+        raise WireError("runData is not an object")
     runs: list[_Run] = []
     for order, (node, node_runs) in enumerate(run_data.items()):
         if not isinstance(node_runs, list):
-            raise WireError(f"{where}: runData of a node is not a list")
+            raise WireError("runData of a node is not a list")
         for index, body in enumerate(node_runs):
             if type(body) is not dict:
-                body = _dict(body, f"{where}: a node run")
+                body = _dict(body, "a node run")
             runs.append(_Run(node, index, order, body, _sources(body)))
     ordered = execution_order(runs)
     outputs = {run.ref: run.body.get("data") for run in runs}
@@ -357,7 +365,7 @@ def parse_run_data(
         try:
             started = _epoch_ms(body.get("startTime"), "startTime")
         except WireError as exc:
-            raise WireError(f"{where}: run {run.index} of a node: {exc}") from None
+            raise WireError(f"run {run.index} of a node: {exc}") from None
         elapsed = body.get("executionTime")
         duration = int(elapsed) if _is_number(elapsed) and elapsed >= 0 else None
         finished = (
@@ -371,7 +379,7 @@ def parse_run_data(
         elif type(raw_status) is str:
             status = _RUN_STATUSES.get(raw_status, ExecutionStatus.UNKNOWN)
         else:
-            raise WireError(f"{where}: run {run.index} of a node: executionStatus is not a string")
+            raise WireError(f"run {run.index} of a node: executionStatus is not a string")
         sources = run.sources
         input_data: JSONValue = None
         if sources and any(source is not None for source in sources):
