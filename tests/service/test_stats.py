@@ -235,23 +235,32 @@ async def test_a_deletion_elsewhere_shows_at_once_on_team_style(world: World) ->
     await _check(world, answer, after, "acme")
 
 
+TEAM_AFTER = NOW - timedelta(days=2)
+TEAM_SCOPE = FeedFilter(started_after=TEAM_AFTER, instances=("acme",))
+
+
+def _queue(world: World, *minutes: float) -> list[SimExecution]:
+    """Executions queued on the team-style instance ``minutes`` ago, not started."""
+    store = world.stores["acme"]
+    template = max(store.visible(), key=lambda e: e.created_at)
+    queued = [_started(store, template, m, "new") for m in minutes]
+    for e in queued:
+        e.started_at = None
+    return queued
+
+
 async def test_queued_executions_coming_and_starting_cost_a_team_repeat_no_full_read(
     world: World,
 ) -> None:
     # A team-style server dates an execution that has not started by its creation time, so
     # its count of a window holds queued ones; they come and start between two answers.
-    after = NOW - timedelta(days=2)
-    scope = FeedFilter(started_after=after, instances=("acme",))
+    after, scope = TEAM_AFTER, TEAM_SCOPE
     await world.gateway.stats(scope, [])
-    store = world.stores["acme"]
-    template = max(store.visible(), key=lambda e: e.created_at)
-    queued = [_started(store, template, minutes, "new") for minutes in (30, 20)]
-    for e in queued:
-        e.started_at = None
+    queued = _queue(world, 30, 20)
     for steps in range(2):
         cold = world.calls()
         answer = await world.gateway.stats(scope, [])
-        assert world.calls() - cold <= 4, steps  # the head, its active ones and two counts
+        assert world.calls() - cold <= 4, steps  # the head and three counts
         assert answer.scanned < 50
         await _check(world, answer, after, "acme")
         queued[steps].status, queued[steps].started_at = "running", NOW - timedelta(seconds=30)
@@ -262,13 +271,8 @@ async def test_a_queued_execution_cancelled_before_it_starts_costs_no_full_read(
 ) -> None:
     # Cancelled before it started, it has no start time: the server counts it (by creation)
     # but never lists it in a dated window, so the segment cannot hold it.
-    after = NOW - timedelta(days=2)
-    scope = FeedFilter(started_after=after, instances=("acme",))
-    store = world.stores["acme"]
-    template = max(store.visible(), key=lambda e: e.created_at)
-    queued = [_started(store, template, minutes, "new") for minutes in (30, 20)]
-    for e in queued:
-        e.started_at = None
+    after, scope, store = TEAM_AFTER, TEAM_SCOPE, world.stores["acme"]
+    queued = _queue(world, 30, 20)
     await world.gateway.stats(scope, [])
     for e in queued:
         finish(e, "canceled", NOW - timedelta(minutes=1))
@@ -297,13 +301,9 @@ async def test_a_queued_execution_starting_between_two_counts_costs_no_full_read
 ) -> None:
     # The totals are two requests: an execution queued a moment ago that starts between them
     # is in one (by its creation time) and not the other. The check stops before the head.
-    after = NOW - timedelta(days=2)
-    scope = FeedFilter(started_after=after, instances=("acme",))
-    store = world.stores["acme"]
-    template = max(store.visible(), key=lambda e: e.created_at)
+    after, scope = TEAM_AFTER, TEAM_SCOPE
     await world.gateway.stats(scope, [])
-    queued = _started(store, template, 0.5, "new")
-    queued.started_at = None
+    (queued,) = _queue(world, 0.5)
 
     def start(request: Request) -> None:
         if "status=PENDING" in request.url and queued.status == "new":
