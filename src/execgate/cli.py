@@ -143,14 +143,17 @@ _json_logs = False
 """Whether the start-up lines go out as JSON log lines (``[server] log_format = "json"``)."""
 
 
-def _json_logging() -> None:
+def _logging(log_format: str) -> None:
+    """Log lines from here on, in ``log_format`` (text or json): execgate's own INFO lines
+    included (an instance answering again, the live poll's lease, traces on), which Python's
+    unconfigured logging would drop."""
     import logging.config
 
     from execgate.telemetry.logs import logging_config
 
     global _json_logs
-    logging.config.dictConfig(logging_config("json"))
-    _json_logs = True
+    logging.config.dictConfig(logging_config(log_format))
+    _json_logs = log_format == "json"
 
 
 def _listen(host: str, port: int) -> socket.socket | None:
@@ -194,6 +197,7 @@ def _run_demo(host: str, port: int, seed: int, activity: float = 0.0) -> int:
         for number, store in enumerate(demo.stores.values()):
             Activity(activity, seed=seed + number).attach(store)
     settings, key = with_demo_client(demo.settings)
+    _logging(settings.server.log_format)
     header = f"Authorization: Bearer {key}"
     local = is_loopback(host)
     try:
@@ -246,8 +250,7 @@ def _run_serve(config: str, host: str, port: int) -> int:
     except ConfigError as exc:
         _say(str(exc))
         return 2
-    if settings.server.log_format == "json":
-        _json_logging()
+    _logging(settings.server.log_format)
     clients = _clients_banner(settings, host)
     if clients is None:
         _say(

@@ -132,16 +132,15 @@ def serve(
     protocol = header_deadline(header_timeout) if header_timeout > 0 else None
     settings = getattr(getattr(app, "state", None), "settings", None)
     server = getattr(settings, "server", None)
-    logs: dict[str, Any] = (
-        {} if log_format == "text" else {"log_config": logging_config(log_format)}
-    )
     config = uvicorn.Config(
         app,
+        # execgate's own INFO lines (an instance answering again, the live poll's lease, ...)
+        # go out in both formats: uvicorn's default configuration would drop them
+        log_config=logging_config(log_format),
         log_level="info",
         access_log=False,
         http=protocol if protocol is not None else "auto",
         ws_per_message_deflate=False,
         ws_max_size=getattr(server, "max_body_bytes", WS_MAX_SIZE),
-        **logs,
     )
     uvicorn.Server(config).run(sockets=[listener])

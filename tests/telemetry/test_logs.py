@@ -76,3 +76,41 @@ def test_the_served_gateway_writes_only_json_lines() -> None:
     assert access["ok-1"]["path"] == "/graphql"
     assert isinstance(access["ok-1"]["duration_ms"], float)
     assert key not in log and api_key not in log
+
+
+def test_text_logs_carry_execgates_own_info_lines() -> None:
+    # Python's unconfigured logging drops INFO: the gateway configures it in both formats
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from execgate.simulate.server import free_port
+
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "execgate", "demo", "--port", str(free_port())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    seen: list[str] = []
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "Application startup complete" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert any(
+        "INFO:execgate.telemetry: OpenTelemetry traces on (console exporter)" in line
+        for line in seen
+    ), seen
+    assert not any(line.lstrip().startswith("{") for line in seen)  # text, not JSON
