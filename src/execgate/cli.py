@@ -220,7 +220,7 @@ def _run_demo(host: str, port: int, seed: int, activity: float = 0.0) -> int:
         _say("GraphiQL already sends it")
     else:
         _say("paste that header into GraphiQL's Headers tab (as JSON)")
-    _serve_app(app, listener, settings.server.header_timeout_seconds)
+    _serve_app(app, listener, settings.server.header_timeout_seconds, settings.server.log_format)
     return 0
 
 

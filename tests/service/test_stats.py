@@ -296,6 +296,35 @@ async def test_a_queued_execution_cancelled_before_it_starts_costs_no_full_read(
     await _check(world, answer, after, "acme")
 
 
+async def test_a_deletion_is_seen_when_the_range_gains_a_cancelled_unstarted_one(
+    world: World,
+) -> None:
+    # An execution queued in the head and cancelled before it starts is not counted until the
+    # floor passes it; the answer on which it does must still see a deletion made meanwhile.
+    after, scope, store = TEAM_AFTER, TEAM_SCOPE, world.stores["acme"]
+    await world.gateway.stats(scope, [])
+    (queued,) = _queue(world, 0.5)
+    finish(queued, "canceled", NOW)
+    queued.started_at = None
+    answer = await world.gateway.stats(scope, [])
+    assert answer.scanned < 50  # in the head: not counted yet
+    template = max(store.visible(), key=lambda e: e.created_at)
+    _started(store, template, -5, "success")  # the newest moves on: the next floor passes it
+    answer = await world.gateway.stats(scope, [])
+    assert answer.scanned < 50
+    victim = next(
+        e
+        for e in store.visible()
+        if e.status == "canceled"
+        and e.started_at is not None
+        and after < e.started_at < NOW - timedelta(hours=1)
+    )
+    store.remove(victim.id)
+    answer = await world.gateway.stats(scope, [])
+    assert answer.scanned > 50  # read in full again
+    await _check(world, answer, after, "acme")
+
+
 async def test_a_queued_execution_starting_between_two_counts_costs_no_full_read(
     world: World,
 ) -> None:

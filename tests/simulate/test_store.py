@@ -75,3 +75,18 @@ def test_advance_moves_only_active_executions_and_drops_them_once_final() -> Non
     store.advance()
     assert not store._moving
     assert not [e for e in store.executions.values() if e.status in ACTIVE_STATUSES]
+
+
+def test_an_execution_removed_and_added_again_is_listed_once() -> None:
+    clock = [NOW]
+    store = generate_store(4, style="team", executions=INDEX_FROM, now=NOW, clock=lambda: clock[0])
+    store.window(NOW - timedelta(days=40), None)  # the index is built
+    done = next(e for e in store.executions.values() if e.status == "success")
+    active = next(e for e in store.executions.values() if e.status in ACTIVE_STATUSES)
+    store.remove(done.id)
+    store.add(done)
+    store.add(active)  # again, still active
+    clock[0] += timedelta(days=2)
+    store.advance()  # it finishes and is indexed once
+    found = [e.id for e in store.window(NOW - timedelta(days=40), None)]
+    assert len(found) == len(set(found)) == len(store.executions)

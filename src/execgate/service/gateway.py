@@ -430,8 +430,9 @@ class Gateway:
             )
             if warm:
                 cost += model.list_reads(model.page_size - 1, statuses, dated=True, resuming=False)
-                # the deletion check: a total of the segment and one of its cancelled ones
-                cost += len(active_statuses(query)) + 2 * model.count_reads
+                # the deletion check: a total of the kept range, one of its cancelled ones, and
+                # of those in each of the (at most two) parts the range gained
+                cost += len(active_statuses(query)) + 4 * model.count_reads
             else:
                 cost += model.list_reads(
                     self.max_stats_executions, statuses, dated=True, resuming=False

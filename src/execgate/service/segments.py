@@ -113,6 +113,8 @@ class Segment:
         segment's range but its lists give no start time (never started: a team-style server
         may date them by creation), as found after the last full read; the deletion check
         allows for them."""
+        self.counted: tuple[float, float] | None = None
+        """The range (``lo``, floor) of the last deletion check, as timestamps."""
         self.uncounted_cancelled = 0
         """The same for cancelled executions (one cancelled before it started has no start
         time), as found by the last check: their number grows whenever a queued execution is

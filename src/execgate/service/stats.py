@@ -126,8 +126,15 @@ class StatsCache:
                 segment.remove(key.native_id)
 
 
-async def _none() -> None:
-    return None
+def _gained(counted: tuple[float, float], lo: float, floor: float) -> list[tuple[float, float]]:
+    """The parts of ``[lo, floor]`` outside ``counted`` (timestamps to the millisecond)."""
+    was_lo, was_floor = counted
+    parts = []
+    if lo < was_lo:
+        parts.append((lo, min(floor, was_lo - 0.001)))
+    if floor > was_floor:
+        parts.append((max(lo, was_floor + 0.001), floor))
+    return [(a, b) for a, b in parts if a <= b]
 
 
 def active_statuses(base: ExecutionQuery) -> list[ExecutionStatus]:
@@ -252,16 +259,19 @@ class _Refresh:
         """Compare the segment before the head with the instance's own totals: a difference
         means deletions there (the head is listed again whole, so the scan sees those).
 
-        Two totals of the range from ``lo`` to ``floor``, at once: all its executions, and its
+        Totals of the range from ``lo`` to ``floor``, at once: all its executions, and its
         cancelled ones. A server may count executions that never started by their creation
         time while listing them with no start time, so the segment never holds them: with
         ``baseline`` (after a full read) the difference found beside the cancelled ones is
         allowed for from then on. Cancelled ones are counted apart because their number of
-        that kind grows on its own (a queued execution cancelled before it starts): one fewer
-        than last time means a deletion, more is taken as such cancellations. Left unseen: a
-        cancelled execution deleted elsewhere while, in the same interval, a queued one is
-        cancelled. The range stops at the head, where executions are queued, start and finish
-        between the two counts (and a count taken a moment apart would differ).
+        that kind grows on its own (a queued execution cancelled before it starts): the range
+        grows too (the floor follows the newest execution), so the cancelled ones of the part
+        it gained since the last check are counted as well, and the number found must be at
+        least the last one plus those. Fewer means a deletion. Left unseen: a cancelled
+        execution deleted elsewhere while, in the same interval, an execution queued before the
+        last check's floor is cancelled before it starts. The range stops at the head, where
+        executions are queued, start and finish between the requests (counts taken a moment
+        apart would differ).
         """
         segment = self.segment
         lo = segment.lo.timestamp()
@@ -270,35 +280,49 @@ class _Refresh:
         query = replace(segment.base, started_after=segment.lo, started_before=moment(floor))
         cancelled = ExecutionStatus.CANCELLED
         counts_cancelled = not segment.base.statuses or cancelled in segment.base.statuses
-        total, cancelled_total = await asyncio.gather(
+        gained = [] if baseline or segment.counted is None else _gained(segment.counted, lo, floor)
+        totals = await asyncio.gather(
             self.backend.count_executions(query),
-            self.backend.count_executions(replace(query, statuses=frozenset({cancelled})))
-            if counts_cancelled
-            else _none(),
+            *(
+                self.backend.count_executions(
+                    replace(
+                        query,
+                        statuses=frozenset({cancelled}),
+                        started_after=moment(after),
+                        started_before=moment(before),
+                    )
+                )
+                for after, before in ([(lo, floor), *gained] if counts_cancelled else [])
+            ),
         )
-        if total is None:
+        total = totals[0]
+        if total is None or any(t is None for t in totals):
             return
         held = segment.count_between(lo, floor)
-        undated_cancelled = 0
-        if cancelled_total is not None:
-            undated_cancelled = cancelled_total - segment.count_between(lo, floor, cancelled)
+        undated_cancelled = new_undated = 0
+        if counts_cancelled:
+            undated_cancelled = int(totals[1] or 0) - segment.count_between(lo, floor, cancelled)
+            for (after, before), found in zip(gained, totals[2:], strict=True):
+                new_undated += int(found or 0) - segment.count_between(after, before, cancelled)
         others = total - undated_cancelled - held
+        expected = segment.uncounted_cancelled + new_undated
         if baseline:
             segment.uncounted = max(0, others)
-        elif others != segment.uncounted or undated_cancelled < segment.uncounted_cancelled:
+        elif others != segment.uncounted or undated_cancelled < expected:
             log.info(
                 "statistics: instance %r counts %d executions in a kept range (%d cancelled "
-                "ones not listed with a time, %d before), which holds %d (%d allowed for): "
+                "ones not listed with a time, %d expected), which holds %d (%d allowed for): "
                 "reading it in full",
                 segment.instance,
                 total,
                 undated_cancelled,
-                segment.uncounted_cancelled,
+                expected,
                 held,
                 segment.uncounted,
             )
             raise _Stale
         segment.uncounted_cancelled = max(0, undated_cancelled)
+        segment.counted = (lo, floor)
 
     async def _read_errors(self) -> None:
         """The error messages a lean list left out, for the rows of this window."""

@@ -115,6 +115,8 @@ class SimStore:
             )
             self.executions[execution.id] = execution
             if execution.status in ACTIVE_STATUSES:
+                if indexed:
+                    self._unindex(execution)  # ``advance`` indexes it again once final
                 self._moving[execution.id] = execution
             else:
                 self._moving.pop(execution.id, None)
@@ -131,8 +133,11 @@ class SimStore:
 
     def remove(self, execution_id: str) -> SimExecution | None:
         with self.lock:
-            self._moving.pop(execution_id, None)
-            return self.executions.pop(execution_id, None)
+            moving = self._moving.pop(execution_id, None)
+            removed = self.executions.pop(execution_id, None)
+            if removed is not None and moving is None:
+                self._unindex(removed)
+            return removed
 
     def _index(self, execution: SimExecution) -> None:
         if self._moments is None:
@@ -142,12 +147,26 @@ class SimStore:
         self._moments.insert(at, moment)
         self._rows.insert(at, execution)
 
+    def _unindex(self, execution: SimExecution) -> None:
+        if self._moments is None:
+            return
+        moment = execution.started_at or execution.created_at
+        lo = bisect_left(self._moments, moment)
+        hi = bisect_right(self._moments, moment)
+        for at in range(lo, hi):
+            if self._rows[at] is execution:
+                del self._moments[at], self._rows[at]
+                return
+
     def window(
         self, after: datetime | None, before: datetime | None, *, active: bool = False
     ) -> list[SimExecution]:
         """Every execution (deleted ones too) whose start time, or creation time when it has
         none, may lie in ``[after, before]`` (and, with ``active``, that may be active): more
-        than that, never fewer; callers filter."""
+        than that, never fewer; callers filter. Only ``add`` makes an execution active, and
+        only ``advance`` (or an action on an active one) changes an execution's times: code
+        that changes a finished execution's time or status in place keeps its store under
+        ``INDEX_FROM``."""
         with self.lock:
             if len(self.executions) < INDEX_FROM:
                 return list(self.executions.values())
