@@ -67,7 +67,7 @@ class SharedRedis:
     async def run(self, operation: str, command: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         """``command``'s answer; ``SharedUnavailable`` when Redis is down or does not answer
         in time (``operation`` names it in the log and the metrics: a fixed word)."""
-        if self._down and self.clock() < self._down_until:
+        if self.resting:
             raise SharedUnavailable(operation)
         try:
             async with asyncio.timeout(self.timeout):

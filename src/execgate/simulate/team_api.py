@@ -327,19 +327,11 @@ class _TeamApi:
             # the cheapest tests first: most of a large store falls outside a dated window
             if execution.deleted:
                 continue
-            moment = execution.started_at
-            if moment is None:
-                if not by_creation:
-                    if (
-                        start is None
-                        and end is None
-                        and self._matches(execution, status, workflow_id)
-                    ):
-                        undated.append(execution)
-                    continue
-                moment = execution.created_at
-            if moment.tzinfo is not UTC or moment.microsecond % 1000:
-                moment = to_utc_ms(moment)
+            if execution.started_at is None and not by_creation:
+                if start is None and end is None and self._matches(execution, status, workflow_id):
+                    undated.append(execution)
+                continue
+            moment = sort_time(execution)
             if (start is not None and moment < start) or (end is not None and moment > end):
                 continue
             if self._matches(execution, status, workflow_id):
