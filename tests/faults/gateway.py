@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from execgate.config import InstanceSettings
 from execgate.domain.models import BackendKind
@@ -33,6 +34,16 @@ class RunningGateway:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the ``/metrics`` samples named ``name`` that carry ``labels``."""
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
 
 def _table(instance: InstanceSettings, variable: str, extra: dict[str, object]) -> str:

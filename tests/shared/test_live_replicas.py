@@ -22,9 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -43,19 +41,8 @@ INSTANCE = "n8n-prod"
 EVENTS = "subscription { executionEvents { type previousStatus at execution { nativeId status } } }"
 
 
-def metric(gateway: RunningGateway, name: str, **labels: str) -> float:
-    text = httpx.get(gateway.url + "/metrics", timeout=10).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
-
-
 def list_requests(gateway: RunningGateway) -> float:
-    return metric(
-        gateway,
+    return gateway.metric(
         "execgate_backend_request_duration_seconds_count",
         instance=INSTANCE,
         operation="list_executions",
@@ -153,25 +140,23 @@ def test_one_replica_polls_for_both_and_the_poll_moves_when_it_dies(rig: Rig) ->
     on_a = Subscriber(rig.a, rig.key)
     on_a.start()
     assert on_a.ready.wait(15)
-    wait_for(lambda: metric(rig.a, "execgate_live_lease_held", instance=INSTANCE) == 1, 10)
+    wait_for(lambda: rig.a.metric("execgate_live_lease_held", instance=INSTANCE) == 1, 10)
     time.sleep(2 * INTERVAL)
     alone = requests_per_interval((rig.a, rig.b), 10 * INTERVAL)
 
     on_b = Subscriber(rig.b, rig.key)
     on_b.start()
     assert on_b.ready.wait(15)
-    wait_for(
-        lambda: metric(rig.b, "execgate_live_received_polls_total", instance=INSTANCE) >= 2, 10
-    )
+    wait_for(lambda: rig.b.metric("execgate_live_received_polls_total", instance=INSTANCE) >= 2, 10)
     shared_from = time.monotonic()
     both = requests_per_interval((rig.a, rig.b), 10 * INTERVAL)
     print(f"list requests per poll interval: one replica {alone:.2f}, two replicas {both:.2f}")
     # n8n: four list requests a poll (the plain list and three active streams), once for both
     assert 3.0 <= alone <= 4.5, alone
     assert 3.0 <= both <= 4.5, both
-    assert metric(rig.b, "execgate_live_polls_total", instance=INSTANCE) == 0
-    assert metric(rig.b, "execgate_live_lease_held", instance=INSTANCE) == 0
-    assert metric(rig.b, "execgate_live_subscribers", instance=INSTANCE) == 1
+    assert rig.b.metric("execgate_live_polls_total", instance=INSTANCE) == 0
+    assert rig.b.metric("execgate_live_lease_held", instance=INSTANCE) == 0
+    assert rig.b.metric("execgate_live_subscribers", instance=INSTANCE) == 1
 
     # both replicas' subscribers heard the same changes (inside a margin at both ends)
     time.sleep(3 * INTERVAL)
@@ -188,7 +173,7 @@ def test_one_replica_polls_for_both_and_the_poll_moves_when_it_dies(rig: Rig) ->
     killed = time.monotonic()
     os.kill(rig.a.pid, signal.SIGKILL)
     moved = wait_for(
-        lambda: metric(rig.b, "execgate_live_lease_held", instance=INSTANCE) == 1, 10 * INTERVAL
+        lambda: rig.b.metric("execgate_live_lease_held", instance=INSTANCE) == 1, 10 * INTERVAL
     )
     print(f"the lease moved {moved:.2f} s ({moved / INTERVAL:.1f} poll intervals) after the kill")
     assert moved <= 3 * INTERVAL + 0.5, moved
@@ -201,6 +186,6 @@ def test_one_replica_polls_for_both_and_the_poll_moves_when_it_dies(rig: Rig) ->
     # no execution is created twice, and none already heard of is created again
     assert len(created) == len(set(created))
     assert not {(n, "CREATED") for n in created} & before
-    assert metric(rig.b, "execgate_live_polls_total", instance=INSTANCE, outcome="ok") >= 5
+    assert rig.b.metric("execgate_live_polls_total", instance=INSTANCE, outcome="ok") >= 5
     on_a.stop()
     on_b.stop()

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from execgate.api.persisted import sha256_hex
 from execgate.config import InstanceSettings
@@ -47,16 +46,6 @@ class Replicas:
             json=body,
             headers={"Authorization": f"Bearer {key}"},
             timeout=10,
-        )
-
-    @staticmethod
-    def metric(gateway: RunningGateway, name: str, **labels: str) -> float:
-        text = httpx.get(gateway.url + "/metrics", timeout=10).text
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == name and labels.items() <= sample.labels.items()
         )
 
 
@@ -94,7 +83,7 @@ def test_a_clients_rate_limit_holds_across_both_replicas(replicas: Replicas) -> 
     assert statuses.count(200) == BURST
     assert statuses.count(429) == 3 * BURST
     refused = sum(
-        replicas.metric(g, "execgate_rate_limited_requests_total", client="limited")
+        g.metric("execgate_rate_limited_requests_total", client="limited")
         for g in (replicas.a, replicas.b)
     )
     assert refused == 3 * BURST
@@ -116,8 +105,8 @@ def test_an_execution_read_by_one_replica_is_not_read_again_by_the_other(
     }
 
     def reads(gateway: RunningGateway) -> float:
-        return replicas.metric(
-            gateway, "execgate_backend_request_duration_seconds_count", operation="get_execution"
+        return gateway.metric(
+            "execgate_backend_request_duration_seconds_count", operation="get_execution"
         )
 
     before = reads(replicas.a), reads(replicas.b)
@@ -127,7 +116,7 @@ def test_an_execution_read_by_one_replica_is_not_read_again_by_the_other(
     # A read it from the backend; B found it in Redis: one backend read across both
     assert reads(replicas.a) - before[0] == 1
     assert reads(replicas.b) - before[1] == 0
-    assert replicas.metric(replicas.b, "execgate_cache_hits_total", layer="shared") >= 1
+    assert replicas.b.metric("execgate_cache_hits_total", layer="shared") >= 1
 
 
 def test_a_query_registered_on_one_replica_runs_by_hash_on_the_other(replicas: Replicas) -> None:
@@ -147,7 +136,7 @@ def test_a_query_registered_on_one_replica_runs_by_hash_on_the_other(replicas: R
 
 def test_without_redis_each_replica_serves_alone(replicas: Replicas) -> None:
     # runs last in this module: it stops the shared Redis
-    assert replicas.metric(replicas.a, "execgate_redis_up") == 1
+    assert replicas.a.metric("execgate_redis_up") == 1
     replicas.redis.stop()
     body = {"query": "{ instances { name } }"}
     for gateway in (replicas.a, replicas.b):
@@ -158,8 +147,8 @@ def test_without_redis_each_replica_serves_alone(replicas: Replicas) -> None:
             gateway, replicas.ops, {"query": "{ executions(first: 3) { edges { node { id } } } }"}
         )
         assert feed.status_code == 200 and len(feed.json()["data"]["executions"]["edges"]) == 3
-        assert replicas.metric(gateway, "execgate_redis_up") == 0
-        assert replicas.metric(gateway, "execgate_redis_failures_total") >= 1
+        assert gateway.metric("execgate_redis_up") == 0
+        assert gateway.metric("execgate_redis_failures_total") >= 1
         log = gateway.log_text()
         assert log.count("Redis did not answer") == 1
         assert str(replicas.redis.port) not in log

@@ -61,15 +61,6 @@ class RedisRelay:
     def channel(self, instance: str) -> str:
         return self.redis.key("live", "events", instance)
 
-    async def holder(self, instance: str) -> str | None:
-        """The token holding ``instance``'s lease now (``None``: nobody, or Redis away)."""
-        key = self.lease_key(instance)
-        try:
-            raw = await self.redis.run("live_lease", lambda client: client.get(key))
-        except SharedUnavailable:
-            return None
-        return raw.decode() if isinstance(raw, bytes) else None
-
     async def claim(self, instance: str, ttl: float) -> bool | None:
         key = self.lease_key(instance)
         args: list[str | int] = [self.token, max(1, int(ttl * 1000))]
