@@ -249,6 +249,18 @@ def _queue(world: World, *minutes: float) -> list[SimExecution]:
     return queued
 
 
+def _remove_old_cancelled(store: SimStore) -> None:
+    """Delete, behind the gateway's back, a started cancelled execution deep in the window."""
+    victim = next(
+        e
+        for e in store.visible()
+        if e.status == "canceled"
+        and e.started_at is not None
+        and TEAM_AFTER < e.started_at < NOW - timedelta(hours=1)
+    )
+    store.remove(victim.id)
+
+
 async def test_queued_executions_coming_and_starting_cost_a_team_repeat_no_full_read(
     world: World,
 ) -> None:
@@ -283,14 +295,7 @@ async def test_a_queued_execution_cancelled_before_it_starts_costs_no_full_read(
         assert answer.scanned < 50
         await _check(world, answer, after, "acme")
     # ... and a cancelled execution deleted elsewhere still shows at once
-    victim = next(
-        e
-        for e in store.visible()
-        if e.status == "canceled"
-        and e.started_at is not None
-        and after < e.started_at < NOW - timedelta(hours=1)
-    )
-    store.remove(victim.id)
+    _remove_old_cancelled(store)
     answer = await world.gateway.stats(scope, [])
     assert answer.scanned > 50  # read in full again
     await _check(world, answer, after, "acme")
@@ -312,14 +317,7 @@ async def test_a_deletion_is_seen_when_the_range_gains_a_cancelled_unstarted_one
     _started(store, template, -5, "success")  # the newest moves on: the next floor passes it
     answer = await world.gateway.stats(scope, [])
     assert answer.scanned < 50
-    victim = next(
-        e
-        for e in store.visible()
-        if e.status == "canceled"
-        and e.started_at is not None
-        and after < e.started_at < NOW - timedelta(hours=1)
-    )
-    store.remove(victim.id)
+    _remove_old_cancelled(store)
     answer = await world.gateway.stats(scope, [])
     assert answer.scanned > 50  # read in full again
     await _check(world, answer, after, "acme")
