@@ -14,9 +14,10 @@ reads only what may have changed since:
 2. the executions still active that sort before the head: one list read per active status
    (running, waiting, pending) finds those still active; the others changed (finished, or were
    deleted) and are read by id;
-3. where the instance reports totals (team-style), a count of the whole segment and one of its
-   cancelled executions: a difference means executions were deleted elsewhere, and the
-   segment is read in full again (``_Refresh._count`` says what it allows for).
+3. where the instance reports totals (team-style), counts of what is kept before the head (all
+   executions, the cancelled ones, and the cancelled ones of the part the range gained): a
+   difference means executions were deleted elsewhere, and the segment is read in full again
+   (``_Refresh._count`` says what it allows for).
    An instance without totals (n8n) is read in full again once the segment is
    ``ttl_seconds`` old; deletions made through the gateway are forgotten at once (``forget``).
 
