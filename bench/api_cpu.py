@@ -45,6 +45,7 @@ from execgate.domain.models import (
     ExecutionStatus,
     NodeExecution,
     Page,
+    Watch,
     Workflow,
 )
 from execgate.service.gateway import Gateway
@@ -129,6 +130,9 @@ class MemoryBackend:
         items = [e for e in self.items if query.matches(e)][:limit]
         more = len(items) == limit
         return Page(items=tuple(items), position={"after": items[-1].native_id} if more else None)
+
+    async def watch(self, recent: int) -> Watch:
+        return Watch(tuple(self.items[:recent]), (), more=len(self.items) > recent)
 
     def position_after(
         self,
@@ -245,7 +249,7 @@ async def run(args: argparse.Namespace) -> float:
         for number in range(args.requests):
             await call(manager.app, body(number), key)
         spent = time.process_time() - started
-    return 1000 * spent / args.requests
+    return 1000 * spent / int(args.requests)
 
 
 def _tracing() -> Any:

@@ -79,7 +79,8 @@ def _post(client: httpx.Client, query: str, **variables: Any) -> dict[str, Any]:
     body: dict[str, Any] = answer.json()
     if body.get("errors"):
         raise RuntimeError(json.dumps(body["errors"])[:500])
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def recipe(client: httpx.Client, after: str) -> tuple[int, dict[str, dict[str, Any]]]:

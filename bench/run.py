@@ -55,6 +55,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from bench import peer, static
 from bench.bodies import MARKER, BodyMaker, template
@@ -89,12 +90,15 @@ from bench.workloads import (
     gateway_bodies,
 )
 
+if TYPE_CHECKING:
+    from execgate.simulate.generate import Style
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "RESULTS.md"
 SERVER_CPU = "0"
 SIDE_CPU = "1"
 HIVE_WORKLOADS = {"W1": 20, "W4": 100}
-SIMULATORS = (
+SIMULATORS: tuple[tuple[str, Style, int, int], ...] = (
     # name, kind, seed offset, executions (the embedded demo's instances)
     (TEAM, "team", 0, 450),
     (N8N_PROD, "n8n", 1, 450),

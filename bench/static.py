@@ -33,10 +33,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from bench.bodies import date_value
 from bench.simserve import route_of
+
+if TYPE_CHECKING:
+    from execgate.simulate.generate import Style
 
 TEAM_SIZES = (20, 21, 31, 50, 51, 61, 100)
 """``size`` values rendered for team-style lists (the API caps it at 100): the adapter asks
@@ -121,7 +125,7 @@ async def _fetch_all(
 
 
 def render(
-    kind: str,
+    kind: Style,
     seed: int,
     executions: int,
     root: Path,
@@ -138,7 +142,7 @@ def render(
     moment = now or datetime.now(UTC)
     store = generate_store(
         seed, style=kind, executions=executions, now=moment, clock=lambda: moment
-    )  # type: ignore[arg-type]
+    )
     ids = [e.id for e in store.visible()]
     if kind == "team":
         from execgate.simulate.team_api import create_team_app
