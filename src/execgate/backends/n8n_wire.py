@@ -73,6 +73,7 @@ _RUN_STATUSES: Mapping[str, ExecutionStatus] = {
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS_BELOW = 100_000_000_000
 """A ``startTime`` below this (1973 in ms, year 5138 in s) is in seconds, as crashed runs have."""
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class WireError(ValueError):
@@ -168,7 +169,7 @@ def _parse(instance: str, native_id: str, item: dict[str, Any], include_nodes: b
     stopped = timestamp(item.get("stoppedAt"), "stoppedAt")
     duration = None
     if started is not None and stopped is not None:
-        duration = max(0, (stopped - started) // timedelta(milliseconds=1))
+        duration = max(0, (stopped - started) // _MILLISECOND)
     workflow_data = _optional_dict(item.get("workflowData"), "workflowData")
     workflow_name = None
     if workflow_data is not None and isinstance(workflow_data.get("name"), str):
