@@ -45,8 +45,10 @@ from execgate.domain.ports import Backend, SharedExecutions
 T = TypeVar("T")
 
 LEAN_MISSES = 4
-"""A lean page may read this many executions one by one (or a fifth of the page): the active
-ones at the head of a polled page, mostly."""
+"""A lean page may read this many executions one by one (or a third of the page): the active
+ones at the head of a polled page, mostly. Each costs a request, but a full n8n list re-sends
+every execution's run data: a page of 21 with five running executions cost 2.1 ms of the
+gateway's CPU per poll read lean (with five single reads) against 4.7 ms read in full."""
 
 
 def estimate_size(value: Any, _depth: int = 0) -> int:
@@ -74,7 +76,7 @@ def execution_size(execution: Execution) -> int:
 
 
 def _lean_misses(limit: int) -> int:
-    return max(LEAN_MISSES, limit // 5)
+    return max(LEAN_MISSES, limit // 3)
 
 
 class ExecutionCache:
