@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from execgate.backends.transport import Transport
 from execgate.config import Settings
-from execgate.domain.ports import AuditSink, Backend, SharedExecutions
+from execgate.domain.ports import AuditSink, Backend, Relay, SharedExecutions
 from execgate.registry import Registry
 from execgate.service.cache import CachedBackend, ExecutionCache
 from execgate.service.cursors import PROCESS_SECRET
@@ -25,7 +25,6 @@ from execgate.service.gateway import Gateway
 from execgate.service.health import Circuit, GuardedBackend, Readiness
 from execgate.service.live import LiveHub
 from execgate.service.masking import Masker
-from execgate.service.relay import Relay
 from execgate.service.stats import StatsCache
 from execgate.telemetry.seam import BackendObserver
 

@@ -22,8 +22,8 @@ from execgate.domain.access import Action, Scope
 from execgate.domain.errors import UpstreamTimeout, UpstreamUnavailable
 from execgate.domain.ids import execution_id
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Notice
 from execgate.domain.models import ExecutionStatus
-from execgate.service.changes import Notice
 from execgate.service.gateway import Gateway
 from execgate.service.live import LiveHub
 from tests.fakes import FakeBackend, ListsWithoutNodes, make_execution

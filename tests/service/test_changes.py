@@ -6,8 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Change, ChangeType
 from execgate.domain.models import Execution, ExecutionStatus
-from execgate.service.changes import Change, ChangeType, Tracker, compare
+from execgate.service.changes import Tracker, compare
 from tests.fakes import make_execution
 
 S = ExecutionStatus

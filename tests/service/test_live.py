@@ -17,9 +17,9 @@ from execgate.domain.errors import (
     UpstreamUnavailable,
 )
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Change, ChangeType, Notice
 from execgate.domain.models import ExecutionStatus
 from execgate.service.actions import ActionTarget
-from execgate.service.changes import Change, ChangeType, Notice
 from execgate.service.gateway import FeedFilter, Gateway
 from execgate.service.live import LiveHub, Subscriber
 from execgate.service.poller import MAX_BACKOFF_SECONDS, Poller
@@ -280,7 +280,7 @@ async def test_a_deletion_and_a_retry_are_pushed_without_a_read() -> None:
 async def test_the_relay_sender_stops_when_a_send_swallows_its_cancellation() -> None:
     # The Redis client may swallow a cancellation that lands mid-publish: the sender still
     # ends (before, it went back to wait on its empty outbox, and the hub's aclose with it).
-    from execgate.service.relay import Broadcast
+    from execgate.domain.live import Broadcast
 
     sending = asyncio.Event()
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from execgate.domain.errors import UpstreamUnavailable
+from execgate.domain.live import Change, ChangeType, Notice
 from execgate.domain.models import ExecutionStatus
-from execgate.service.changes import Change, ChangeType, Notice, compare
+from execgate.service.changes import compare
 from execgate.service.mailbox import Closed, Mailbox
 from tests.fakes import make_execution
 

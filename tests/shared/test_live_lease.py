@@ -18,10 +18,9 @@ import pytest
 from execgate.domain.access import Action
 from execgate.domain.errors import UpstreamTimeout
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Broadcast, Change, ChangeType, Notice, TrackerState
 from execgate.domain.models import ExecutionStatus
-from execgate.service.changes import Change, ChangeType, Notice, TrackerState
 from execgate.service.live import ALONE, FOLLOWS, LEADS, LiveHub, Subscriber
-from execgate.service.relay import Broadcast
 from execgate.shared import codec
 from execgate.shared.live import RedisRelay
 from execgate.shared.redis import SharedRedis

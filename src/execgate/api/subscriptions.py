@@ -28,7 +28,7 @@ from execgate.api.context import Info
 from execgate.api.types import ExecutionFilter, ExecutionNode, ExecutionStatus
 from execgate.domain import models
 from execgate.domain.errors import ExecgateError, NotFound
-from execgate.service.changes import ChangeType, Notice
+from execgate.domain.live import ChangeType, Notice
 from execgate.service.live import Subscriber
 from execgate.service.mailbox import Closed
 

@@ -4,16 +4,18 @@ what replicas share.
 ``Backend`` is what every backend adapter implements; ``AuditSink`` is where the service writes
 one ``AuditEntry`` per mutation attempt (``security/audit.py`` writes them to a file or stderr);
 ``SharedExecutions`` is the finished executions the replicas of one gateway share
-(``shared/executions.py`` keeps them in Redis).
+(``shared/executions.py`` keeps them in Redis); ``Relay`` shares each instance's live poll
+between them (``shared/live.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Broadcast, Receive
 from execgate.domain.models import (
     BackendKind,
     Capability,
@@ -132,3 +134,34 @@ class SharedExecutions(Protocol):
     async def put_many(self, executions: Sequence[Execution]) -> None: ...
 
     async def drop(self, key: ExecutionKey) -> None: ...
+
+
+class Relay(Protocol):
+    """How replicas share each instance's live poll (``shared/live.py`` over Redis implements
+    it; ``LiveHub`` uses it when ``[shared] redis_url`` is set).
+
+    A ``Relay`` gives the poll of an instance to one replica at a time — a lease that its holder
+    renews every poll interval and that expires when the holder is gone — and carries each
+    ``Broadcast`` of that replica to the others' subscribers. It never raises: a lease it cannot
+    ask about is ``None`` (each replica then polls on its own), a broadcast it cannot send is
+    dropped.
+    """
+
+    async def claim(self, instance: str, ttl: float) -> bool | None:
+        """Take or renew the lease of ``instance``'s poll for ``ttl`` seconds: ``True`` when
+        this replica holds it now, ``False`` when another does, ``None`` when it cannot
+        say (the shared store does not answer)."""
+        ...
+
+    async def release(self, instance: str) -> None:
+        """Give the lease up, if this replica holds it."""
+        ...
+
+    async def send(self, broadcast: Broadcast) -> bool:
+        """Pass ``broadcast`` on to the other replicas (``False``: it could not)."""
+        ...
+
+    async def follow(self, instance: str, receive: Receive, ready: Callable[[], None]) -> None:
+        """Until cancelled: hand every broadcast of another replica about ``instance`` to
+        ``receive``; call ``ready`` each time it starts listening (again)."""
+        ...

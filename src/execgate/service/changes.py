@@ -27,59 +27,13 @@ where the last one stopped rather than from a new baseline.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
-from execgate.domain.errors import BackendError
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Change, ChangeType, TrackerState
 from execgate.domain.models import Execution, ExecutionStatus
-
-
-class ChangeType(enum.Enum):
-    CREATED = "CREATED"
-    STATUS_CHANGED = "STATUS_CHANGED"
-    FINISHED = "FINISHED"
-    DELETED = "DELETED"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One change to one execution; ``execution`` is its new state (for ``DELETED``, the last
-    state seen), ``previous`` the status before (``None`` for ``CREATED``)."""
-
-    type: ChangeType
-    execution: Execution
-    previous: ExecutionStatus | None
-    at: datetime
-
-    @property
-    def key(self) -> ExecutionKey:
-        return self.execution.key
-
-    def then(self, later: Change) -> Change:
-        """This change and a ``later`` one of the same execution as one: the newest state,
-        seen from the status before the first (what a subscriber that missed the middle
-        knew last)."""
-        if later.type is ChangeType.DELETED:
-            return later
-        kind = ChangeType.CREATED if self.type is ChangeType.CREATED else later.type
-        previous = None if kind is ChangeType.CREATED else self.previous
-        return Change(kind, later.execution, previous, later.at)
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something a subscriber must hear that is not a change: an instance that stopped
-    answering the poll (``error``, and when it is tried again), or changes it missed."""
-
-    instance: str | None
-    error: BackendError | None
-    retry_in: float | None = None
-    dropped: int = 0
-    """Changes dropped because the subscriber read slower than they came."""
-
 
 _RANK = {ExecutionStatus.PENDING: 0, ExecutionStatus.RUNNING: 1, ExecutionStatus.WAITING: 1}
 
@@ -104,14 +58,6 @@ def compare(before: Execution | None, now: Execution, at: datetime) -> Change | 
         return None
     kind = ChangeType.FINISHED if now.status.is_finished else ChangeType.STATUS_CHANGED
     return Change(kind, now, before.status, at)
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerState:
-    """What a started ``Tracker`` remembers: the executions it knows and its window."""
-
-    known: tuple[Execution, ...]
-    window: tuple[ExecutionKey, ...]
 
 
 class Tracker:

@@ -36,6 +36,7 @@ from execgate.domain.errors import (
     shown,
 )
 from execgate.domain.keys import ExecutionKey, WorkflowKey
+from execgate.domain.live import Change
 from execgate.domain.models import (
     BackendKind,
     Capability,
@@ -56,7 +57,6 @@ from execgate.service.actions import (
     ActionTarget,
     Reader,
 )
-from execgate.service.changes import Change
 from execgate.service.cursors import PROCESS_SECRET, Cursors, FeedState, filter_digest
 from execgate.service.export import merged
 from execgate.service.feed import FeedPage, SkippedInstance, read_feed

@@ -15,7 +15,7 @@ A client may hold at most ``max_per_client`` subscriptions at a time, across eve
 (``TooManySubscriptions`` beyond).
 
 Replicas (``relay``, ``[shared] redis_url``): each instance is then polled by one replica at a
-time, whichever holds its lease (``service/relay.py``); every replica with subscribers for the
+time, whichever holds its lease (the ``Relay`` port); every replica with subscribers for the
 instance tries to take or renew it every poll interval, and the lease lasts ``LEASE_INTERVALS``
 intervals, so it moves within about three intervals of its holder's death (at once when the
 holder stops). The holder publishes each poll to its own subscribers and broadcasts it, with its
@@ -40,12 +40,11 @@ from dataclasses import dataclass
 from execgate.domain.access import Action
 from execgate.domain.errors import BackendError, TooManySubscriptions
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Broadcast, Change, ChangeType, Notice
 from execgate.domain.models import Execution
-from execgate.domain.ports import Backend
-from execgate.service.changes import Change, ChangeType, Notice
+from execgate.domain.ports import Backend, Relay
 from execgate.service.mailbox import DEFAULT_CAPACITY, Mailbox
 from execgate.service.poller import RECENT, Poller, utcnow
-from execgate.service.relay import Broadcast, Relay
 
 log = logging.getLogger("execgate.live")
 

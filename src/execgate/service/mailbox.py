@@ -15,7 +15,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from execgate.service.changes import Change, Notice
+from execgate.domain.live import Change, Notice
 
 DEFAULT_CAPACITY = 256
 

@@ -32,9 +32,10 @@ from datetime import UTC, datetime
 
 from execgate.domain.errors import BackendError
 from execgate.domain.keys import ExecutionKey
+from execgate.domain.live import Change, Notice
 from execgate.domain.models import Execution, ExecutionQuery, Watch
 from execgate.domain.ports import Backend
-from execgate.service.changes import Change, Notice, Tracker
+from execgate.service.changes import Tracker
 
 log = logging.getLogger("execgate.live")
 

@@ -17,9 +17,8 @@ import orjson
 
 from execgate.domain.errors import BackendError, UpstreamUnavailable
 from execgate.domain.keys import ExecutionKey, NodeExecutionKey
+from execgate.domain.live import Broadcast, Change, ChangeType, Notice, TrackerState
 from execgate.domain.models import Execution, ExecutionMode, ExecutionStatus, NodeExecution
-from execgate.service.changes import Change, ChangeType, Notice, TrackerState
-from execgate.service.relay import Broadcast
 
 VERSION = 1
 BROADCAST_VERSION = 1

@@ -1,4 +1,4 @@
-"""The replicas' shared live poll over Redis (the service's ``Relay``, ``service/relay.py``).
+"""The replicas' shared live poll over Redis (the domain's ``Relay`` port, ``domain/ports.py``).
 
 The lease of an instance's poll is one key holding the holder's token (random, one per
 process), taken with ``SET NX PX`` and renewed — only by its holder — by one Lua script that
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from execgate.service.relay import Broadcast, Receive
+from execgate.domain.live import Broadcast, Receive
 from execgate.shared import codec
 from execgate.shared.redis import SharedRedis, SharedUnavailable
 
