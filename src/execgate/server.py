@@ -43,12 +43,13 @@ WS_MAX_SIZE = 1024 * 1024
 SERVE_GC_THRESHOLDS = (50_000, 10, 10)
 """The cycle collector's thresholds while serving (Python's defaults: 700, 10, 10).
 
-Each pass of the youngest generation walks every container still alive since the last one,
-and while pages are in flight that is most of what they hold (decoded bodies, executions, node
-runs): passes that come ten times less often walk them about ten times less. Measured on a
-cold page of 100 team-style executions with nodes: the collector took 12-15 % of the
-gateway's CPU at 5,000 and about 2 % at 50,000. Most garbage is freed by reference counting;
-the threshold only delays cycles (failed requests' tracebacks, closed connections)."""
+While pages are in flight, most containers a pass finds alive (decoded bodies, executions,
+node runs) are still in use, survive it and are walked again by the older generations' passes
+(gen-1 passes of about 13 ms each under load); the rarer the passes, the more of them are
+freed by reference counting before any pass walks them. Measured on CPython 3.11 with a cold
+page of 100 team-style executions with nodes: the collector took 12-15 % of the gateway's CPU
+at 5,000 and about 2 % at 50,000. Only cycles (failed requests' tracebacks, closed
+connections) wait longer to be freed."""
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -243,12 +243,15 @@ async def test_a_polled_page_is_listed_without_node_data_and_filled_from_the_cac
     assert again.calls == 2
 
 
-async def test_a_polled_page_with_a_third_of_it_active_is_still_read_lean() -> None:
-    # given: a page of 21 whose five newest are running (an n8n instance under load), read in
-    # full once
+@pytest.mark.parametrize(("running", "lean"), [(5, True), (7, True), (8, False)])
+async def test_a_polled_page_is_read_lean_while_at_most_a_third_of_it_is_active(
+    running: int, lean: bool
+) -> None:
+    # given: a page of 21 whose newest are running (an n8n instance under load), read in full
+    # once
     executions = [
         make_execution("n", str(i), minutes=i, status=ExecutionStatus.RUNNING)
-        if i > 16
+        if i > 21 - running
         else make_execution("n", str(i), minutes=i)
         for i in range(1, 22)
     ]
@@ -261,12 +264,36 @@ async def test_a_polled_page_with_a_third_of_it_active_is_still_read_lean() -> N
     # when: polled again
     again = await cached.list_executions(query, limit=21)
 
-    # then: the lean list and the five running ones read by id, not 21 executions' node data
-    # listed again (measured on such a page: 2.1 ms of CPU per poll against 4.7)
-    assert inner.list_reads == [True, False]
-    assert inner.calls == calls + 2  # the lean list, one read of the five running
+    # then: up to seven (21 // 3) running, the lean list and the running ones read by id, not
+    # 21 executions' node data listed again (measured on such a page with five: 2.1 ms of CPU
+    # per poll against 4.7); past that, the full list
     assert again.items == first.items
-    assert again.calls == 1 + 5
+    if lean:
+        assert inner.list_reads == [True, False]
+        assert inner.calls == calls + 2  # the lean list, one read of the running ones
+        assert again.calls == 1 + running
+    else:
+        assert inner.list_reads == [True, True]
+
+
+async def test_a_lean_page_reads_at_most_sixteen_executions_one_by_one() -> None:
+    # given: a page of 101 read in full once, 17 of them running (a third would allow 33)
+    executions = [
+        make_execution("n", str(i), minutes=i, status=ExecutionStatus.RUNNING)
+        if i > 84
+        else make_execution("n", str(i), minutes=i)
+        for i in range(1, 102)
+    ]
+    inner = BatchLists("n", executions)
+    cached = CachedBackend(inner, cache_of())
+    query = ExecutionQuery(include_nodes=True)
+    await cached.list_executions(query, limit=101)
+
+    # when: polled again
+    await cached.list_executions(query, limit=101)
+
+    # then: the full list, not 17 single reads
+    assert inner.list_reads == [True, True]
 
 
 async def _polled_then_forgotten() -> tuple[BatchLists, CachedBackend]:

@@ -45,10 +45,15 @@ from execgate.domain.ports import Backend, SharedExecutions
 T = TypeVar("T")
 
 LEAN_MISSES = 4
-"""A lean page may read this many executions one by one (or a third of the page): the active
-ones at the head of a polled page, mostly. Each costs a request, but a full n8n list re-sends
-every execution's run data: a page of 21 with five running executions cost 2.1 ms of the
-gateway's CPU per poll read lean (with five single reads) against 4.7 ms read in full."""
+"""A lean page may read this many executions one by one (or a third of the page, up to
+``LEAN_MISSES_MOST``): the active ones at the head of a polled page, mostly. Each costs a
+request, but a full n8n list re-sends every execution's run data: a page of 21 with five
+running executions cost 2.1 ms of the gateway's CPU per poll read lean (with five single
+reads) against 4.7 ms read in full."""
+
+LEAN_MISSES_MOST = 16
+"""The most single reads one lean page may send (they go out at once: an instance's pool holds
+16 connections by default)."""
 
 
 def estimate_size(value: Any, _depth: int = 0) -> int:
@@ -76,7 +81,7 @@ def execution_size(execution: Execution) -> int:
 
 
 def _lean_misses(limit: int) -> int:
-    return max(LEAN_MISSES, limit // 3)
+    return max(LEAN_MISSES, min(limit // 3, LEAN_MISSES_MOST))
 
 
 class ExecutionCache:
