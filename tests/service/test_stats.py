@@ -249,8 +249,10 @@ def _queue(world: World, *minutes: float) -> list[SimExecution]:
     return queued
 
 
-def _remove_old_cancelled(store: SimStore) -> None:
-    """Delete, behind the gateway's back, a started cancelled execution deep in the window."""
+async def _old_cancelled_deletion_is_read_in_full(world: World) -> None:
+    """Delete, behind the gateway's back, a started cancelled execution deep in the window:
+    the next answer reads the team-style instance in full again, and is right."""
+    store = world.stores["acme"]
     victim = next(
         e
         for e in store.visible()
@@ -259,6 +261,9 @@ def _remove_old_cancelled(store: SimStore) -> None:
         and TEAM_AFTER < e.started_at < NOW - timedelta(hours=1)
     )
     store.remove(victim.id)
+    answer = await world.gateway.stats(TEAM_SCOPE, [])
+    assert answer.scanned > 50  # read in full again
+    await _check(world, answer, TEAM_AFTER, "acme")
 
 
 async def test_queued_executions_coming_and_starting_cost_a_team_repeat_no_full_read(
@@ -283,7 +288,7 @@ async def test_a_queued_execution_cancelled_before_it_starts_costs_no_full_read(
 ) -> None:
     # Cancelled before it started, it has no start time: the server counts it (by creation)
     # but never lists it in a dated window, so the segment cannot hold it.
-    after, scope, store = TEAM_AFTER, TEAM_SCOPE, world.stores["acme"]
+    after, scope = TEAM_AFTER, TEAM_SCOPE
     queued = _queue(world, 30, 20)
     await world.gateway.stats(scope, [])
     for e in queued:
@@ -295,10 +300,7 @@ async def test_a_queued_execution_cancelled_before_it_starts_costs_no_full_read(
         assert answer.scanned < 50
         await _check(world, answer, after, "acme")
     # ... and a cancelled execution deleted elsewhere still shows at once
-    _remove_old_cancelled(store)
-    answer = await world.gateway.stats(scope, [])
-    assert answer.scanned > 50  # read in full again
-    await _check(world, answer, after, "acme")
+    await _old_cancelled_deletion_is_read_in_full(world)
 
 
 async def test_a_deletion_is_seen_when_the_range_gains_a_cancelled_unstarted_one(
@@ -306,7 +308,7 @@ async def test_a_deletion_is_seen_when_the_range_gains_a_cancelled_unstarted_one
 ) -> None:
     # An execution queued in the head and cancelled before it starts is not counted until the
     # floor passes it; the answer on which it does must still see a deletion made meanwhile.
-    after, scope, store = TEAM_AFTER, TEAM_SCOPE, world.stores["acme"]
+    scope, store = TEAM_SCOPE, world.stores["acme"]
     await world.gateway.stats(scope, [])
     (queued,) = _queue(world, 0.5)
     finish(queued, "canceled", NOW)
@@ -317,10 +319,7 @@ async def test_a_deletion_is_seen_when_the_range_gains_a_cancelled_unstarted_one
     _started(store, template, -5, "success")  # the newest moves on: the next floor passes it
     answer = await world.gateway.stats(scope, [])
     assert answer.scanned < 50
-    _remove_old_cancelled(store)
-    answer = await world.gateway.stats(scope, [])
-    assert answer.scanned > 50  # read in full again
-    await _check(world, answer, after, "acme")
+    await _old_cancelled_deletion_is_read_in_full(world)
 
 
 async def test_a_queued_execution_starting_between_two_counts_costs_no_full_read(
